@@ -1,0 +1,1 @@
+"""Content-addressed cache for LLM responses and embeddings. Filled by the LLM-layer issue."""

@@ -1,0 +1,1 @@
+"""Data layer: the real grocery dataset, normalized into a run-directory store."""

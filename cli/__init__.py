@@ -1,0 +1,1 @@
+"""The `xp` command line."""

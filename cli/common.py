@@ -1,0 +1,55 @@
+"""Shared CLI plumbing: consoles, error reporting, progress messages."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from contextlib import contextmanager
+from typing import Callable, Iterator, ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from xpollinate.errors import XPError
+
+# Piped output (files, CI logs) gets room for the wide result tables instead of 80 columns.
+out = Console(width=None if Console().is_terminal else 160)
+err = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 160)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One line per invalid field, naming it: 'pt_basket.min_support: Input should be ...'."""
+    lines = []
+    for e in exc.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "value"
+        lines.append(f"  {field}: {e['msg']} (got {e.get('input')!r})")
+    return "invalid settings:\n" + "\n".join(lines)
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn expected errors into a message on stderr and exit code 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ValidationError as exc:
+            err.print(f"[red]error:[/red] {validation_message(exc)}", highlight=False)
+        except XPError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/yellow]: nothing half-written was published")
+            sys.exit(130)
+        raise typer.Exit(2)
+
+    return wrapper
+
+
+@contextmanager
+def status(message: str) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr whose text each step updates; yields the update function."""
+    with err.status(message) as live:
+        yield lambda step: live.update(f"{message}: {step}")

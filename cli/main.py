@@ -1,0 +1,20 @@
+"""Entry point of the `xp` command: one Typer app with a sub-command per concern."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="xp",
+    help="xpollinate: cross-category grocery -> general merchandise recommendations.\n\n"
+    "Runtime data lives in the run directory ($XP_HOME, default ./.xp).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+from xpollinate.cli import candidates, data  # noqa: E402  (sub-commands register on import)
+
+app.add_typer(data.app, name="data")
+app.add_typer(candidates.assoc_app, name="assoc")
+app.command("candidates")(candidates.candidates_cmd)

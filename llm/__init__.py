@@ -1,0 +1,1 @@
+"""LLM client layer: providers, structured output, retries, usage accounting."""

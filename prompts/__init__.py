@@ -1,0 +1,1 @@
+"""Versioned prompt templates and their registry. Filled by the LLM-layer issue."""

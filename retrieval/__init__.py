@@ -1,0 +1,1 @@
+"""Candidate generation: market-basket analysis, PT associations, embeddings."""

