@@ -1,0 +1,159 @@
+"""Benchmark: all grocery -> GM pair statistics on the full dataset vs mlxtend.
+
+Each measurement runs in its own child process so that its wall time and peak
+memory (max RSS) are its own. mlxtend (fpgrowth + association_rules, pairs only)
+gets the same one-hot transactions at the same minimum support, a time limit and
+an address-space cap; if it runs out of either, the table says so.
+
+    python bench/mba_bench.py [--timeout 600] [--mem-gb 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _pt_basket_onehot():  # type: ignore[no-untyped-def]
+    import scipy.sparse as sp
+
+    from xpollinate.catalog.store import DataStore
+    from xpollinate.retrieval.transactions import BasketLines, key_map, side_incidence, transaction_index
+
+    store = DataStore.open()
+    items = store.items()
+    lines = BasketLines.from_baskets(store.baskets(columns=["household_id", "week", "item_ids"]))
+    trans, n = transaction_index(lines, "basket", 3)
+    og = side_incidence(lines, trans, n, key_map(items, "pt", "grocery"))
+    gm = side_incidence(lines, trans, n, key_map(items, "pt", "gm"))
+    return og, gm, sp.hstack([og.matrix, gm.matrix]).tocsc()
+
+
+def child_ours() -> dict:
+    """All four tables (PT and item level, per basket and per 3-week household window)."""
+    from xpollinate.catalog.store import DataStore
+    from xpollinate.retrieval.associations import AssocConfig, compute_statistics
+
+    t0 = time.perf_counter()
+    store = DataStore.open()
+    items, baskets = store.items(), store.baskets(columns=["household_id", "week", "item_ids"])
+    t_load = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    tables = compute_statistics(items, baskets, AssocConfig())
+    t_all = time.perf_counter() - t1
+    pt_only = {}
+    og, gm, _ = _pt_basket_onehot()
+    from xpollinate.retrieval.mba import Thresholds, pair_statistics
+
+    t2 = time.perf_counter()
+    same = pair_statistics(og, gm, Thresholds(min_support=AssocConfig().pt_basket.min_support))
+    pt_only = {"seconds": time.perf_counter() - t2, "pairs": len(same)}
+    return {
+        "load_s": t_load,
+        "all_s": t_all,
+        "rows": {k: len(v) for k, v in tables.items()},
+        "pt_basket_same_support": pt_only,
+        "peak_mb": _peak_mb(),
+    }
+
+
+def child_mlxtend(min_support: float) -> dict:
+    """fpgrowth (max_len=2) + association_rules on the PT x basket one-hot, grocery -> GM rules kept."""
+    import pandas as pd
+    from mlxtend.frequent_patterns import association_rules, fpgrowth
+
+    og, gm, onehot = _pt_basket_onehot()
+    columns = [f"og:{k}" for k in og.keys] + [f"gm:{k}" for k in gm.keys]
+    frame = pd.DataFrame.sparse.from_spmatrix(onehot.astype(bool), columns=columns)
+    t0 = time.perf_counter()
+    frequent = fpgrowth(frame, min_support=min_support, use_colnames=True, max_len=2)
+    t_fp = time.perf_counter() - t0
+    rules = association_rules(frequent, num_itemsets=len(frame), metric="confidence", min_threshold=0.0)
+    t_total = time.perf_counter() - t0
+    ante = rules["antecedents"].map(lambda s: next(iter(s)) if len(s) == 1 else "")
+    cons = rules["consequents"].map(lambda s: next(iter(s)) if len(s) == 1 else "")
+    pairs = int((ante.str.startswith("og:") & cons.str.startswith("gm:")).sum())
+    return {"fpgrowth_s": t_fp, "total_s": t_total, "itemsets": len(frequent), "pairs": pairs, "peak_mb": _peak_mb()}
+
+
+def run_child(mode: str, timeout: float, mem_gb: float, *extra: str) -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, "--mem-gb", str(mem_gb), *extra]
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"no result within {timeout:.0f} s (killed)", "wall_s": time.perf_counter() - started}
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return {"error": f"failed: {last[:120]}", "wall_s": wall}
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["wall_s"] = wall
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--timeout", type=float, default=600, help="seconds allowed to each measurement")
+    parser.add_argument("--mem-gb", type=float, default=16, help="address-space cap of each child process")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--min-support", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        cap = int(args.mem_gb * 1024**3)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        try:
+            result = child_ours() if args.child == "ours" else child_mlxtend(args.min_support)
+        except MemoryError:
+            result = {"error": f"out of memory (cap {args.mem_gb:g} GB)"}
+        print(json.dumps(result))
+        return
+
+    from xpollinate.retrieval.associations import AssocConfig
+
+    min_support = AssocConfig().pt_basket.min_support
+    ours = run_child("ours", args.timeout, args.mem_gb)
+    if "error" in ours:
+        raise SystemExit(f"our computation failed: {ours['error']}")
+    theirs = run_child("mlxtend", args.timeout, args.mem_gb, "--min-support", str(min_support))
+
+    table = Table(title="Grocery -> GM pair statistics, full Complete Journey (155,691 baskets)")
+    for col in ("run", "what", "wall s", "peak MB", "pairs", "vs ours"):
+        table.add_column(col, justify="left" if col in ("run", "what") else "right")
+    rows = ours["rows"]
+    table.add_row(
+        "xpollinate", "all 4 tables: PT + item level, basket + 3-week window (compute only)",
+        f"{ours['all_s']:.1f}", f"{ours['peak_mb']:.0f}", f"{sum(rows.values()):,}", "",
+    )
+    table.add_row("xpollinate", "  + loading the store", f"{ours['load_s']:.1f}", "", "", "")
+    table.add_row("xpollinate", "  child process wall (import, load, all tables, PT rerun)", f"{ours['wall_s']:.1f}", "", "", "")
+    same = ours["pt_basket_same_support"]
+    table.add_row(
+        "xpollinate", f"PT x basket, min support {min_support:g}", f"{same['seconds']:.2f}", "", f"{same['pairs']:,}", "1.0x"
+    )
+    if "error" in theirs:
+        table.add_row("mlxtend 0.25", f"PT x basket, min support {min_support:g}", theirs["error"], "", "", "")
+    else:
+        ratio = theirs["total_s"] / max(same["seconds"], 1e-9)
+        table.add_row(
+            "mlxtend 0.25", f"fpgrowth(max_len=2) + association_rules, min support {min_support:g}",
+            f"{theirs['total_s']:.1f}", f"{theirs['peak_mb']:.0f}", f"{theirs['pairs']:,}", f"{ratio:,.0f}x slower",
+        )
+    Console(width=160).print(table)
+    print(json.dumps({"ours": ours, "mlxtend": theirs}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The `xp` command line, end to end through the installed console script and Typer's runner."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from xpollinate.cli.main import app
+
+runner = CliRunner()
+
+
+def _env(home: Path, source: Path | None = None) -> dict[str, str]:
+    env = {"XP_HOME": str(home)}
+    if source:
+        env["XP_SOURCE_DIR"] = str(source)
+    return env
+
+
+def test_console_script_help() -> None:
+    exe = Path(sys.executable).with_name("xp")
+    result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for command in ("data", "assoc", "candidates"):
+        assert command in result.stdout
+
+
+def test_data_build_and_info(tmp_path: Path, fixture_source: Path) -> None:
+    env = _env(tmp_path, fixture_source)
+    first = runner.invoke(app, ["data", "build"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "built in" in first.output
+    second = runner.invoke(app, ["data", "build"], env=env)
+    assert second.exit_code == 0 and "up to date" in second.output
+    info = runner.invoke(app, ["data", "info"], env=env)
+    assert info.exit_code == 0
+    assert "baskets with both OG and GM" in info.output and "600" in info.output
+
+
+def test_candidates_table_and_json(tmp_path: Path, fixture_home: Path, fixture_source: Path) -> None:
+    out = tmp_path / "coffee.json"
+    result = runner.invoke(
+        app,
+        ["candidates", "--anchor", "ground coffee", "--min-count", "5", "--pt-min-support", "0", "--top", "5",
+         "--json", str(out)],
+        env=_env(fixture_home, fixture_source),
+    )
+    assert result.exit_code == 0, result.output
+    assert "Coffee Filters" in result.output
+    payload = json.loads(out.read_text())
+    assert payload["anchor"]["product_type"] == "GROUND COFFEE"
+    assert payload["candidates"][0]["product_type"] == "COFFEE FILTERS"
+    assert len(payload["candidates"]) <= 5
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["candidates", "--anchor", "99999999"], "no item with id 99999999"),
+        (["candidates", "--anchor", "zzqx"], "nothing in the catalog matches"),
+        (["candidates", "--anchor", "coffee", "--pt-min-support", "1.5"], "pt_basket.min_support"),
+        (["candidates", "--anchor", "coffee", "--window-weeks", "0"], "window_weeks"),
+        (["data", "build", "--weeks", "9-3"], "weeks"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(args: list[str], message: str, fixture_home: Path, fixture_source: Path) -> None:
+    result = runner.invoke(app, args, env=_env(fixture_home, fixture_source))
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_store_message(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["data", "info"], env=_env(tmp_path / "empty"))
+    assert result.exit_code == 2 and "xp data build" in result.output
