@@ -25,7 +25,8 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _pt_basket_onehot():  # type: ignore[no-untyped-def]
+def _basket_onehot(level: str = "pt"):  # type: ignore[no-untyped-def]
+    """Grocery and GM incidence matrices per basket, and both side by side (mlxtend's input)."""
     import scipy.sparse as sp
 
     from xpollinate.catalog.store import DataStore
@@ -35,8 +36,8 @@ def _pt_basket_onehot():  # type: ignore[no-untyped-def]
     items = store.items()
     lines = BasketLines.from_baskets(store.baskets(columns=["household_id", "week", "item_ids"]))
     trans, n = transaction_index(lines, "basket", 3)
-    og = side_incidence(lines, trans, n, key_map(items, "pt", "grocery"))
-    gm = side_incidence(lines, trans, n, key_map(items, "pt", "gm"))
+    og = side_incidence(lines, trans, n, key_map(items, level, "grocery"))
+    gm = side_incidence(lines, trans, n, key_map(items, level, "gm"))
     return og, gm, sp.hstack([og.matrix, gm.matrix]).tocsc()
 
 
@@ -53,27 +54,38 @@ def child_ours() -> dict:
     tables = compute_statistics(items, baskets, AssocConfig())
     t_all = time.perf_counter() - t1
     pt_only = {}
-    og, gm, _ = _pt_basket_onehot()
     from xpollinate.retrieval.mba import Thresholds, pair_statistics
 
+    og, gm, _ = _basket_onehot("pt")
     t2 = time.perf_counter()
     same = pair_statistics(og, gm, Thresholds(min_support=AssocConfig().pt_basket.min_support))
     pt_only = {"seconds": time.perf_counter() - t2, "pairs": len(same)}
+    og, gm, _ = _basket_onehot("item")
+    t3 = time.perf_counter()
+    same_item = pair_statistics(og, gm, Thresholds(min_support=item_min_support(og.n_transactions)))
+    item_only = {"seconds": time.perf_counter() - t3, "pairs": len(same_item)}
     return {
+        "n_baskets": len(baskets),
         "load_s": t_load,
         "all_s": t_all,
         "rows": {k: len(v) for k, v in tables.items()},
         "pt_basket_same_support": pt_only,
+        "item_basket_same_support": item_only,
         "peak_mb": _peak_mb(),
     }
 
 
-def child_mlxtend(min_support: float) -> dict:
-    """fpgrowth (max_len=2) + association_rules on the PT x basket one-hot, grocery -> GM rules kept."""
+def item_min_support(n_baskets: int) -> float:
+    """The item-level minimum count (3 baskets) expressed as a support, for mlxtend."""
+    return 3 / n_baskets
+
+
+def child_mlxtend(min_support: float, level: str) -> dict:
+    """fpgrowth (max_len=2) + association_rules on the basket one-hot, grocery -> GM rules kept."""
     import pandas as pd
     from mlxtend.frequent_patterns import association_rules, fpgrowth
 
-    og, gm, onehot = _pt_basket_onehot()
+    og, gm, onehot = _basket_onehot(level)
     columns = [f"og:{k}" for k in og.keys] + [f"gm:{k}" for k in gm.keys]
     frame = pd.DataFrame.sparse.from_spmatrix(onehot.astype(bool), columns=columns)
     t0 = time.perf_counter()
@@ -107,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed to each measurement")
     parser.add_argument("--mem-gb", type=float, default=16, help="address-space cap of each child process")
+    parser.add_argument("--item-timeout", type=float, default=300, help="seconds allowed to mlxtend at item level")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--min-support", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -115,7 +128,10 @@ def main() -> None:
         cap = int(args.mem_gb * 1024**3)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
         try:
-            result = child_ours() if args.child == "ours" else child_mlxtend(args.min_support)
+            if args.child == "ours":
+                result = child_ours()
+            else:
+                result = child_mlxtend(args.min_support, args.child.removeprefix("mlxtend-"))
         except MemoryError:
             result = {"error": f"out of memory (cap {args.mem_gb:g} GB)"}
         print(json.dumps(result))
@@ -127,9 +143,11 @@ def main() -> None:
     ours = run_child("ours", args.timeout, args.mem_gb)
     if "error" in ours:
         raise SystemExit(f"our computation failed: {ours['error']}")
-    theirs = run_child("mlxtend", args.timeout, args.mem_gb, "--min-support", str(min_support))
+    theirs = run_child("mlxtend-pt", args.timeout, args.mem_gb, "--min-support", str(min_support))
+    item_support = item_min_support(ours["n_baskets"])
+    theirs_item = run_child("mlxtend-item", args.item_timeout, args.mem_gb, "--min-support", str(item_support))
 
-    table = Table(title="Grocery -> GM pair statistics, full Complete Journey (155,691 baskets)")
+    table = Table(title=f"Grocery -> GM pair statistics, full Complete Journey ({ours['n_baskets']:,} baskets)")
     for col in ("run", "what", "wall s", "peak MB", "pairs", "vs ours"):
         table.add_column(col, justify="left" if col in ("run", "what") else "right")
     rows = ours["rows"]
@@ -143,16 +161,27 @@ def main() -> None:
     table.add_row(
         "xpollinate", f"PT x basket, min support {min_support:g}", f"{same['seconds']:.2f}", "", f"{same['pairs']:,}", "1.0x"
     )
-    if "error" in theirs:
-        table.add_row("mlxtend 0.25", f"PT x basket, min support {min_support:g}", theirs["error"], "", "", "")
-    else:
-        ratio = theirs["total_s"] / max(same["seconds"], 1e-9)
-        table.add_row(
-            "mlxtend 0.25", f"fpgrowth(max_len=2) + association_rules, min support {min_support:g}",
-            f"{theirs['total_s']:.1f}", f"{theirs['peak_mb']:.0f}", f"{theirs['pairs']:,}", f"{ratio:,.0f}x slower",
-        )
+    mlxtend_row(table, "PT x basket", min_support, theirs, same["seconds"])
+    same_item = ours["item_basket_same_support"]
+    table.add_row(
+        "xpollinate", f"item x basket, min support {item_support:.3g} (3 baskets)", f"{same_item['seconds']:.2f}", "",
+        f"{same_item['pairs']:,}", "1.0x",
+    )
+    mlxtend_row(table, "item x basket", item_support, theirs_item, same_item["seconds"])
     Console(width=160).print(table)
-    print(json.dumps({"ours": ours, "mlxtend": theirs}))
+    print(json.dumps({"ours": ours, "mlxtend_pt": theirs, "mlxtend_item": theirs_item}))
+
+
+def mlxtend_row(table: Table, what: str, support: float, result: dict, ours_s: float) -> None:
+    label = f"{what}: fpgrowth(max_len=2) + association_rules, min support {support:.3g}"
+    if "error" in result:
+        table.add_row("mlxtend 0.25", label, result["error"], "", "", "")
+        return
+    ratio = result["total_s"] / max(ours_s, 1e-9)
+    table.add_row(
+        "mlxtend 0.25", label, f"{result['total_s']:.1f}", f"{result['peak_mb']:.0f}", f"{result['pairs']:,}",
+        f"{ratio:,.0f}x slower",
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Grocery (OG) vs general merchandise (GM), decided per (department, category).
 
-The rule lives as reviewed data in `data/category_classes.csv`, one row per
+The rule lives as reviewed data in `category_classes.csv`, one row per
 (department, product_category) pair of the catalog, with a reason. Three classes:
 
 - `grocery`: food and beverages people eat or drink (including alcohol, pet food,
@@ -34,7 +34,7 @@ MAPPING_FILE = "category_classes.csv"
 @lru_cache(maxsize=1)
 def mapping_text() -> str:
     """The mapping file's text (its hash is part of the store version)."""
-    return resources.files("xpollinate.catalog").joinpath("data", MAPPING_FILE).read_text(encoding="utf-8")
+    return resources.files("xpollinate.catalog").joinpath(MAPPING_FILE).read_text(encoding="utf-8")
 
 
 def load_mapping() -> pd.DataFrame:
