@@ -13,8 +13,10 @@ app = typer.Typer(
     add_completion=False,
 )
 
-from xpollinate.cli import candidates, data  # noqa: E402  (sub-commands register on import)
+from xpollinate.cli import cache, candidates, data, prompts  # noqa: E402  (sub-commands register on import)
 
 app.add_typer(data.app, name="data")
 app.add_typer(candidates.assoc_app, name="assoc")
 app.command("candidates")(candidates.candidates_cmd)
+app.add_typer(prompts.app, name="prompts")
+app.add_typer(cache.app, name="cache")

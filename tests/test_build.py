@@ -10,7 +10,7 @@ from xpollinate.catalog import persona
 from xpollinate.catalog.store import DataStore, data_root
 from xpollinate.errors import DataNotBuiltError, SourceDataError, XPError
 
-from conftest import N_BASKETS, N_HOUSEHOLDS
+from tests.fixture_data import N_BASKETS, N_HOUSEHOLDS
 
 
 def test_fixture_store_contents(fixture_store: DataStore) -> None:

@@ -1,0 +1,1 @@
+"""Model backends: llama.cpp in process (`local`), OpenAI-compatible HTTP, Anthropic."""

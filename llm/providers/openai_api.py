@@ -1,0 +1,83 @@
+"""`openai`: the official SDK, for OpenAI and any OpenAI-compatible server (vLLM, Ollama, llama.cpp).
+
+Structured output uses `response_format` with a JSON schema (strict for OpenAI itself);
+servers without it can be set to `json_object` or `none` (then the answer is parsed).
+The SDK's own retries are off: retries are the client layer's, the same for every backend.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import openai
+
+from xpollinate.llm.errors import ProviderError
+from xpollinate.llm.providers.base import ChatRequest, Completion, classify_sdk_error
+from xpollinate.llm.providers.schema import openai_strict_schema
+from xpollinate.llm.settings import API_KEY_ENV, api_key, public_url
+
+NO_KEY = "sk-no-key-required"  # OpenAI-compatible local servers take any key, but the SDK needs one
+
+
+class OpenAIProvider:
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        timeout_s: float = 120.0,
+        response_format: str = "json_schema",
+        client: openai.OpenAI | None = None,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url
+        self.structured_mode = response_format
+        # Only api.openai.com insists on a key; a compatible server may run without one.
+        key = api_key("openai", required=base_url is None) or NO_KEY
+        self.client = client or openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout_s, max_retries=0)
+
+    def describe(self) -> dict[str, Any]:
+        return {"endpoint": public_url(self.base_url) or "api.openai.com", "response_format": self.structured_mode}
+
+    def _response_format(self, request: ChatRequest) -> dict[str, Any] | None:
+        if request.schema is None or self.structured_mode == "none":
+            return None
+        if self.structured_mode == "json_object":
+            return {"type": "json_object"}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": request.schema_name, "schema": openai_strict_schema(request.schema), "strict": True},
+        }
+
+    def complete(self, request: ChatRequest) -> Completion:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(request.messages),
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "seed": request.seed,
+        }
+        fmt = self._response_format(request)
+        if fmt is not None:
+            kwargs["response_format"] = fmt
+        start = time.perf_counter()
+        try:
+            resp = self.client.chat.completions.create(**kwargs)
+        except openai.APIError as exc:
+            raise classify_sdk_error(exc, openai, self.name, self.model, API_KEY_ENV[self.name]) from exc
+        latency = time.perf_counter() - start
+        if not resp.choices:
+            raise ProviderError("openai: the response has no choices")
+        message = resp.choices[0].message
+        if getattr(message, "refusal", None):
+            raise ProviderError(f"openai: the model refused: {message.refusal}")
+        usage = resp.usage
+        return Completion(
+            text=message.content or "",
+            input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            latency_s=latency,
+            model=resp.model or self.model,
+        )

@@ -1,0 +1,130 @@
+"""Typed outputs of the XP prompts: the pydantic models that agents parse LLM answers into.
+
+Each model is also the JSON schema the backend constrains decoding with, so field order
+matters: evaluators write their `reasoning` before the scores (a rubric with the reason
+first judges far better on small models). Scores are integers 0-10 declared as an enum
+(small models respect an enum better than min/max); the weighted overall score is
+computed here from the per-dimension scores, never taken from the model.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal, Mapping
+
+from pydantic import BaseModel, Field, computed_field, model_validator
+
+Score = Literal[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+SCORE_SCALE = 10
+THEMES_PER_ANCHOR = 5
+RECS_PER_CONTEXT = 10
+EVALUATOR_DROP_BELOW = 0.4  # the paper drops recommendations the contextual evaluator scores below 0.4
+
+# Length bounds are part of the schema the decoder is constrained by: they make a small
+# model close its strings within the token budget instead of looping until cut off.
+REASONING_MAX_CHARS = 500
+RecName = Annotated[str, Field(min_length=1, max_length=80)]
+RecExplanation = Annotated[str, Field(min_length=1, max_length=300)]
+
+
+def weighted_score(scores: Mapping[str, int], weights: Mapping[str, float], scale: int = SCORE_SCALE) -> float:
+    """Weighted mean of integer scores on 0..scale, as a value in [0, 1] (the paper's scale)."""
+    if set(scores) != set(weights):
+        raise ValueError(f"scores {sorted(scores)} do not match weights {sorted(weights)}")
+    total = sum(weights.values())
+    return round(sum(scores[k] * w for k, w in weights.items()) / (scale * total), 4)
+
+
+class Theme(BaseModel):
+    context: str = Field(min_length=1, max_length=80, description="short name of the usage context")
+    explanation: str = Field(min_length=1, max_length=200, description="brief explanation (5-6 words)")
+
+
+class Themes(BaseModel):
+    """Theme generator (A.2): the 5 most popular usage contexts of the anchor."""
+
+    themes: list[Theme] = Field(min_length=THEMES_PER_ANCHOR, max_length=THEMES_PER_ANCHOR)
+
+
+class ContextRecommendations(BaseModel):
+    context: str = Field(min_length=1, max_length=120)
+    recs: list[RecName] = Field(min_length=RECS_PER_CONTEXT, max_length=RECS_PER_CONTEXT)
+    explanations: list[RecExplanation] = Field(min_length=RECS_PER_CONTEXT, max_length=RECS_PER_CONTEXT)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(recommendation, explanation) pairs in the model's order."""
+        return list(zip(self.recs, self.explanations))
+
+
+class ThemeRecommendations(BaseModel):
+    """Theme recommendation generator (A.3): 10 non-grocery recommendations per context."""
+
+    contexts: list[ContextRecommendations] = Field(min_length=1, max_length=THEMES_PER_ANCHOR)
+
+
+class NaiveRecommendations(BaseModel):
+    """Naive generator (A.1): top-n recommendations with one explanation each (the paper's keys)."""
+
+    recs: list[RecName] = Field(min_length=1, max_length=50)
+    explanation: list[RecExplanation] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _same_length(self) -> "NaiveRecommendations":
+        if len(self.recs) != len(self.explanation):
+            raise ValueError(f"recs has {len(self.recs)} items but explanation has {len(self.explanation)}; give one explanation per rec")
+        return self
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return list(zip(self.recs, self.explanation))
+
+
+class _WeightedRubric(BaseModel):
+    """A rubric answer: reasoning, then integer dimension scores; `score` is their weighted mean."""
+
+    WEIGHTS: ClassVar[dict[str, float]] = {}
+    reasoning: str = Field(min_length=1, max_length=REASONING_MAX_CHARS)  # first: the reason before the scores
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def score(self) -> float:
+        """Overall score in [0, 1], computed from the dimension scores with the paper's weights."""
+        return weighted_score({k: getattr(self, k) for k in self.WEIGHTS}, self.WEIGHTS)
+
+
+class ContextualEvaluation(_WeightedRubric):
+    """Contextual evaluator (A.4): discovery 40%, contextual relevance 30%, explanation 20%, purchase 10%."""
+
+    WEIGHTS: ClassVar[dict[str, float]] = {
+        "cross_category_discovery": 0.40,
+        "contextual_relevance": 0.30,
+        "explanation_quality": 0.20,
+        "purchase_likelihood": 0.10,
+    }
+    cross_category_discovery: Score
+    contextual_relevance: Score
+    explanation_quality: Score
+    purchase_likelihood: Score
+
+    @property
+    def keep(self) -> bool:
+        """False when the paper's pipeline would drop this recommendation (score < 0.4)."""
+        return self.score >= EVALUATOR_DROP_BELOW
+
+
+class JudgeEvaluation(_WeightedRubric):
+    """LLM-as-judge (A.5): discovery 25%, relevance & coherence 35%, practical utility 25%, matching 15%."""
+
+    WEIGHTS: ClassVar[dict[str, float]] = {
+        "cross_category_discovery": 0.25,
+        "relevance_coherence": 0.35,
+        "practical_utility": 0.25,
+        "matching_accuracy": 0.15,
+    }
+    cross_category_discovery: Score
+    relevance_coherence: Score
+    practical_utility: Score
+    matching_accuracy: Score
+
+
+OUTPUT_MODELS: dict[str, type[BaseModel]] = {
+    m.__name__: m for m in (Themes, ThemeRecommendations, NaiveRecommendations, ContextualEvaluation, JudgeEvaluation)
+}

@@ -1,0 +1,90 @@
+"""The `openai` provider through the official SDK against a real OpenAI-compatible server:
+llama.cpp's HTTP server (via xllamacpp) with SmolLM2, started and stopped by the test."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from xpollinate.cache import ResponseCache
+from xpollinate.llm import LLM, get_llm, load_settings
+from xpollinate.prompts.schemas import ContextualEvaluation, Themes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xpollinate.llm.local_server", "--model", "smollm2-135m-instruct", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited early: {proc.stdout.read() if proc.stdout else ''}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not become ready in 90 s")
+            time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def make(server_url: str, tmp_path: Path, **settings: object) -> LLM:
+    s = load_settings("openai:smollm2-135m-instruct", openai_base_url=server_url, **settings)
+    return get_llm(settings=s, cache=ResponseCache(tmp_path / "cache"))
+
+
+def test_structured_answers_over_http(server_url: str, tmp_path: Path) -> None:
+    llm = make(server_url, tmp_path)
+    assert llm.spec.provider == "openai"
+    themes = llm.structured("theme@v2", {"anchor_item": "Ground coffee"})
+    assert themes.ok, themes
+    assert isinstance(themes.value, Themes) and len(themes.value.themes) == 5
+    evaluation = llm.structured("evaluator@v2", {"anchor_item": "Ground coffee", "recommendation": "Coffee filters",
+                                                 "explanation": "needed to brew drip coffee"})
+    assert evaluation.ok and isinstance(evaluation.value, ContextualEvaluation)
+    assert evaluation.usage.input_tokens > 300 and evaluation.usage.output_tokens > 5
+    assert not evaluation.usage.priced  # a self-hosted model has no list price
+
+
+def test_second_call_is_served_by_the_cache(server_url: str, tmp_path: Path) -> None:
+    llm = make(server_url, tmp_path)
+    calls = []
+    original = llm.provider.complete
+    llm.provider.complete = lambda request: calls.append(request) or original(request)  # type: ignore[method-assign]
+    variables = {"anchor_pt": "HOT DOG BUNS", "llm_rec": "Charcoal grill", "rec_pt": "CHARCOAL"}
+    first = llm.structured("judge@v2", variables)
+    second = llm.structured("judge@v2", variables)
+    assert first.ok and second.cached and len(calls) == first.usage.calls >= 1
+
+
+def test_unreachable_server_is_a_transient_failure(tmp_path: Path) -> None:
+    llm = make(f"http://127.0.0.1:{free_port()}/v1", tmp_path, max_retries=2, backoff_base_s=0.01, backoff_max_s=0.02)
+    res = llm.structured("theme@v2", {"anchor_item": "Milk"})
+    assert not res.ok and res.kind == "transient" and res.attempts == 3

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xpollinate.llm import LLMConfigError, LLMSpec, get_llm, load_settings, parse_spec
+from xpollinate.llm.settings import public_url
+
+
+def test_default_is_the_embedded_local_model() -> None:
+    assert parse_spec(load_settings().llm) == LLMSpec("local", "qwen2.5-coder-1.5b-instruct-q4_k_m")
+    assert parse_spec("local-small") == LLMSpec("local", "smollm2-135m-instruct")
+    assert parse_spec("openai") == LLMSpec("openai", "gpt-4o")
+
+
+def test_precedence_argument_env_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "xp.toml"
+    config.write_text('[llm]\nllm = "anthropic:claude-haiku-4-5"\nthreads = 3\n[llm.prices."openai:my-model"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n')
+    monkeypatch.setenv("XP_CONFIG", str(config))
+    s = load_settings()
+    assert (s.llm, s.threads) == ("anthropic:claude-haiku-4-5", 3)
+    assert parse_spec("openai:my-model", s) == LLMSpec("openai", "my-model")  # priced in the config file
+    monkeypatch.setenv("XP_LLM", "local-small")
+    monkeypatch.setenv("XP_LLM_THREADS", "1")
+    s = load_settings()
+    assert (s.llm, s.threads) == ("local-small", 1)
+    assert load_settings("openai:gpt-4o-mini").llm == "openai:gpt-4o-mini"  # --llm wins
+
+
+def test_config_file_in_run_directory_and_bad_values(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("XP_HOME", str(home))
+    (home / "config.toml").write_text('[llm]\nmax_retries = 7\n')
+    assert load_settings().max_retries == 7
+    monkeypatch.setenv("XP_LLM_MAX_RETRIES", "many")
+    with pytest.raises(LLMConfigError, match="max_retries"):
+        load_settings()
+    (home / "config.toml").write_text('[llm]\nopenai_api_key = "sk-secret"\n')
+    with pytest.raises(LLMConfigError, match="API keys do not belong in the config file"):
+        load_settings()
+
+
+def test_unknown_provider_or_model_lists_the_valid_ones() -> None:
+    with pytest.raises(LLMConfigError, match="valid providers: local, local-small, openai, anthropic"):
+        parse_spec("gemini:pro")
+    with pytest.raises(LLMConfigError, match="valid models: qwen2.5-coder-1.5b-instruct-q4_k_m, smollm2-135m-instruct"):
+        parse_spec("local:llama-70b")
+    with pytest.raises(LLMConfigError, match=r"valid models: .*gpt-4o-mini.*OPENAI_BASE_URL"):
+        parse_spec("openai:gpt-17")
+    with pytest.raises(LLMConfigError, match="valid models: .*claude-sonnet-4-5"):
+        parse_spec("anthropic:claude-2")
+
+
+def test_any_model_is_allowed_on_an_openai_compatible_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    s = load_settings()
+    assert parse_spec("openai:llama3.2:3b", s) == LLMSpec("openai", "llama3.2:3b")
+    llm = get_llm("openai:llama3.2:3b", s, cache=False)  # no key needed for a local server
+    assert llm.provider.describe()["endpoint"] == "http://127.0.0.1:9/v1"
+
+
+def test_missing_api_key_names_the_variable() -> None:
+    with pytest.raises(LLMConfigError, match="set the environment variable OPENAI_API_KEY"):
+        get_llm("openai:gpt-4o-mini", cache=False)
+    with pytest.raises(LLMConfigError, match="set the environment variable ANTHROPIC_API_KEY"):
+        get_llm("anthropic:claude-haiku-4-5", cache=False)
+
+
+def test_secrets_stay_out_of_settings_and_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://user:pass@llm.example.com/v1/?token=abc")
+    llm = get_llm("openai:gpt-4o-mini", cache=False)
+    described = repr(llm.settings) + repr(llm.provider.describe())
+    assert "sk-very-secret" not in described and "pass" not in described and "abc" not in described
+    assert public_url("https://user:pass@llm.example.com:8443/v1/?token=abc") == "https://llm.example.com:8443/v1"
