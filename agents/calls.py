@@ -1,0 +1,42 @@
+"""One way for agents and judges to call the LLM layer and turn its answer into a state update."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Mapping, TypeVar
+
+from pydantic import BaseModel
+
+from xpollinate.graphs.state import CallRef, FailureRecord, Stage
+from xpollinate.llm import LLM, Failure, Result
+
+T = TypeVar("T")
+X = TypeVar("X")
+
+
+def call_ref(result: Result[Any] | Failure) -> CallRef:
+    return CallRef(prompt=result.prompt, prompt_sha256=result.prompt_sha256, llm=result.llm)
+
+
+def failure_record(failure: Failure, stage: Stage, subject: str) -> FailureRecord:
+    return FailureRecord(
+        stage=stage, prompt=failure.prompt, kind=failure.kind, message=failure.message[:500],
+        attempts=failure.attempts, subject=subject[:200],
+    )
+
+
+def ask(llm: LLM, prompt: str, variables: Mapping[str, object]) -> Result[BaseModel] | Failure:
+    """The LLM layer's structured call (validation, repair, retries, cache); never raises on bad output."""
+    return llm.structured(prompt, variables)
+
+
+def bounded_map(fn: Callable[[X], T], items: Iterable[X], workers: int) -> list[T]:
+    """`fn` over `items` with at most `workers` in flight, results in input order.
+
+    A shared local model serializes its own calls; remote providers gain real concurrency.
+    """
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xp-llm") as pool:
+        return list(pool.map(fn, items))

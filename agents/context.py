@@ -1,0 +1,34 @@
+"""Context (theme) agent, XP paper A.2: the anchor's most popular usage contexts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from xpollinate.agents.calls import ask, call_ref, failure_record
+from xpollinate.agents.normalize import clean, key
+from xpollinate.graphs.state import Drop, ItemXPState, Theme, anchor_of
+from xpollinate.llm import LLM
+
+
+@dataclass(frozen=True)
+class ContextAgent:
+    llm: LLM
+    prompt: str = "theme@v2"
+
+    def __call__(self, state: ItemXPState) -> dict[str, Any]:
+        anchor = anchor_of(state)
+        result = ask(self.llm, self.prompt, {"anchor_item": anchor.prompt_text})
+        if not result.ok:
+            return {"themes": [], "failures": [failure_record(result, "context", anchor.text)]}
+        themes: list[Theme] = []
+        drops: list[Drop] = []
+        seen: set[str] = set()
+        for t in result.value.themes:
+            name = clean(t.context)
+            if not name or key(name) in seen:
+                drops.append(Drop(stage="context", reason="duplicate theme" if name else "empty theme", text=t.context))
+                continue
+            seen.add(key(name))
+            themes.append(Theme(context=name, explanation=clean(t.explanation)))
+        return {"themes": themes, "dropped": drops, "provenance": {"context": call_ref(result)}}

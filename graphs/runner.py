@@ -1,0 +1,72 @@
+"""Run an item-XP graph for one anchor and turn its final state into a stored outcome.
+
+The same function serves `xp run` and the batch: a batch is many of these calls.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any, Callable
+
+import pandas as pd
+
+from xpollinate.graphs.state import Anchor, ItemXPState
+from xpollinate.llm import LLM
+from xpollinate.xpstore.item_xp_store import AnchorOutcome
+
+OnNode = Callable[[str, dict[str, Any]], None]
+
+
+def anchor_from_item(row: pd.Series) -> Anchor:
+    """An items-table row as the graph's anchor."""
+    return Anchor(
+        item_id=int(row["item_id"]), text=str(row["text"]), product_type=str(row["product_type"]),
+        category=str(row["category"]), is_grocery=bool(row["is_grocery"]),
+    )
+
+
+def audit(state: ItemXPState) -> dict[str, Any]:
+    """Everything but the results, as plain data: why each recommendation left, which calls failed."""
+    dropped = state.get("dropped", [])
+    reasons: dict[str, int] = {}
+    for d in dropped:
+        reasons[f"{d.stage}: {d.reason}"] = reasons.get(f"{d.stage}: {d.reason}", 0) + 1
+    return {
+        "themes": [t.model_dump() for t in state.get("themes", [])],
+        "n_recommendations": len(state.get("recs", [])),
+        "n_candidates": len(state.get("candidates", [])),
+        "n_matches": len(state.get("matches", [])),
+        "n_judge_triplets": len(state.get("judge_scores", {})),
+        "n_ce_pairs": len(state.get("ce_scores", {})),
+        "dropped_by_reason": reasons,
+        "dropped": [d.model_dump() for d in dropped],
+        "failures": [f.model_dump() for f in state.get("failures", [])],
+        "provenance": {k: v.model_dump() for k, v in state.get("provenance", {}).items()},
+    }
+
+
+def run_anchor(graph: Any, llm: LLM, anchor: Anchor, on_node: OnNode | None = None) -> tuple[AnchorOutcome, ItemXPState]:
+    """Invoke `graph` for `anchor`, reporting each finished node to `on_node`."""
+    before = asdict(llm.usage.total)
+    started = time.perf_counter()
+    final: ItemXPState = {}
+    for mode, chunk in graph.stream({"anchor": anchor}, stream_mode=["updates", "values"]):
+        if mode == "values":
+            final = chunk
+        elif on_node is not None:
+            for node, update in chunk.items():
+                on_node(node, update or {})
+    after = asdict(llm.usage.total)
+    trail = audit(final)
+    trail["usage"] = {k: after[k] - before[k] for k in after}
+    outcome = AnchorOutcome(
+        anchor_id=anchor.item_id if anchor.item_id is not None else -1,
+        anchor_text=anchor.text,
+        anchor_pt=anchor.product_type,
+        results=list(final.get("results", [])),
+        audit=trail,
+        seconds=time.perf_counter() - started,
+        scorer_id=final.get("scorer_id"),
+    )
+    return outcome, final

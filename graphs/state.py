@@ -1,0 +1,154 @@
+"""Typed state of the item-XP graphs and the records they carry.
+
+Records are pydantic models (they serialize into checkpoints, JSON output and the
+item-XP store). List fields that parallel branches write to use `operator.add` as
+their reducer, so branches append rather than overwrite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+from typing import Annotated, Any, Literal, Mapping, TypedDict, TypeVar
+
+from pydantic import BaseModel, Field
+
+Stage = Literal["context", "recommend", "naive", "merge", "evaluate", "match", "judge", "cross_encode", "combine"]
+
+
+class Anchor(BaseModel):
+    """The grocery item the recommendations are for."""
+
+    item_id: int | None = None
+    text: str = Field(min_length=1, max_length=300)
+    product_type: str = ""
+    category: str = ""
+    is_grocery: bool = True
+
+    @property
+    def prompt_text(self) -> str:
+        """How the anchor is named in prompts: its readable text plus its product type."""
+        return f"{self.text} (product type: {self.product_type})" if self.product_type else self.text
+
+
+class Theme(BaseModel):
+    context: str
+    explanation: str = ""
+
+
+class Rec(BaseModel):
+    """One recommendation (a GM item type in words) with its reason and, later, its evaluation."""
+
+    rec_id: str
+    text: str
+    explanation: str = ""
+    theme: str | None = None
+    order: int = 0  # position in its agent's answer (branches finish in any order; merge sorts)
+    evaluator_score: float | None = None
+    evaluator_reasoning: str | None = None
+
+    @staticmethod
+    def make_id(theme: str | None, text: str) -> str:
+        return hashlib.sha256(f"{theme or ''}\x1f{text.lower()}".encode()).hexdigest()[:12]
+
+
+class Drop(BaseModel):
+    """A recommendation removed on the way, and why (every removal is counted, none is silent)."""
+
+    stage: Stage
+    reason: str
+    text: str
+    theme: str | None = None
+    detail: str = ""
+
+
+class FailureRecord(BaseModel):
+    """A model call that produced no valid answer; the run goes on without it."""
+
+    stage: Stage
+    prompt: str
+    kind: str
+    message: str
+    attempts: int
+    subject: str = ""
+
+
+class Match(BaseModel):
+    """A catalog GM item matched to a recommendation (directly or by similar-item expansion)."""
+
+    rec_id: str
+    item_id: int
+    item_text: str
+    product_type: str
+    similarity: float
+    rank: int
+    expanded: bool = False
+
+
+class ScoredItem(BaseModel):
+    """A matched item with both judges' scores, the combined score and its band."""
+
+    rec_id: str
+    theme: str | None
+    recommendation: str
+    explanation: str
+    evaluator_score: float | None
+    item_id: int
+    item_text: str
+    product_type: str
+    similarity: float
+    expanded: bool
+    ce: float
+    llm: float
+    combined: float
+    band: str
+    judge_reasoning: str = ""
+
+
+class CallRef(BaseModel):
+    """Provenance of one kind of model call: which prompt version and which model."""
+
+    prompt: str
+    prompt_sha256: str
+    llm: str
+
+
+def _merge(left: dict, right: dict) -> dict:
+    return {**left, **right}
+
+
+class ItemXPState(TypedDict, total=False):
+    """State of one anchor's run. Input: `anchor`. Output: `results` plus the audit fields."""
+
+    anchor: Anchor
+    themes: list[Theme]
+    recs: Annotated[list[Rec], operator.add]
+    candidates: list[Rec]  # after merge/dedup (and, in theme mode, the evaluator)
+    matches: list[Match]
+    judge_scores: dict[str, tuple[float, str]]  # triplet key -> (LLM score, reasoning)
+    ce_scores: dict[str, float]  # pair key -> CE score
+    results: list[ScoredItem]
+    dropped: Annotated[list[Drop], operator.add]
+    failures: Annotated[list[FailureRecord], operator.add]
+    provenance: Annotated[dict[str, CallRef], _merge]
+    scorer_id: str
+
+
+class ThemeBranch(TypedDict):
+    """What one `Send` to the recommendation agent carries."""
+
+    anchor: Anchor
+    theme: Theme
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def anchor_of(state: Mapping[str, Any]) -> Anchor:
+    """The state's anchor as a model (a server such as `langgraph dev` hands over plain JSON)."""
+    return Anchor.model_validate(state["anchor"])
+
+
+def records(state: Mapping[str, Any], key: str, model: type[M]) -> list[M]:
+    """A list field of the state as models, whether it holds models or their JSON form."""
+    return [model.model_validate(x) for x in state.get(key) or []]

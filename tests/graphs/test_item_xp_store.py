@@ -1,0 +1,48 @@
+"""Runner + item-XP store: one anchor's outcome written atomically and read back with its audit."""
+
+from pathlib import Path
+
+import pytest
+
+from xpollinate.graphs.item_xp import build_graph
+from xpollinate.graphs.runner import run_anchor
+from xpollinate.xpstore.item_xp_store import ItemXPStore
+
+from tests.graphs.scripted import scripted_llm
+from tests.graphs.test_item_xp_graph import ANCHOR, deps, script
+
+
+def test_run_and_store_round_trip(tmp_path: Path) -> None:
+    llm, _ = scripted_llm(script)
+    seen: list[str] = []
+    outcome, state = run_anchor(build_graph("theme", deps(llm)), llm, ANCHOR, on_node=lambda n, u: seen.append(n))
+    assert seen[0] == "context" and seen.count("recommend") == 4 and seen[-1] == "combine"
+    assert outcome.audit["usage"]["requests"] > 0 and outcome.audit["usage"]["cache_hits"] == 0
+    assert outcome.audit["dropped_by_reason"]["evaluate: evaluator score below threshold"] == 1
+
+    store = ItemXPStore(tmp_path / "xp.sqlite")
+    store.start_run("r1", "theme", "scripted:script-1", {"prompts": "default"}, "build-x")
+    store.save("r1", outcome)
+    rows = store.recommendations(ANCHOR.item_id)
+    assert [r["item_id"] for r in rows] == [r.item_id for r in outcome.results]
+    assert rows[0]["rank"] == 1 and rows[0]["band"] == "Excellent"
+    assert store.finished("r1") == {ANCHOR.item_id}
+    saved = store.anchor("r1", ANCHOR.item_id)
+    assert saved["audit"]["provenance"]["judge"]["prompt"] == "judge@v2"
+    assert saved["scorer_id"] == "test:overlap"
+
+    # saving the same anchor again replaces it rather than duplicating rows
+    store.save("r1", outcome)
+    assert len(store.recommendations(ANCHOR.item_id, "r1")) == len(outcome.results)
+
+
+def test_failed_write_leaves_nothing_half_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    llm, _ = scripted_llm(script)
+    outcome, _ = run_anchor(build_graph("theme", deps(llm)), llm, ANCHOR)
+    store = ItemXPStore(tmp_path / "xp.sqlite")
+    store.start_run("r1", "theme", "x", {}, "b")
+    bad = outcome.results[-1].model_copy(update={"band": None})  # violates NOT NULL mid-insert
+    outcome.results.append(bad)
+    with pytest.raises(Exception):
+        store.save("r1", outcome)
+    assert store.anchor("r1", ANCHOR.item_id) is None and store.recommendations(ANCHOR.item_id) == []
