@@ -1,17 +1,22 @@
 """Contextual evaluator, XP paper A.4: score each (anchor, recommendation, explanation); drop < 0.4.
 
-The paper calls the model once per recommendation. Calls run with bounded
-concurrency; a failed evaluation drops that recommendation with the reason.
+Two modes:
+- `per_rec` (the paper): one call per recommendation, with bounded concurrency;
+- `batched`: one call per usage context scoring all its recommendations (same rubric and
+  weights, `evaluator_batch@v1`) — about 10x fewer calls and shared prompt tokens.
+A recommendation whose evaluation failed or is missing is dropped with that reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from xpollinate.agents.calls import ask, bounded_map, call_ref, failure_record
-from xpollinate.graphs.state import Drop, ItemXPState, Rec, anchor_of, records
+from xpollinate.graphs.state import CallRef, Drop, FailureRecord, ItemXPState, Rec, anchor_of, records
 from xpollinate.llm import LLM
+
+EvaluatorMode = Literal["per_rec", "batched"]
 
 
 @dataclass(frozen=True)
@@ -20,34 +25,78 @@ class ContextualEvaluator:
     prompt: str = "evaluator@v2"
     drop_below: float = 0.4
     workers: int = 4
+    mode: EvaluatorMode = "per_rec"
+    batch_prompt: str = "evaluator_batch@v1"
 
     def __call__(self, state: ItemXPState) -> dict[str, Any]:
-        anchor = anchor_of(state)
         recs = records(state, "candidates", Rec)
-
-        def evaluate(rec: Rec):  # type: ignore[no-untyped-def]
-            return ask(
-                self.llm, self.prompt,
-                {"anchor_item": anchor.prompt_text, "recommendation": rec.text, "explanation": rec.explanation or "-"},
-            )
-
+        scored, failures, provenance = (self._batched if self.mode == "batched" else self._per_rec)(state, recs)
         kept: list[Rec] = []
         drops: list[Drop] = []
-        failures = []
-        provenance = {}
-        for rec, result in zip(recs, bounded_map(evaluate, recs, self.workers)):
-            if not result.ok:
-                failures.append(failure_record(result, "evaluate", rec.text))
+        for rec in recs:
+            result = scored.get(rec.rec_id)
+            if result is None:
                 drops.append(Drop(stage="evaluate", reason="evaluation failed", text=rec.text, theme=rec.theme))
-                continue
-            provenance["evaluate"] = call_ref(result)
-            score = result.value.score
-            scored = rec.model_copy(update={"evaluator_score": score, "evaluator_reasoning": result.value.reasoning})
-            if score < self.drop_below:
+            elif result.score < self.drop_below:
                 drops.append(Drop(
                     stage="evaluate", reason="evaluator score below threshold", text=rec.text, theme=rec.theme,
-                    detail=f"{score:.2f} < {self.drop_below}",
+                    detail=f"{result.score:.2f} < {self.drop_below}",
                 ))
             else:
-                kept.append(scored)
+                kept.append(rec.model_copy(update={"evaluator_score": result.score, "evaluator_reasoning": result.reasoning}))
         return {"candidates": kept, "dropped": drops, "failures": failures, "provenance": provenance}
+
+    def _per_rec(self, state: ItemXPState, recs: list[Rec]):  # type: ignore[no-untyped-def]
+        anchor = anchor_of(state)
+
+        def evaluate(rec: Rec):  # type: ignore[no-untyped-def]
+            return ask(self.llm, self.prompt, {
+                "anchor_item": anchor.prompt_text, "recommendation": rec.text, "explanation": rec.explanation or "-",
+            })
+
+        scored, failures, provenance = {}, [], {}
+        for rec, result in zip(recs, bounded_map(evaluate, recs, self.workers)):
+            if result.ok:
+                scored[rec.rec_id] = result.value
+                provenance["evaluate"] = call_ref(result)
+            else:
+                failures.append(failure_record(result, "evaluate", rec.text))
+        return scored, failures, provenance
+
+    def _batched(self, state: ItemXPState, recs: list[Rec]):  # type: ignore[no-untyped-def]
+        anchor = anchor_of(state)
+        groups: dict[str | None, list[Rec]] = {}
+        for rec in recs:
+            groups.setdefault(rec.theme, []).append(rec)
+
+        def evaluate(group: list[Rec]):  # type: ignore[no-untyped-def]
+            lines = "\n".join(f"{i}. {r.text} - {r.explanation or '-'}" for i, r in enumerate(group, start=1))
+            return ask(self.llm, self.batch_prompt, {
+                "anchor_item": anchor.prompt_text, "context": group[0].theme or "general use", "recommendations": lines,
+            })
+
+        scored: dict[str, Any] = {}
+        failures: list[FailureRecord] = []
+        provenance: dict[str, CallRef] = {}
+        for group, result in zip(groups.values(), bounded_map(evaluate, list(groups.values()), self.workers)):
+            if not result.ok:
+                failures.append(failure_record(result, "evaluate", group[0].theme or ""))
+                continue
+            provenance["evaluate"] = call_ref(result)
+            for entry in result.value.evaluations:
+                if 1 <= entry.number <= len(group):
+                    scored.setdefault(group[entry.number - 1].rec_id, entry)
+        return scored, failures, provenance
+
+
+def agreement(a: dict[str, float], b: dict[str, float], threshold: float = 0.4) -> dict[str, float]:
+    """How often two evaluations of the same recommendations agree on keep/drop, and their mean gap."""
+    common = sorted(set(a) & set(b))
+    if not common:
+        return {"n": 0, "keep_agreement": float("nan"), "mean_abs_diff": float("nan")}
+    same = sum((a[k] >= threshold) == (b[k] >= threshold) for k in common)
+    return {
+        "n": len(common),
+        "keep_agreement": same / len(common),
+        "mean_abs_diff": sum(abs(a[k] - b[k]) for k in common) / len(common),
+    }

@@ -23,7 +23,7 @@ from langgraph.types import Send
 from pydantic import BaseModel, ConfigDict, Field
 
 from xpollinate.agents.context import ContextAgent
-from xpollinate.agents.evaluator import ContextualEvaluator
+from xpollinate.agents.evaluator import ContextualEvaluator, EvaluatorMode
 from xpollinate.agents.naive import NaiveAgent
 from xpollinate.agents.recommend import RecommendationAgent
 from xpollinate.graphs.nodes import CombineNode, Matcher, MatchNode, MergeNode
@@ -45,6 +45,7 @@ class PromptSet(BaseModel):
     recommend: str = "theme_recs@v2"
     naive: str = "naive@v1"
     evaluator: str = "evaluator@v2"
+    evaluator_batch: str = "evaluator_batch@v1"
     judge: str = "judge@v2"
 
 
@@ -57,6 +58,7 @@ class ItemXPConfig(BaseModel):
     naive_n: int = Field(10, ge=1, le=50, description="recommendations asked of the naive generator")
     evaluate_naive: bool = Field(False, description="run the contextual evaluator in the naive graph too")
     drop_below: float = Field(0.4, ge=0.0, le=1.0, description="contextual evaluator threshold")
+    evaluator_mode: EvaluatorMode = Field("per_rec", description="per_rec (the paper) or batched (one call per theme)")
     match_k: int = Field(3, ge=1, le=50, description="catalog items matched per recommendation")
     expand: int = Field(2, ge=0, le=20, description="similar items added per matched product type")
     workers: int = Field(4, ge=1, le=64, description="model calls in flight per node")
@@ -97,7 +99,10 @@ def build_graph(kind: GraphKind, deps: ItemXPDeps, config: ItemXPConfig | None =
     config = config or ItemXPConfig()
     builder = StateGraph(ItemXPState)
     merge = MergeNode(deps.grocery_filter)
-    evaluator = ContextualEvaluator(deps.llm, config.prompts.evaluator, config.drop_below, config.workers)
+    evaluator = ContextualEvaluator(
+        deps.llm, config.prompts.evaluator, config.drop_below, config.workers, config.evaluator_mode,
+        config.prompts.evaluator_batch,
+    )
     if kind == "theme":
         builder.add_node("context", ContextAgent(deps.llm, config.prompts.theme))
         builder.add_node("recommend", RecommendationAgent(deps.llm, config.prompts.recommend))

@@ -110,6 +110,18 @@ class ContextualEvaluation(_WeightedRubric):
         return self.score >= EVALUATOR_DROP_BELOW
 
 
+class NumberedEvaluation(ContextualEvaluation):
+    """One entry of a batched contextual evaluation; `number` refers to the numbered list in the prompt."""
+
+    number: int = Field(ge=1, le=100)
+
+
+class BatchContextualEvaluation(BaseModel):
+    """Contextual evaluator over one context's recommendations in a single call."""
+
+    evaluations: list[NumberedEvaluation] = Field(min_length=1, max_length=100)
+
+
 class JudgeEvaluation(_WeightedRubric):
     """LLM-as-judge (A.5): discovery 25%, relevance & coherence 35%, practical utility 25%, matching 15%."""
 
@@ -126,5 +138,9 @@ class JudgeEvaluation(_WeightedRubric):
 
 
 OUTPUT_MODELS: dict[str, type[BaseModel]] = {
-    m.__name__: m for m in (Themes, ThemeRecommendations, NaiveRecommendations, ContextualEvaluation, JudgeEvaluation)
+    m.__name__: m
+    for m in (
+        Themes, ThemeRecommendations, NaiveRecommendations, ContextualEvaluation, BatchContextualEvaluation,
+        JudgeEvaluation,
+    )
 }

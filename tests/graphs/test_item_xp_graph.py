@@ -137,3 +137,37 @@ def test_naive_graph() -> None:
     assert provider.calls["NaiveRecommendations"] == 1 and provider.calls["ContextualEvaluation"] == 0
     assert out["results"][0].product_type == "COFFEE FILTERS"
     assert any(d.reason == "empty" for d in out["dropped"])
+
+
+def batch_script(schema: str, prompt: str) -> Any:
+    """Batched evaluator answers: one entry per numbered line, except that line 2 of 'Cold Brew' is skipped."""
+    if schema != "BatchContextualEvaluation":
+        return script(schema, prompt)
+    listed = prompt.split("RECOMMENDATIONS (number. recommendation - explanation):")[1].split("EVALUATION CRITERIA")[0]
+    entries = []
+    for line in listed.strip().splitlines():
+        number, text = line.split(". ", 1)
+        if "USAGE CONTEXT: Cold Brew" in prompt and number == "2":
+            continue
+        entries.append({"number": int(number), **(rubric(1) if "Batteries" in text else rubric(8))})
+    return {"evaluations": entries}
+
+
+def test_batched_evaluator_one_call_per_theme_and_agreement() -> None:
+    from xpollinate.agents.evaluator import agreement
+
+    llm, provider = scripted_llm(batch_script)
+    batched = build_graph("theme", deps(llm), ItemXPConfig(evaluator_mode="batched")).invoke({"anchor": ANCHOR})
+    assert provider.calls["ContextualEvaluation"] == 0
+    assert provider.calls["BatchContextualEvaluation"] == len({r.theme for r in batched["recs"]}) == 4
+    missing = [d for d in batched["dropped"] if d.reason == "evaluation failed"]
+    assert [(d.theme, d.text) for d in missing] == [("Cold Brew", "Ice Cube Tray")]
+    assert any(d.reason == "evaluator score below threshold" and "Batteries" in d.text for d in batched["dropped"])
+
+    llm2, _ = scripted_llm(script)
+    per_rec = build_graph("theme", deps(llm2)).invoke({"anchor": ANCHOR})
+    a = {r.rec_id: r.evaluator_score for r in per_rec["candidates"]}
+    b = {r.rec_id: r.evaluator_score for r in batched["candidates"]}
+    stats = agreement(a, b)
+    assert stats["n"] == len(b) and stats["keep_agreement"] == 1.0 and stats["mean_abs_diff"] == 0.0
+    assert agreement({"x": 0.9}, {"x": 0.1})["keep_agreement"] == 0.0
