@@ -13,10 +13,11 @@ app = typer.Typer(
     add_completion=False,
 )
 
-from xpollinate.cli import cache, candidates, data, prompts  # noqa: E402  (sub-commands register on import)
+from xpollinate.cli import cache, candidates, data, prompts, train  # noqa: E402  (sub-commands register on import)
 
 app.add_typer(data.app, name="data")
 app.add_typer(candidates.assoc_app, name="assoc")
 app.command("candidates")(candidates.candidates_cmd)
 app.add_typer(prompts.app, name="prompts")
 app.add_typer(cache.app, name="cache")
+app.add_typer(train.app, name="train")

@@ -137,10 +137,21 @@ class JudgeEvaluation(_WeightedRubric):
     matching_accuracy: Score
 
 
+class MatchRating(BaseModel):
+    """Catalog-matching teacher (`match@v1`): how well an item fulfils a recommendation, 0-10."""
+
+    reasoning: str = Field(min_length=1, max_length=REASONING_MAX_CHARS)
+    match: Score
+
+    @property
+    def label(self) -> float:
+        return self.match / SCORE_SCALE
+
+
 OUTPUT_MODELS: dict[str, type[BaseModel]] = {
     m.__name__: m
     for m in (
         Themes, ThemeRecommendations, NaiveRecommendations, ContextualEvaluation, BatchContextualEvaluation,
-        JudgeEvaluation,
+        JudgeEvaluation, MatchRating,
     )
 }

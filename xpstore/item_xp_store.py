@@ -165,6 +165,10 @@ class ItemXPStore:
         )
         return [dict(r) for r in rows]
 
+    def distinct_recommendations(self) -> list[str]:
+        """Every recommendation text stored by any run (queries for training the cross-encoder)."""
+        return [r[0] for r in self._db.execute("SELECT DISTINCT recommendation FROM recommendations ORDER BY 1")]
+
     def anchor(self, run_id: str, anchor_id: int) -> dict[str, Any] | None:
         row = self._db.execute("SELECT * FROM anchors WHERE run_id = ? AND anchor_id = ?", (run_id, anchor_id)).fetchone()
         if row is None:
