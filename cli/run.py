@@ -1,0 +1,104 @@
+"""`xp run`: the item-XP graph for one anchor, with progress, a result table, JSON and the store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from xpollinate.catalog.anchors import resolve
+from xpollinate.catalog.store import DataStore
+from xpollinate.cli.common import err, handle_errors, out
+from xpollinate.errors import XPError
+from xpollinate.graphs.deps import default_deps, run_id_for, run_settings
+from xpollinate.graphs.item_xp import ItemXPConfig, PromptSet, build_graph
+from xpollinate.graphs.runner import anchor_from_item, run_anchor
+from xpollinate.llm import get_llm
+from xpollinate.settings import ensure_dir, run_home
+from xpollinate.xpstore.item_xp_store import ItemXPStore
+
+NODE_SUMMARY = {
+    "context": lambda u: f"{len(u.get('themes', []))} themes",
+    "recommend": lambda u: f"{len(u.get('recs', []))} recommendations ({u['recs'][0].theme if u.get('recs') else '-'})",
+    "naive": lambda u: f"{len(u.get('recs', []))} recommendations",
+    "merge": lambda u: f"{len(u.get('candidates', []))} distinct",
+    "evaluate": lambda u: f"{len(u.get('candidates', []))} kept by the contextual evaluator",
+    "match": lambda u: f"{len(u.get('matches', []))} catalog items matched",
+    "judge": lambda u: f"{len(u.get('judge_scores', {}))} PT-level judgements",
+    "cross_encode": lambda u: f"{len(u.get('ce_scores', {}))} cross-encoder pairs ({u.get('scorer_id')})",
+    "combine": lambda u: f"{len(u.get('results', []))} items kept (Poor removed)",
+}
+
+
+def _progress(node: str, update: dict[str, Any]) -> None:
+    summary = NODE_SUMMARY.get(node, lambda u: "")(update)
+    failed = len(update.get("failures", []))
+    err.print(f"  [green]✓[/green] {node}: {summary}" + (f" [yellow]({failed} failed calls)[/yellow]" if failed else ""))
+
+
+@handle_errors
+def run_cmd(
+    anchor: Annotated[str, typer.Option(help="Grocery anchor: an item id, or text such as 'eggs'.")],
+    graph: Annotated[str, typer.Option(help="theme (themes -> recs -> evaluator) or naive (the paper's baseline).")] = "theme",
+    llm: Annotated[Optional[str], typer.Option(help="provider:model, e.g. local, local-small, openai:gpt-4o (default: XP_LLM or config).")] = None,
+    top: Annotated[int, typer.Option(help="Rows to print.")] = 20,
+    match_k: Annotated[int, typer.Option(help="Catalog items matched per recommendation.")] = 3,
+    expand: Annotated[int, typer.Option(help="Similar items added per matched product type.")] = 2,
+    workers: Annotated[int, typer.Option(help="Model calls in flight per node.")] = 4,
+    allow_non_grocery: Annotated[bool, typer.Option("--allow-non-grocery", help="Run even if the anchor is not a grocery item.")] = False,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Where to write the full result (default: the run directory).")] = None,
+) -> None:
+    """Run the item-XP graph for one anchor: themes -> recommendations -> contextual evaluator ->
+    semantic matcher -> LLM judge + cross-encoder -> combined score and band. Results go to the
+    item-XP store with their provenance; model answers are cached, so a re-run resumes."""
+    if graph not in ("theme", "naive"):
+        raise XPError(f"--graph: {graph!r} is not a graph; choose theme or naive")
+    store = DataStore.open()
+    row = resolve(store.items(), anchor)
+    if not bool(row["is_grocery"]):
+        if not allow_non_grocery:
+            raise XPError(f"anchor {int(row['item_id'])} ({row['text']}) is {row['item_class']}, not grocery; "
+                          "pass --allow-non-grocery to run it anyway")
+        err.print(f"[yellow]warning:[/yellow] anchor {int(row['item_id'])} is {row['item_class']}, not grocery")
+    anchor_obj = anchor_from_item(row)
+    model = get_llm(llm)
+    config = ItemXPConfig(prompts=PromptSet(), match_k=match_k, expand=expand, workers=workers)
+    with err.status("loading the catalog index, scorer and grocery filter"):
+        deps = default_deps(store, model)
+    settings = run_settings(graph, model, config, store, deps.scorer.scorer_id)  # type: ignore[arg-type]
+    run_id = run_id_for(settings)
+    err.print(f"[bold]{graph} graph[/bold] for {int(row['item_id'])} {row['text']} with {model.spec} (run {run_id})")
+    outcome, state = run_anchor(build_graph(graph, deps, config), model, anchor_obj, on_node=_progress)  # type: ignore[arg-type]
+
+    xp_store = ItemXPStore()
+    xp_store.start_run(run_id, graph, str(model.spec), settings, store.build_id)
+    xp_store.save(run_id, outcome)
+    _print_results(outcome.results[:top])
+    usage = outcome.audit["usage"]
+    err.print(
+        f"{len(outcome.results)} items; dropped: {outcome.audit['dropped_by_reason'] or 'none'}; "
+        f"failed calls: {len(outcome.audit['failures'])}; model calls {usage['calls']}, cache hits {usage['cache_hits']}, "
+        f"tokens {usage['input_tokens']}+{usage['output_tokens']}; {outcome.seconds:.1f} s"
+    )
+    path = json_out or ensure_dir(run_home() / "runs" / run_id) / f"{outcome.anchor_id}.json"
+    payload = {
+        "run_id": run_id, "settings": settings, "anchor": anchor_obj.model_dump(), "seconds": outcome.seconds,
+        "results": [r.model_dump() for r in outcome.results], "audit": outcome.audit,
+    }
+    path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+    err.print(f"wrote {path}")
+
+
+def _print_results(results: list) -> None:  # type: ignore[type-arg]
+    table = Table(title="item-XP recommendations", title_justify="left")
+    for col in ("#", "theme", "recommendation", "matched item", "CE", "LLM", "combined", "band", "explanation"):
+        table.add_column(col, justify="right" if col in ("#", "CE", "LLM", "combined") else "left",
+                         overflow="ellipsis", no_wrap=col != "explanation",
+                         max_width={"matched item": 40, "explanation": 50, "theme": 18, "recommendation": 26}.get(col))
+    for i, r in enumerate(results, start=1):
+        table.add_row(str(i), r.theme or "-", r.recommendation, f"{r.item_id} {r.item_text}", f"{r.ce:.2f}",
+                      f"{r.llm:.2f}", f"{r.combined:.2f}", r.band, r.explanation)
+    out.print(table)

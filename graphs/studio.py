@@ -1,0 +1,38 @@
+"""Graphs exported for LangGraph Studio / `langgraph dev` (named in `langgraph.json`).
+
+They are factories: the server calls them with the run's config, so settings such as
+`{"configurable": {"naive_n": 3, "match_k": 1}}` (any `ItemXPConfig` field) apply per
+run. They compile without a checkpointer: the server brings its own. The real parts
+(data store, catalog index, LLM from XP_LLM, scorer) load once per server process.
+
+Input: `{"anchor": {"item_id": 862799, "text": "Ground Coffee", "product_type": "GROUND COFFEE"}}`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from xpollinate.catalog.store import DataStore
+from xpollinate.graphs.deps import default_deps
+from xpollinate.graphs.item_xp import ItemXPConfig, ItemXPDeps, build_graph
+
+
+@lru_cache(maxsize=1)
+def _deps() -> ItemXPDeps:
+    return default_deps(DataStore.open())
+
+
+def _config(config: dict[str, Any] | None) -> ItemXPConfig:
+    given = (config or {}).get("configurable", {}) or {}
+    return ItemXPConfig.model_validate({k: v for k, v in given.items() if k in ItemXPConfig.model_fields})
+
+
+def theme_graph(config: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+    """Themes -> recommendations (one branch per theme) -> evaluator -> matcher -> judges -> combined."""
+    return build_graph("theme", _deps(), _config(config))
+
+
+def naive_graph(config: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+    """The paper's naive baseline: recommendations without themes -> matcher -> judges -> combined."""
+    return build_graph("naive", _deps(), _config(config))
