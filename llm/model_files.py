@@ -15,10 +15,11 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from importlib import metadata
+
 from pathlib import Path
 
 from xpollinate.llm.errors import ModelFilesError
+from xpollinate.packages import package_file
 from xpollinate.settings import ensure_dir, run_home
 
 QWEN_PARTS = 22
@@ -51,17 +52,8 @@ SMOLLM2 = LocalModel(
 LOCAL_MODELS: dict[str, LocalModel] = {m.model_id: m for m in (QWEN, SMOLLM2)}
 
 
-def _package_file(dist_name: str, suffix: str) -> Path | None:
-    """The installed file of `dist_name` whose path ends with `suffix` (metadata only, no import)."""
-    try:
-        dist = metadata.distribution(dist_name)
-    except metadata.PackageNotFoundError:
-        return None
-    for f in dist.files or ():
-        if str(f).endswith(suffix):
-            path = Path(str(dist.locate_file(f)))
-            return path if path.is_file() else None
-    return None
+# Module attribute (not a direct call) so tests can stand in for installed packages.
+_package_file = package_file
 
 
 def smollm2_path(verify: bool = True) -> Path:

@@ -21,10 +21,12 @@ import io
 import os
 import shutil
 import zipfile
-from importlib import metadata
+
+from importlib import metadata  # noqa: F401  (tests patch metadata.distribution through this module)
 from pathlib import Path
 
 from xpollinate.errors import XPError
+from xpollinate.packages import package_file
 from xpollinate.settings import ensure_dir, run_home
 
 PART_VERSION = "0.0.1"
@@ -59,7 +61,7 @@ def part_paths() -> list[Path]:
     paths: list[Path] = []
     missing: list[str] = []
     for i, name in enumerate(PARTS, start=1):
-        path = _dist_file(name, f"input/all-mpnet-base-v2.zip.{i:03d}")
+        path = package_file(name, f"input/all-mpnet-base-v2.zip.{i:03d}")
         if path is None:
             missing.append(name)
         else:
@@ -70,18 +72,6 @@ def part_paths() -> list[Path]:
             f"Install it with `{INSTALL_HINT}`, or use the default model (--model minilm)."
         )
     return paths
-
-
-def _dist_file(dist_name: str, suffix: str) -> Path | None:
-    try:
-        dist = metadata.distribution(dist_name)
-    except metadata.PackageNotFoundError:
-        return None
-    for f in dist.files or ():
-        if str(f).endswith(suffix):
-            path = Path(str(dist.locate_file(f)))
-            return path if path.is_file() else None
-    return None
 
 
 class ConcatenatedFile(io.RawIOBase):
