@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xpollinate.agents.calls import ask, call_ref, failure_record
-from xpollinate.agents.normalize import clean, key
+from xpollinate.agents.normalize import PLACEHOLDER_REASON, clean, explanation_text, is_placeholder, key
 from xpollinate.graphs.state import Drop, ItemXPState, Theme, anchor_of
 from xpollinate.llm import LLM
 
@@ -26,9 +26,12 @@ class ContextAgent:
         seen: set[str] = set()
         for t in result.value.themes:
             name = clean(t.context)
+            if name and is_placeholder(name):
+                drops.append(Drop(stage="context", reason=PLACEHOLDER_REASON, text=name))
+                continue
             if not name or key(name) in seen:
                 drops.append(Drop(stage="context", reason="duplicate theme" if name else "empty theme", text=t.context))
                 continue
             seen.add(key(name))
-            themes.append(Theme(context=name, explanation=clean(t.explanation)))
+            themes.append(Theme(context=name, explanation=explanation_text(t.explanation)))
         return {"themes": themes, "dropped": drops, "provenance": {"context": call_ref(result)}}

@@ -171,3 +171,27 @@ def test_batched_evaluator_one_call_per_theme_and_agreement() -> None:
     stats = agreement(a, b)
     assert stats["n"] == len(b) and stats["keep_agreement"] == 1.0 and stats["mean_abs_diff"] == 0.0
     assert agreement({"x": 0.9}, {"x": 0.1})["keep_agreement"] == 0.0
+
+
+def test_copied_format_placeholders_are_dropped_with_their_reason() -> None:
+    """Small models echo the prompts' format example ("Context", "Item Name 1"): never a theme or a query."""
+    from xpollinate.agents.normalize import PLACEHOLDER_REASON
+
+    def echo(schema: str, prompt: str) -> Any:
+        if schema == "Themes":
+            return {"themes": [{"context": c, "explanation": "brief explanation (5-6 words)"}
+                               for c in ["Context", "Morning Brew", "Context", "morning brew", "Context"]]}
+        if schema == "ThemeRecommendations":
+            recs = ["Item Name 1", "Coffee Filters", "Item Name 3"] + ["Coffee Filters"] * 7
+            return {"contexts": [{"context": "Context Name 1", "recs": recs,
+                                  "explanations": [f"Explanation {i}" for i in range(1, 11)]}]}
+        return script(schema, prompt)
+
+    llm, provider = scripted_llm(echo)
+    out = build_graph("theme", deps(llm)).invoke({"anchor": ANCHOR})
+    assert [t.context for t in out["themes"]] == ["Morning Brew"] and out["themes"][0].explanation == ""
+    assert provider.calls["ThemeRecommendations"] == 1
+    placeholders = sorted(d.text for d in out["dropped"] if d.reason == PLACEHOLDER_REASON)
+    assert placeholders == ["Context"] * 3 + ["Item Name 1", "Item Name 3"]
+    assert [r.text for r in out["recs"]] == ["Coffee Filters"] and out["recs"][0].explanation == ""
+    assert out["results"] and out["results"][0].product_type == "COFFEE FILTERS"
