@@ -48,6 +48,8 @@ def run_cmd(
     match_k: Annotated[int, typer.Option(help="Catalog items matched per recommendation.")] = 3,
     expand: Annotated[int, typer.Option(help="Similar items added per matched product type.")] = 2,
     workers: Annotated[int, typer.Option(help="Model calls in flight per node.")] = 4,
+    evaluator: Annotated[str, typer.Option(help="Contextual evaluator: per_rec (one call per recommendation, the paper) or batched (one call per theme).")] = "per_rec",
+    naive_n: Annotated[int, typer.Option(help="Recommendations asked of the naive generator (--graph naive).")] = 10,
     allow_non_grocery: Annotated[bool, typer.Option("--allow-non-grocery", help="Run even if the anchor is not a grocery item.")] = False,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Where to write the full result (default: the run directory).")] = None,
 ) -> None:
@@ -56,6 +58,10 @@ def run_cmd(
     item-XP store with their provenance; model answers are cached, so a re-run resumes."""
     if graph not in ("theme", "naive"):
         raise XPError(f"--graph: {graph!r} is not a graph; choose theme or naive")
+    if evaluator not in ("per_rec", "batched"):
+        raise XPError(f"--evaluator: {evaluator!r} is not an evaluator mode; choose per_rec or batched")
+    config = ItemXPConfig(prompts=PromptSet(), match_k=match_k, expand=expand, workers=workers,
+                          evaluator_mode=evaluator, naive_n=naive_n)  # type: ignore[arg-type]
     store = DataStore.open()
     row = resolve(store.items(), anchor)
     if not bool(row["is_grocery"]):
@@ -65,7 +71,6 @@ def run_cmd(
         err.print(f"[yellow]warning:[/yellow] anchor {int(row['item_id'])} is {row['item_class']}, not grocery")
     anchor_obj = anchor_from_item(row)
     model = get_llm(llm)
-    config = ItemXPConfig(prompts=PromptSet(), match_k=match_k, expand=expand, workers=workers)
     with err.status("loading the catalog index, scorer and grocery filter"):
         deps = default_deps(store, model)
     settings = run_settings(graph, model, config, store, deps.scorer.scorer_id)  # type: ignore[arg-type]
