@@ -34,6 +34,8 @@ demo: install models
 	$(BIN)/xp data build
 	$(BIN)/xp data info
 	$(BIN)/xp candidates --anchor "ground coffee"
+	$(BIN)/xp index build
+	$(BIN)/xp run --anchor "ground coffee" --evaluator batched --match-k 1 --expand 0
 
 test: install
 	$(BIN)/python -m pytest -m "not slow" -q
@@ -44,6 +46,7 @@ test-all: install models
 bench: install models
 	$(BIN)/python bench/mba_bench.py
 	$(BIN)/python bench/llm_bench.py
+	$(BIN)/python bench/item_xp_bench.py
 
 clean:
 	rm -rf $(VENV) .xp
