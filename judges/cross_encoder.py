@@ -42,14 +42,16 @@ class PairScorer(Protocol):
 class FallbackScorer:
     model: str = "minilm"
     scorer_id: str = "fallback:minilm-cosine@v1"
+    memo: bool = True  # reuse vectors of texts already embedded in this process (same values)
 
     def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
-        from xpollinate.retrieval.embedder import embed
+        from xpollinate.retrieval.embedder import embed, embed_memo
 
         if not pairs:
             return np.zeros(0)
-        left = embed([a for a, _ in pairs], name=self.model)
-        right = embed([b for _, b in pairs], name=self.model)
+        encode = embed_memo if self.memo else embed
+        left = encode([a for a, _ in pairs], name=self.model)
+        right = encode([b for _, b in pairs], name=self.model)
         cosine = np.einsum("ij,ij->i", left, right)
         return np.clip((cosine - COSINE_FLOOR) / (COSINE_CEIL - COSINE_FLOOR), 0.0, 1.0)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
@@ -63,3 +64,43 @@ def embed(texts: Sequence[str], name: str = DEFAULT_MODEL, batch_size: int = 64)
             list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
     return vectors.astype(np.float32, copy=False)
+
+
+MEMO_SIZE = 50_000  # vectors kept per model (~75 MB for MiniLM's 384 floats)
+_memo: dict[str, OrderedDict[str, np.ndarray]] = {}
+_memo_lock = threading.Lock()
+
+
+def embed_memo(texts: Sequence[str], name: str = DEFAULT_MODEL) -> np.ndarray:
+    """`embed` with an in-process LRU memo per model: only texts not seen recently are encoded (one
+    batch). The item-XP graph embeds the same recommendation texts in the grocery filter, the matcher
+    and the fallback scorer, and the same catalog item texts for every anchor; each is encoded once."""
+    texts = list(texts)
+    with _memo_lock:
+        memo = _memo.setdefault(name, OrderedDict())
+        missing = list(dict.fromkeys(t for t in texts if t not in memo))
+    if missing:
+        fresh = embed(missing, name=name)
+        with _memo_lock:
+            for t, v in zip(missing, fresh):
+                memo[t] = v
+            while len(memo) > MEMO_SIZE:
+                memo.popitem(last=False)
+    with _memo_lock:
+        rows = []
+        for t in texts:
+            v = memo.get(t)
+            if v is None:  # evicted by a concurrent caller between the two steps
+                v = embed([t], name=name)[0]
+            else:
+                memo.move_to_end(t)
+            rows.append(v)
+    if not rows:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack(rows).astype(np.float32, copy=False)
+
+
+def clear_memo() -> None:
+    """Forget every memoised vector (benchmarks start cold with it)."""
+    with _memo_lock:
+        _memo.clear()

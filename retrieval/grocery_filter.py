@@ -23,7 +23,7 @@ import pandas as pd
 
 from xpollinate.catalog.anchors import tokens
 from xpollinate.catalog.store import DataStore
-from xpollinate.retrieval.embedder import embed
+from xpollinate.retrieval.embedder import embed, embed_memo
 from xpollinate.retrieval.pt_semantic import pt_labels
 from xpollinate.settings import ensure_dir, run_home
 
@@ -68,7 +68,7 @@ class GroceryFilter:
     def check(self, texts: list[str]) -> list[GroceryVerdict]:
         if not texts:
             return []
-        q = embed(texts, name=self.model)
+        q = embed_memo(texts, name=self.model)
         g = q @ self.grocery_vectors.T
         m = q @ self.gm_vectors.T
         best_g, best_m = g.max(axis=1), m.max(axis=1)

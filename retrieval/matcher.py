@@ -25,7 +25,7 @@ import numpy as np
 
 from xpollinate.catalog.store import DataStore
 from xpollinate.retrieval.catalog_index import CatalogIndex, IndexScope
-from xpollinate.retrieval.embedder import DEFAULT_MODEL, embed
+from xpollinate.retrieval.embedder import DEFAULT_MODEL, embed, embed_memo
 
 if TYPE_CHECKING:
     from xpollinate.graphs.state import Match as GraphMatch
@@ -85,6 +85,10 @@ class SemanticMatcher:
     def embed(self, queries: Sequence[str]) -> np.ndarray:
         """Query vectors in one batch, with the index's model."""
         return embed(list(queries), name=self.model)
+
+    def embed_memo(self, queries: Sequence[str]) -> np.ndarray:
+        """Query vectors through the process-wide memo (the graph embeds the same texts elsewhere)."""
+        return embed_memo(list(queries), name=self.model)
 
     # --- direct matches ------------------------------------------------------------------------
 
@@ -245,7 +249,7 @@ class SemanticMatcher:
 
         if not texts:
             return []
-        vectors = self.embed(texts)
+        vectors = self.embed_memo(texts)
         found = self.search(vectors, k)
         if expand > 0:
             found = self.expand(found, per_pt=expand, neighbour_pts=self.neighbour_pts)
