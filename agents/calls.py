@@ -9,6 +9,8 @@ from pydantic import BaseModel
 
 from xpollinate.graphs.state import CallRef, FailureRecord, Stage
 from xpollinate.llm import LLM, Failure, Result
+from xpollinate.llm.usage import CallUsage
+from xpollinate.prompts.render import PromptVariableError
 
 T = TypeVar("T")
 X = TypeVar("X")
@@ -26,8 +28,18 @@ def failure_record(failure: Failure, stage: Stage, subject: str) -> FailureRecor
 
 
 def ask(llm: LLM, prompt: str, variables: Mapping[str, object]) -> Result[BaseModel] | Failure:
-    """The LLM layer's structured call (validation, repair, retries, cache); never raises on bad output."""
-    return llm.structured(prompt, variables)
+    """The LLM layer's structured call (validation, repair, retries, cache); never raises on bad output.
+
+    Variables come from earlier model answers and catalog rows; one that the prompt cannot take
+    (empty, too long) is a failure of this item (`invalid_input`), not of the run."""
+    try:
+        return llm.structured(prompt, variables)
+    except PromptVariableError as exc:
+        template = llm.registry.get(prompt)
+        return Failure(
+            kind="invalid_input", message=str(exc), prompt=template.ref, prompt_sha256=template.sha256,
+            llm=str(llm.spec), attempts=0, usage=CallUsage(llm.provider.name, llm.provider.model, template.ref),
+        )
 
 
 def bounded_map(fn: Callable[[X], T], items: Iterable[X], workers: int) -> list[T]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from xpollinate.agents.calls import ask, bounded_map, call_ref, failure_record
 from xpollinate.agents.normalize import key
+from xpollinate.judges.cross_encoder import item_core
 from xpollinate.graphs.state import ItemXPState, Match, Rec, anchor_of, records
 from xpollinate.llm import LLM
 
@@ -37,11 +38,13 @@ class LLMJudge:
         triplets: dict[str, tuple[str, str]] = {}
         for m in records(state, "matches", Match):
             rec = recs[m.rec_id]
-            triplets.setdefault(triplet_key(anchor_pt, rec.text, m.product_type), (rec.text, m.product_type))
+            # a few catalog items have no product type: the judge then sees the item's own text
+            triplets.setdefault(triplet_key(anchor_pt, rec.text, m.product_type),
+                                (rec.text, pt_label(m.product_type, item_core(m.item_text))))
 
         def judge(item: tuple[str, tuple[str, str]]):  # type: ignore[no-untyped-def]
             _, (rec_text, rec_pt) = item
-            return ask(self.llm, self.prompt, {"anchor_pt": anchor_pt, "llm_rec": rec_text, "rec_pt": pt_label(rec_pt)})
+            return ask(self.llm, self.prompt, {"anchor_pt": anchor_pt, "llm_rec": rec_text, "rec_pt": rec_pt})
 
         scores: dict[str, tuple[float, str]] = {}
         failures, provenance = [], {}

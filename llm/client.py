@@ -35,7 +35,7 @@ from xpollinate.prompts import PromptRegistry, PromptTemplate, default_registry
 
 log = logging.getLogger("xpollinate.llm")
 T = TypeVar("T", bound=BaseModel)
-FailureKind = Literal["invalid_output", "transient", "provider_error"]
+FailureKind = Literal["invalid_output", "invalid_input", "transient", "provider_error"]
 RAW_KEEP = 2000  # characters of the last bad answer kept in a Failure
 FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 

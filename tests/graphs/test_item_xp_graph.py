@@ -195,3 +195,36 @@ def test_copied_format_placeholders_are_dropped_with_their_reason() -> None:
     assert placeholders == ["Context"] * 3 + ["Item Name 1", "Item Name 3"]
     assert [r.text for r in out["recs"]] == ["Coffee Filters"] and out["recs"][0].explanation == ""
     assert out["results"] and out["results"][0].product_type == "COFFEE FILTERS"
+
+
+def test_unusable_prompt_input_is_a_recorded_failure_not_a_crash() -> None:
+    """A prompt variable the template refuses (here an anchor too long for the theme prompt) fails that call only."""
+    llm, provider = scripted_llm(script)
+    long_anchor = ANCHOR.model_copy(update={"text": "Ground coffee " * 21})  # + " (product type: ...)" > 300 chars
+    out = build_graph("theme", deps(llm)).invoke({"anchor": long_anchor})
+    assert sum(provider.calls.values()) == 0 and out["results"] == []
+    assert [(f.stage, f.kind) for f in out["failures"]] == [("context", "invalid_input")]
+    assert "anchor_item" in out["failures"][0].message
+
+
+class NoTypeMatcher(KeywordMatcher):
+    """A catalog item without a product type (a few real GM items have none)."""
+
+    def match_recommendations(self, texts: Sequence[str], k: int, expand: int) -> list[list[Match]]:
+        return [[Match(rec_id="", item_id=99, item_text="Coffee Filters (Misc, Drug Gm) - Private brand",
+                       product_type="", similarity=0.8, rank=1)] for _ in texts]
+
+
+def test_an_item_without_product_type_is_judged_by_its_text() -> None:
+    seen: list[str] = []
+
+    def judge_script(schema: str, prompt: str) -> Any:
+        if schema == "JudgeEvaluation":
+            seen.append(prompt.split("Matched Product Category: ", 1)[1].split("\n", 1)[0])
+        return script(schema, prompt)
+
+    llm, _ = scripted_llm(judge_script)
+    out = build_graph("naive", ItemXPDeps(llm=llm, matcher=NoTypeMatcher(), scorer=OverlapScorer()),
+                      ItemXPConfig(naive_n=3)).invoke({"anchor": ANCHOR})
+    assert seen and set(seen) == {"Coffee Filters (Misc, Drug Gm)"}
+    assert not out["failures"] and out["results"]

@@ -35,7 +35,7 @@ def check_outcome(payload: dict[str, Any]) -> None:
     # every generated recommendation is either kept or dropped at merge / evaluation, with a reason
     assert audit["n_recommendations"] == stage_count("merge") + stage_count("evaluate") + audit["n_candidates"]
     for f in audit["failures"]:
-        assert f["stage"] and f["kind"] in {"invalid_output", "transient", "provider_error"} and f["prompt"]
+        assert f["stage"] and f["kind"] in {"invalid_output", "invalid_input", "transient", "provider_error"} and f["prompt"]
     for r in payload["results"]:
         assert r["band"] != "Poor" and r["band"] == band(r["combined"]).value
         assert r["combined"] == pytest.approx(combined_score(r["ce"], r["llm"]), abs=1e-4)
