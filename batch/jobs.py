@@ -10,6 +10,8 @@ those shared parts, so per-anchor usage stays exact under concurrency. The task 
 from __future__ import annotations
 
 import errno
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -162,4 +164,5 @@ def run_task(job: BatchJob, anchor: Anchor) -> AnchorOutcome:
         )
     outcome.audit["usage_by_prompt"] = _delta(before, _by_prompt(llm.usage))
     outcome.audit["anchor_category"] = anchor.category
+    outcome.audit["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     return outcome
