@@ -14,7 +14,7 @@ app = typer.Typer(
 )
 
 from xpollinate.cli import cache, candidates, data, index, prompts, run, train  # noqa: E402  (sub-commands register on import)
-from xpollinate.cli import ab, batch  # noqa: E402
+from xpollinate.cli import ab, batch, review  # noqa: E402
 
 app.add_typer(data.app, name="data")
 app.add_typer(candidates.assoc_app, name="assoc")
@@ -27,3 +27,4 @@ app.command("run")(run.run_cmd)
 app.command("batch")(batch.batch_cmd)
 app.command("runs")(batch.runs_cmd)
 app.command("ab")(ab.ab_cmd)
+app.add_typer(review.app, name="review")
