@@ -53,8 +53,10 @@ class DefaultParts:
         store = DataStore.open(Path(self.home))
         model = get_llm(self.llm)
         deps = default_deps(store, model, self.embedding_model)
-        if self.judge_llm and get_llm(self.judge_llm).spec != model.spec:
-            deps = replace(deps, judge_llm=get_llm(self.judge_llm))
+        if self.judge_llm:
+            judge = get_llm(self.judge_llm)
+            if judge.spec != model.spec:
+                deps = replace(deps, judge_llm=judge)
         return deps
 
 

@@ -73,9 +73,10 @@ def test_smollm2_batch_on_real_slice(real_home: Path, tmp_path: Path) -> None:
         assert row["error"]  # the reason is recorded
     # a second run: a done anchor is skipped; a failed one is retried, but cached answers are not asked again
     again = run_batch([job], anchors, LocalExecutor(1), xp_store, show_progress=False).summary
-    assert again.usage["calls"] <= s.usage["failures"] * (1 + 2) * 3  # only failed requests may be asked again
     if row["status"] == "done":
         assert (again.skipped_finished, again.usage["requests"]) == (1, 0)
+    else:  # every request answered the first time comes from the cache
+        assert again.usage["cache_hits"] >= s.usage["requests"] - s.usage["failures"]
     store_consistent(xp_store.path)
 
 
