@@ -50,6 +50,7 @@ class ScriptedParts:
     cache_dir: str
     delay_s: float = 0.0
     broken: bool = False
+    separate_judge: bool = False  # the LLM-as-judge on a model of its own (A/B arms share one judge)
 
     def build(self) -> ItemXPDeps:
         base = broken_script if self.broken else script
@@ -60,7 +61,12 @@ class ScriptedParts:
             return base(schema, prompt)
 
         llm, _ = scripted_llm(answer, cache=ResponseCache(Path(self.cache_dir)))
-        return ItemXPDeps(llm=llm, matcher=FailingMatcher() if self.broken else KeywordMatcher(), scorer=OverlapScorer())
+        judge = None
+        if self.separate_judge:
+            judge, provider = scripted_llm(answer, cache=ResponseCache(Path(self.cache_dir)))
+            provider.model = "judge-1"
+        return ItemXPDeps(llm=llm, matcher=FailingMatcher() if self.broken else KeywordMatcher(), scorer=OverlapScorer(),
+                          judge_llm=judge)
 
 
 def job(parts: ScriptedParts, kind: GraphKind = "theme", config: ItemXPConfig | None = None, data_build: str = "b1",

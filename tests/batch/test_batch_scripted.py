@@ -139,3 +139,15 @@ def test_unwritable_run_directory_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(XPError, match="cannot create directory"):
         check_writable(blocker / "home")
+
+
+def test_a_separate_judge_model_judges_and_is_counted(tmp_path: Path) -> None:
+    parts = ScriptedParts(str(tmp_path / "cache"), separate_judge=True)
+    store = ItemXPStore(tmp_path / "xp.sqlite")
+    s = run_batch([job(parts)], anchors(3), LocalExecutor(2), store, show_progress=False).summary
+    deps = shared_parts(parts)
+    assert deps.llm.provider.calls["JudgeEvaluation"] == 0  # type: ignore[attr-defined]
+    assert deps.judge_llm is not None and deps.judge_llm.provider.calls["JudgeEvaluation"] > 0  # type: ignore[attr-defined]
+    assert s.usage_by_prompt["judge@v2"]["requests"] > 0  # the judge's usage is in the anchors' accounts
+    audit = store.anchor(job(parts).run_id, anchors(3)[0].item_id)["audit"]
+    assert audit["provenance"]["judge"]["llm"] == "scripted:judge-1"
