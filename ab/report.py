@@ -126,7 +126,8 @@ def build_report(a: RunData, b: RunData, groups: pd.Series, labels: tuple[str, s
         x, y = pa.loc[common, metric].astype(float), pb.loc[common, metric].astype(float)
         ok = x.notna() & y.notna()
         r = paired_bootstrap(x[ok].to_numpy(), y[ok].to_numpy(), n_boot=n_boot, seed=seed)
-        rows.append([name, r.n, r.mean_a, r.mean_b, r.diff, r.ci_low, r.ci_high, r.p_value])
+        p_text = "-" if np.isnan(r.p_value) else (f"< {1 / n_boot:.4f}" if r.p_value <= 1 / n_boot else f"{r.p_value:.4f}")
+        rows.append([name, r.n, r.mean_a, r.mean_b, r.diff, r.ci_low, r.ci_high, p_text])
         if metric == "combined":
             rep.headline = {"n": r.n, "mean_a": r.mean_a, "mean_b": r.mean_b, "diff": r.diff, "ci": (r.ci_low, r.ci_high),
                             "p": r.p_value}
