@@ -36,6 +36,7 @@ def batch_cmd(
     judge_llm: Annotated[Optional[str], typer.Option(help="LLM-as-judge model when it should differ from --llm.")] = None,
     prompt: Annotated[Optional[list[str]], typer.Option(help="Prompt version to use, e.g. --prompt theme@v1 (repeatable).")] = None,
     evaluator: Annotated[str, typer.Option(help="per_rec (the paper: one call per recommendation) or batched (one per theme).")] = "per_rec",
+    naive_n: Annotated[int, typer.Option(help="Recommendations asked of the naive generator (--graph naive).")] = 10,
     match_k: Annotated[int, typer.Option(help="Catalog items matched per recommendation.")] = 3,
     expand: Annotated[int, typer.Option(help="Similar items added per matched product type.")] = 2,
     workers: Annotated[int, typer.Option(help="Model calls in flight per graph node.")] = 4,
@@ -55,6 +56,12 @@ def batch_cmd(
         raise XPError(f"--graph: {graph!r} is not a graph; choose theme or naive")
     if evaluator not in ("per_rec", "batched"):
         raise XPError(f"--evaluator: {evaluator!r}; choose per_rec or batched")
+    if executor not in ("local", "dask"):
+        raise XPError(f"--executor: {executor!r}; choose local or dask")
+    if concurrency < 1:
+        raise XPError(f"--concurrency must be at least 1, got {concurrency}")
+    config = ItemXPConfig(prompts=prompt_set(prompt or []), evaluator_mode=evaluator, match_k=match_k,  # type: ignore[arg-type]
+                          expand=expand, workers=workers, naive_n=naive_n)
     home = run_home()
     check_writable(home)
     store = DataStore.open()
@@ -69,8 +76,6 @@ def batch_cmd(
                   f"{', '.join(map(str, selection.not_grocery[:20]))}")
     if not selection.anchors:
         raise XPError("no anchor to run")
-    config = ItemXPConfig(prompts=prompt_set(prompt or []), evaluator_mode=evaluator, match_k=match_k,  # type: ignore[arg-type]
-                          expand=expand, workers=workers)
     parts = DefaultParts(home=str(home), llm=llm, judge_llm=judge_llm)
     with err.status("loading the model, catalog index, scorer and grocery filter"):
         deps = shared_parts(parts)
