@@ -41,7 +41,7 @@ class LLMJudge:
 
         def judge(item: tuple[str, tuple[str, str]]):  # type: ignore[no-untyped-def]
             _, (rec_text, rec_pt) = item
-            return ask(self.llm, self.prompt, {"anchor_pt": anchor_pt, "llm_rec": rec_text, "rec_pt": pt_label(rec_pt)})
+            return ask(self.llm, self.prompt, {"anchor_pt": anchor_pt, "llm_rec": rec_text, "rec_pt": pt_label(rec_pt, "Unspecified")})
 
         scores: dict[str, tuple[float, str]] = {}
         failures, provenance = [], {}

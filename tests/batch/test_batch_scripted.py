@@ -151,3 +151,23 @@ def test_a_separate_judge_model_judges_and_is_counted(tmp_path: Path) -> None:
     assert s.usage_by_prompt["judge@v2"]["requests"] > 0  # the judge's usage is in the anchors' accounts
     audit = store.anchor(job(parts).run_id, anchors(3)[0].item_id)["audit"]
     assert audit["provenance"]["judge"]["llm"] == "scripted:judge-1"
+
+
+def test_a_catalog_item_without_product_type_is_judged(tmp_path: Path) -> None:
+    """Real GM items can lack a product type; the judge prompt then names it 'Unspecified' instead of failing."""
+    from xpollinate.graphs.state import Match
+
+    from tests.graphs.test_item_xp_graph import KeywordMatcher
+
+    class NoPT(KeywordMatcher):
+        def match_recommendations(self, texts, k, expand):  # type: ignore[no-untyped-def]
+            return [[m.model_copy(update={"product_type": ""}) for m in hits] for hits in super().match_recommendations(texts, k, expand)]
+
+    parts = ScriptedParts(str(tmp_path / "cache"))
+    deps = shared_parts(parts)
+    from dataclasses import replace
+
+    graph = build_graph("theme", replace(deps, matcher=NoPT()), ItemXPConfig())
+    outcome, _ = run_anchor(graph, deps.llm, anchors(1)[0])
+    assert not any(f["stage"] == "judge" for f in outcome.audit["failures"])
+    assert outcome.audit["n_judge_triplets"] > 0
