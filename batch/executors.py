@@ -11,7 +11,7 @@ from __future__ import annotations
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Iterable, Iterator, Literal, Protocol
 
-from xpollinate.batch.jobs import BatchJob, run_task
+from xpollinate.batch.jobs import BatchJob, is_fatal, run_task
 from xpollinate.errors import XPError
 from xpollinate.graphs.state import Anchor
 from xpollinate.xpstore.item_xp_store import AnchorOutcome
@@ -105,7 +105,12 @@ class DaskExecutor:
         try:
             for fut in stream:
                 task = futures.pop(fut)
-                outcome = fut.result()
+                try:
+                    outcome = fut.result()
+                except Exception as exc:  # noqa: BLE001  a worker died (KilledWorker) or the task was lost
+                    if is_fatal(exc):
+                        raise
+                    outcome = lost_task(task, exc)
                 fut.release()
                 nxt = next(pending, None)
                 if nxt is not None:
@@ -129,3 +134,11 @@ def make_executor(kind: ExecutorKind, concurrency: int, address: str | None = No
     if kind == "dask":
         return DaskExecutor(address, workers=workers, threads_per_worker=concurrency)
     raise XPError(f"--executor: {kind!r}; choose local or dask")
+
+
+def lost_task(task: Task, exc: BaseException) -> AnchorOutcome:
+    """The failure record of an anchor whose worker died before it returned (retried on the next run)."""
+    _, anchor = task
+    return AnchorOutcome(anchor_id=anchor.item_id if anchor.item_id is not None else -1, anchor_text=anchor.text,
+                         anchor_pt=anchor.product_type, results=[], audit={}, seconds=0.0,
+                         error=f"worker lost: {type(exc).__name__}: {exc}"[:500])

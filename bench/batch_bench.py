@@ -85,7 +85,7 @@ class BenchParts:
     def build(self) -> ItemXPDeps:
         store = DataStore.open(Path(self.home))
         items = store.items()
-        gm_pts = sorted(items.loc[items["is_gm"] & (items["n_baskets"] > 0), "product_type"].unique())
+        gm_pts = sorted(p for p in items.loc[items["is_gm"] & (items["n_baskets"] > 0), "product_type"].unique() if p.strip())
         llm, _ = scripted_llm(make_script(gm_pts), cache=ResponseCache(Path(self.cache_dir)))
         return replace(default_deps(store, llm), llm=llm)
 
