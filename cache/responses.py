@@ -9,7 +9,9 @@ computed once across processes: the second caller waits, then finds the answer.
 from __future__ import annotations
 
 import os
+import socket
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,13 +66,26 @@ class ResponseCache:
 
     @contextmanager
     def compute_lock(self, key: str, timeout_s: float = 3600.0) -> Iterator[None]:
-        """Hold while computing `key`; expires after `timeout_s` so a crashed holder cannot block forever."""
-        lock = diskcache.Lock(self._cache, LOCK_PREFIX + key, expire=timeout_s)
-        lock.acquire()
+        """Hold while computing `key`; expires after `timeout_s` so a crashed holder cannot block forever.
+
+        The lock records its holder (host, pid): a waiter breaks a lock whose holder process on
+        this host is gone (killed with -9, say), so a resumed batch does not wait out the expiry.
+        """
+        lock_key = LOCK_PREFIX + key
+        me = {"host": socket.gethostname(), "pid": os.getpid()}
+        while not self._cache.add(lock_key, me, expire=timeout_s, retry=True):
+            self._break_if_stale(lock_key)
+            time.sleep(0.001)
         try:
             yield
         finally:
-            lock.release()
+            self._cache.delete(lock_key, retry=True)
+
+    def _break_if_stale(self, lock_key: str) -> None:
+        with self._cache.transact(retry=True):
+            holder = self._cache.get(lock_key, retry=True)
+            if isinstance(holder, dict) and holder.get("host") == socket.gethostname() and not _alive(int(holder["pid"])):
+                self._cache.delete(lock_key, retry=True)
 
     def stats(self) -> CacheStats:
         by_prompt: dict[str, int] = {}
@@ -90,3 +105,16 @@ class ResponseCache:
         if prompt_ref is None:
             return int(self._cache.clear())
         return int(self._cache.evict(prompt_ref))
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True

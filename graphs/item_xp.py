@@ -72,6 +72,7 @@ class ItemXPDeps:
     matcher: Matcher
     scorer: PairScorer
     grocery_filter: GroceryFilter | None = None
+    judge_llm: LLM | None = None  # the LLM-as-judge's model when it differs from the generator's (A/B arms share one judge)
 
 
 def _route_themes(state: ItemXPState) -> list[Send] | str:
@@ -84,7 +85,7 @@ def _route_themes(state: ItemXPState) -> list[Send] | str:
 def _add_scoring(builder: StateGraph, deps: ItemXPDeps, config: ItemXPConfig, after: str) -> None:
     """match -> (judge || cross_encode) -> combine -> END, starting after node `after`."""
     builder.add_node("match", MatchNode(deps.matcher, config.match_k, config.expand))
-    builder.add_node("judge", LLMJudge(deps.llm, config.prompts.judge, config.workers))
+    builder.add_node("judge", LLMJudge(deps.judge_llm or deps.llm, config.prompts.judge, config.workers))
     builder.add_node("cross_encode", CrossEncoderNode(deps.scorer))
     builder.add_node("combine", CombineNode())
     builder.add_edge(after, "match")

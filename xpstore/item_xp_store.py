@@ -113,10 +113,11 @@ class ItemXPStore:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite already rolled back on errors such as SQLITE_FULL
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     def start_run(self, run_id: str, graph: str, llm: str, settings: dict[str, Any], data_build: str) -> None:
         """Register a run (idempotent: resuming a run keeps its first registration)."""

@@ -1,0 +1,188 @@
+"""An A/B report: the paper's tables for two stored runs, paired statistics over their common
+anchors, judge-order checks; rendered as Markdown and as one self-contained HTML file."""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xpollinate.ab import plots, tables
+from xpollinate.ab.runs import RunData
+from xpollinate.ab.stats import paired_bootstrap
+
+Block = tuple[str, str, Any]  # (heading, text, DataFrame | dict[str, DataFrame] | None)
+
+
+@dataclass
+class Report:
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+    figures: list[tuple[str, bytes]] = field(default_factory=list)
+    headline: dict[str, Any] = field(default_factory=dict)
+
+    def markdown(self, figure_names: list[str] | None = None) -> str:
+        lines = [f"# {self.title}", ""]
+        for heading, text, body in self.blocks:
+            lines += [f"## {heading}", ""]
+            if text:
+                lines += [text, ""]
+            for sub, frame in _frames(body):
+                if sub:
+                    lines += [f"**{sub}**", ""]
+                lines += [md_table(frame), ""]
+        for (caption, _), name in zip(self.figures, figure_names or []):
+            lines += [f"![{caption}]({name})", ""]
+        return "\n".join(lines)
+
+    def html(self) -> str:
+        parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>",
+                 "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+                 "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;"
+                 "font-size:13px}th{background:#f3f3f3}td{text-align:right}td:first-child{text-align:left}</style>",
+                 f"</head><body><h1>{html.escape(self.title)}</h1>"]
+        for caption, png in self.figures:
+            data = base64.b64encode(png).decode()
+            parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
+                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        for heading, text, body in self.blocks:
+            parts.append(f"<h2>{html.escape(heading)}</h2>")
+            if text:
+                parts.append(f"<p>{html.escape(text)}</p>")
+            for sub, frame in _frames(body):
+                if sub:
+                    parts.append(f"<h3>{html.escape(sub)}</h3>")
+                parts.append(frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-", border=0))
+        parts.append("</body></html>")
+        return "\n".join(parts)
+
+
+def _frames(body: Any) -> list[tuple[str, pd.DataFrame]]:
+    if body is None:
+        return []
+    if isinstance(body, pd.DataFrame):
+        return [("", body)]
+    return [(k, v) for k, v in body.items()]
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        return "-" if np.isnan(v) else f"{v:.3f}"
+    return str(v).replace("|", "\\|")
+
+
+def md_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "_(no rows)_"
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _per_anchor(run: RunData, groups: pd.Series) -> pd.DataFrame:
+    s = run.scored
+    per = s.groupby("anchor_id").agg(combined=("combined", "mean"), ce=("ce", "mean"), llm=("llm", "mean"),
+                                     pct_poor=("combined", lambda c: 100 * float((c < tables.POOR).mean())))
+    done = run.anchors[run.anchors["status"] == "done"].set_index("anchor_id")
+    per = per.reindex(done.index)
+    per["kept_items"] = done["n_results"]
+    per["arm_position"] = done["arm_position"]
+    per["group"] = groups.reindex(per.index).fillna("?").to_numpy()
+    return per
+
+
+def _with_group(run: RunData, groups: pd.Series) -> pd.DataFrame:
+    done = set(run.anchors.loc[run.anchors["status"] == "done", "anchor_id"])
+    s = run.scored[run.scored["anchor_id"].isin(done)]
+    return s.assign(group=groups.reindex(s["anchor_id"]).fillna("?").to_numpy())
+
+
+def build_report(a: RunData, b: RunData, groups: pd.Series, labels: tuple[str, str] = ("A", "B"),
+                 historical: set[int] | None = None, n_boot: int = 10_000, seed: int = 0,
+                 describe: tuple[str, str] | None = None, min_instances: int = 1) -> Report:
+    """`groups`: anchor id -> category label (the paper's 'category')."""
+    la, lb = labels
+    rep = Report(title=f"A/B report: {la} = {a.run_id} vs {lb} = {b.run_id}")
+    desc = describe or (a.run_id, b.run_id)
+    scorers = {str(x) for x in pd.concat([a.anchors["scorer_id"], b.anchors["scorer_id"]]).dropna().unique()}
+    judges = {r.settings.get("judge_llm", r.settings.get("llm")) for r in (a, b)}
+    judge_prompts = {r.settings.get("config", {}).get("prompts", {}).get("judge") for r in (a, b)}
+    rep.blocks.append(("Arms", f"{la}: {desc[0]}. {lb}: {desc[1]}. Judge: {', '.join(map(str, judges))} "
+                       f"({', '.join(map(str, judge_prompts))}); cross-encoder: {', '.join(sorted(scorers)) or '-'}.", None))
+    if len(scorers) > 1 or len(judges) > 1 or len(judge_prompts) > 1:
+        rep.blocks.append(("Warning", "the arms were not judged by the same judge and cross-encoder; "
+                           "score differences mix arm and judge effects.", None))
+
+    pa, pb = _per_anchor(a, groups), _per_anchor(b, groups)
+    common = pa.index.intersection(pb.index)
+    rows = []
+    for metric, name in (("combined", "mean combined score"), ("ce", "mean CE score"), ("llm", "mean LLM score"),
+                         ("pct_poor", "% poor (combined < 0.4)"), ("kept_items", "items kept per anchor")):
+        x, y = pa.loc[common, metric].astype(float), pb.loc[common, metric].astype(float)
+        ok = x.notna() & y.notna()
+        r = paired_bootstrap(x[ok].to_numpy(), y[ok].to_numpy(), n_boot=n_boot, seed=seed)
+        p_text = "-" if np.isnan(r.p_value) else (f"< {1 / n_boot:.4f}" if r.p_value <= 1 / n_boot else f"{r.p_value:.4f}")
+        rows.append([name, r.n, r.mean_a, r.mean_b, r.diff, r.ci_low, r.ci_high, p_text])
+        if metric == "combined":
+            rep.headline = {"n": r.n, "mean_a": r.mean_a, "mean_b": r.mean_b, "diff": r.diff, "ci": (r.ci_low, r.ci_high),
+                            "p": r.p_value}
+    stats = pd.DataFrame(rows, columns=["per-anchor metric", "anchors", la, lb, f"{lb} - {la}", "95% CI low",
+                                        "95% CI high", "p"])
+    rep.blocks.append(("Paired comparison over common anchors",
+                       f"{len(common)} anchors finished in both arms ({len(pa)} in {la}, {len(pb)} in {lb}). Per-anchor "
+                       f"means over every scored (recommendation, item) pair, Poor included; paired bootstrap over "
+                       f"anchors ({n_boot:,} resamples): 95% CI of the mean difference and a two-sided p-value.", stats))
+
+    # judge order effects: judged pointwise and blind to the arm; arms ran in counterbalanced order per anchor
+    order_rows = []
+    d = (pb.loc[common, "combined"] - pa.loc[common, "combined"]).dropna()
+    b_first = pb.loc[d.index, "arm_position"] == 0
+    for label, mask in ((f"{lb} ran first", b_first), (f"{la} ran first", ~b_first)):
+        order_rows.append([label, int(mask.sum()), float(d[mask].mean()) if mask.any() else np.nan])
+    shared = _shared_triplets(a.scored, b.scored)
+    rep.blocks.append(("Judge order effects",
+                       "The judge scores each (anchor PT, recommendation, matched PT) triplet on its own, without "
+                       "knowing the arm, and each anchor's arms run in a seeded random order. If order mattered, the "
+                       f"difference would depend on which arm ran first. Triplets judged in both arms: {shared['n']}, "
+                       f"largest score gap between arms on the same triplet: {shared['max_gap']:.4f}.",
+                       pd.DataFrame(order_rows, columns=["order", "anchors", f"mean {lb} - {la}"])))
+
+    sa, sb = _with_group(a, groups), _with_group(b, groups)
+    scored = {la: sa, lb: sb}
+    t1 = tables.mean_by_group(scored)
+    rep.blocks.append(("Table 1: mean combined score per category", "", t1.reset_index(names="category")))
+    bands = {la: tables.band_distribution(sa), lb: tables.band_distribution(sb)}
+    rep.blocks.append(("Table 2: combined score distribution by category (%)", "",
+                       {arm: t.reset_index(names="category") for arm, t in bands.items()}))
+    for arm, frame in scored.items():
+        types = tables.per_item_type(frame)
+        tb = tables.top_bottom_anchors(types)
+        rep.blocks.append((f"Tables 3-4 ({arm}): top and bottom anchors (item types) by evaluation method", "", tb))
+        rep.blocks.append((f"Table 5 ({arm}): CE vs LLM disagreement", "", tables.disagreements(types)))
+        rep.blocks.append((f"Table 6 ({arm}): worst recommendations per category", "",
+                           tables.worst_recommendations(frame, min_instances=min_instances)))
+        rep.blocks.append((f"Tables 9-14 ({arm}): item-type leaderboards", "", tables.leaderboards(types)))
+    if historical is not None:
+        kept = {la: set(a.kept["item_id"]), lb: set(b.kept["item_id"])}
+        rep.blocks.append(("Table 7: coverage", "Unique GM items recommended for these anchors (Poor removed), "
+                           "against the market-basket (historical) candidates of the same anchors.",
+                           tables.coverage(kept, historical)))
+    if len(sa) or len(sb):
+        rep.figures = [("band distribution", plots.band_bars(bands)),
+                       ("per-category comparison", plots.category_bars(t1, [la, lb])),
+                       ("score histograms", plots.score_histograms(scored))]
+    return rep
+
+
+def _shared_triplets(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, float]:
+    if a.empty or b.empty:
+        return {"n": 0, "max_gap": 0.0}
+    ja = a.assign(r=a["recommendation"].str.lower()).groupby(["anchor_pt", "r", "product_type"])["llm"].first()
+    jb = b.assign(r=b["recommendation"].str.lower()).groupby(["anchor_pt", "r", "product_type"])["llm"].first()
+    both = ja.index.intersection(jb.index)
+    return {"n": len(both), "max_gap": float((ja[both] - jb[both]).abs().max()) if len(both) else 0.0}

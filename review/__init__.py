@@ -1,0 +1,11 @@
+"""Human-in-the-loop validation (XP paper 2.1.3): a stratified review sheet out, labels back in,
+relevancy rate, error attribution and agreement with the combined-score decision.
+
+Public surface::
+
+    from xpollinate.review import export_sheet, import_labels
+"""
+
+from xpollinate.review.sheet import ReviewResult, export_sheet, import_labels
+
+__all__ = ["ReviewResult", "export_sheet", "import_labels"]

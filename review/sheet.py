@@ -1,0 +1,208 @@
+"""Review sheets: a blind, band-stratified sample of scored pairs as CSV, and the labels read back.
+
+The sheet shows what a reviewer needs (anchor, theme, recommendation, matched item, whether it
+came from similar-item expansion) and hides the scores; the scores and the pipeline's decision
+(keep = not Poor) stay in `$XP_HOME/reviews/<sheet>.json`, joined back on import. Because Poor
+and rare bands are over-sampled, rates are also given re-weighted to the run's band shares.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xpollinate.ab.runs import load_run
+from xpollinate.ab.tables import BANDS
+from xpollinate.errors import XPError
+from xpollinate.settings import ensure_dir, run_home
+
+SHEET_COLUMNS = ["sheet", "review_id", "anchor_id", "anchor", "theme", "recommendation", "item_id", "item",
+                 "item_product_type", "matched_by", "label", "error_source", "notes"]
+RELEVANT = {"1", "y", "yes", "relevant", "true"}
+NOT_RELEVANT = {"0", "n", "no", "not relevant", "irrelevant", "false"}
+SOURCES = ("matching", "expansion", "llm")
+
+
+def reviews_dir(home: Path | None = None) -> Path:
+    return (home or run_home()) / "reviews"
+
+
+def export_sheet(store: Path, run_id: str, out: Path, per_band: int = 40, seed: int = 0, home: Path | None = None) -> dict[str, Any]:
+    """Write a review sheet of up to `per_band` pairs from each quality band of `run_id`."""
+    if per_band < 1:
+        raise XPError(f"--per-band must be at least 1, got {per_band}")
+    run = load_run(store, run_id)
+    scored = run.scored
+    if scored.empty:
+        raise XPError(f"run {run_id} has no scored recommendations to review")
+    anchors = run.anchors.set_index("anchor_id")["anchor_text"]
+    rng = np.random.default_rng(seed)
+    picks, population = [], scored["band"].value_counts().to_dict()
+    for b in BANDS:
+        rows = scored[scored["band"] == b]
+        if len(rows):
+            picks.append(rows.iloc[rng.permutation(len(rows))[:per_band]])
+    sample = pd.concat(picks).reset_index(drop=True)
+    sheet_id = hashlib.sha256(f"{run_id}:{per_band}:{seed}:{time.time_ns()}".encode()).hexdigest()[:10]
+    sample["review_id"] = [f"{i + 1:04d}" for i in range(len(sample))]
+    keys = []
+    with _atomic(out) as fh:
+        w = csv.writer(fh)
+        w.writerow(SHEET_COLUMNS)
+        for r in sample.itertuples(index=False):
+            w.writerow([sheet_id, r.review_id, r.anchor_id, anchors.get(r.anchor_id, ""), r.theme or "", r.recommendation,
+                        r.item_id, r.item_text, r.product_type, "expansion" if r.expanded else "query", "", "", ""])
+            keys.append({"review_id": r.review_id, "anchor_id": int(r.anchor_id), "item_id": int(r.item_id),
+                         "recommendation": r.recommendation, "expanded": bool(r.expanded), "ce": float(r.ce),
+                         "llm": float(r.llm), "combined": float(r.combined), "band": r.band,
+                         "decision": "drop" if r.band == "Poor" else "keep"})
+    meta = {"sheet": sheet_id, "run_id": run_id, "created_at": time.time(), "per_band": per_band, "seed": seed,
+            "population": {b: int(population.get(b, 0)) for b in BANDS}, "rows": keys}
+    folder = ensure_dir(reviews_dir(home))
+    with _atomic(folder / f"{sheet_id}.json") as fh:
+        json.dump(meta, fh, indent=1)
+    return meta
+
+
+@dataclass
+class ReviewResult:
+    sheet: str
+    run_id: str
+    labelled: int
+    unlabelled: int
+    relevancy_rate: float  # share relevant among reviewed pairs the pipeline keeps
+    relevancy_rate_weighted: float  # the same, re-weighted to the run's band shares
+    agreement: float  # label (relevant / not) == decision (keep / drop)
+    agreement_weighted: float
+    kappa: float
+    confusion: dict[str, int] = field(default_factory=dict)
+    error_attribution: dict[str, float] = field(default_factory=dict)  # share of not-relevant kept pairs per source
+    by_band: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _label(value: str, where: str) -> bool | None:
+    v = value.strip().lower()
+    if not v:
+        return None
+    if v in RELEVANT:
+        return True
+    if v in NOT_RELEVANT:
+        return False
+    raise XPError(f"{where}: label {value!r} is not one of 1/0, yes/no, relevant/not relevant")
+
+
+def import_labels(sheet_csv: Path, home: Path | None = None) -> ReviewResult:
+    """Read a filled sheet and score the pipeline against the labels."""
+    if not sheet_csv.is_file():
+        raise XPError(f"review sheet {sheet_csv} does not exist")
+    try:
+        rows = list(csv.DictReader(sheet_csv.read_text(encoding="utf-8-sig").splitlines()))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise XPError(f"review sheet {sheet_csv} is not a readable CSV: {exc}") from exc
+    if not rows:
+        raise XPError(f"review sheet {sheet_csv} has no rows")
+    missing = [c for c in ("sheet", "review_id", "label", "error_source") if c not in rows[0]]
+    if missing:
+        raise XPError(f"review sheet {sheet_csv} lacks the column(s) {', '.join(missing)}; export a new sheet with `xp review export`")
+    sheet_ids = {r["sheet"] for r in rows}
+    if len(sheet_ids) != 1:
+        raise XPError(f"review sheet {sheet_csv} mixes sheets {sorted(sheet_ids)}")
+    sheet_id = sheet_ids.pop()
+    meta_path = reviews_dir(home) / f"{sheet_id}.json"
+    if not meta_path.is_file():
+        raise XPError(f"sheet {sheet_id!r} was not exported from this run directory ({meta_path} missing)")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    keys = {k["review_id"]: k for k in meta["rows"]}
+    records, unlabelled = [], 0
+    for lineno, r in enumerate(rows, start=2):
+        where = f"{sheet_csv.name}, line {lineno}"
+        key = keys.get(r["review_id"].strip())
+        if key is None:
+            raise XPError(f"{where}: review_id {r['review_id']!r} is not in sheet {sheet_id}")
+        label = _label(r["label"], where)
+        if label is None:
+            unlabelled += 1
+            continue
+        source = r["error_source"].strip().lower()
+        if source and source not in SOURCES:
+            raise XPError(f"{where}: error_source {r['error_source']!r} is not one of {', '.join(SOURCES)}")
+        records.append({**key, "relevant": label, "source": source})
+    if not records:
+        raise XPError(f"review sheet {sheet_csv} has no labels yet: fill the label column with 1 (relevant) or 0")
+    frame = pd.DataFrame(records)
+    population = meta["population"]
+    sampled = frame["band"].value_counts().to_dict()
+    total = sum(population.values())
+    frame["w"] = [population[b] / total / sampled[b] for b in frame["band"]]
+    keep = frame["decision"] == "keep"
+    agree = frame["relevant"] == keep
+    kept = frame[keep]
+    flawed = kept[~kept["relevant"]]
+    attribution = {s: float((flawed["source"] == s).mean()) for s in SOURCES} if len(flawed) else {s: 0.0 for s in SOURCES}
+    if len(flawed):
+        attribution["unattributed"] = float((flawed["source"] == "").mean())
+    tp = int((frame["relevant"] & keep).sum())
+    tn = int((~frame["relevant"] & ~keep).sum())
+    fp = int((~frame["relevant"] & keep).sum())
+    fn = int((frame["relevant"] & ~keep).sum())
+    by_band = {b: {"n": int((frame["band"] == b).sum()), "relevant": float(frame.loc[frame["band"] == b, "relevant"].mean())}
+               for b in BANDS if (frame["band"] == b).any()}
+    result = ReviewResult(
+        sheet=sheet_id, run_id=meta["run_id"], labelled=len(frame), unlabelled=unlabelled,
+        relevancy_rate=float(kept["relevant"].mean()) if len(kept) else float("nan"),
+        relevancy_rate_weighted=_wmean(kept["relevant"], kept["w"]),
+        agreement=float(agree.mean()), agreement_weighted=_wmean(agree, frame["w"]), kappa=_kappa(tp, tn, fp, fn),
+        confusion={"relevant & keep": tp, "not relevant & drop": tn, "not relevant & keep": fp, "relevant & drop": fn},
+        error_attribution=attribution, by_band=by_band,
+    )
+    with _atomic(reviews_dir(home) / f"{sheet_id}.results.json") as fh:
+        json.dump(result.as_dict(), fh, indent=1)
+    return result
+
+
+def _wmean(values: pd.Series, weights: pd.Series) -> float:
+    return float(np.average(values.astype(float), weights=weights)) if len(values) and weights.sum() > 0 else float("nan")
+
+
+def _kappa(tp: int, tn: int, fp: int, fn: int) -> float:
+    """Cohen's kappa of label vs decision."""
+    n = tp + tn + fp + fn
+    if n == 0:
+        return float("nan")
+    po = (tp + tn) / n
+    pe = ((tp + fp) * (tp + fn) + (tn + fn) * (tn + fp)) / (n * n)
+    return float((po - pe) / (1 - pe)) if pe < 1 else 1.0
+
+
+class _atomic:
+    """Write to a temporary file and rename it into place: a crash never leaves half a file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp")
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        try:
+            ensure_dir(self.path.parent)
+            self.fh = self.tmp.open("w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise XPError(f"cannot write {self.path}: {exc.strerror}") from exc
+        return self.fh
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+        self.fh.close()
+        if exc_type is None:
+            self.tmp.replace(self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
