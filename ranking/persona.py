@@ -72,15 +72,13 @@ class PersonaTable:
 
     def category_affinity(self, household_id: int | None, rows: np.ndarray, catalog: CatalogView) -> np.ndarray:
         """The household's propensity for each candidate row's category (0 outside the 47)."""
-        vec = self.vector(household_id)[N_DEMOGRAPHIC:]
-        out = np.zeros(len(rows), dtype=np.float64)
+        vec = self.vector(household_id)[N_DEMOGRAPHIC:].astype(np.float64)
+        rows = np.asarray(rows, dtype=np.int64)
         index = {c: i for i, c in enumerate(self.categories) if c}
-        for n, r in enumerate(rows):
-            if r >= 0:
-                i = index.get(catalog.category[r])
-                if i is not None:
-                    out[n] = vec[i]
-        return out
+        cats = catalog.category[np.maximum(rows, 0)] if len(catalog) else np.zeros(len(rows), dtype=object)
+        col = np.fromiter((index.get(c, -1) for c in cats), dtype=np.int64, count=len(rows))
+        col[rows < 0] = -1
+        return np.where(col >= 0, vec[np.maximum(col, 0)] if len(vec) else 0.0, 0.0)
 
     def save(self, path) -> None:
         frame = pd.DataFrame(self.scores, columns=[f"p{i}" for i in range(N_PERSONA)])

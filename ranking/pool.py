@@ -120,15 +120,16 @@ def build_pool(
     best: dict[int, list] = {}  # item -> [score, anchor, anchors]
     used: list[int] = []
     skipped: list[int] = []
-    cart = set(int(i) for i in cart_item_ids)
+    cart_ids = [int(i) for i in cart_item_ids]
+    cart = set(cart_ids)
     seen_anchor: set[int] = set()
-    for anchor in cart_item_ids:
-        anchor = int(anchor)
+    cart_rows = catalog.rows(cart_ids).tolist() if cart_ids else []  # one lookup for the whole cart
+    is_grocery = catalog.is_grocery
+    for anchor, row in zip(cart_ids, cart_rows):
         if anchor in seen_anchor:
             continue
         seen_anchor.add(anchor)
-        row = catalog.row(anchor)
-        if row < 0 or not catalog.is_grocery[row]:
+        if row < 0 or not is_grocery[row]:
             skipped.append(anchor)
             continue
         used.append(anchor)
@@ -151,22 +152,16 @@ def build_pool(
     if len(ids) > config.max_pool:
         rng = np.random.default_rng(config.seed)
         strata, inverse = np.unique(pts, return_inverse=True)
-        quotas = stratified_quotas(np.bincount(inverse, minlength=len(strata)), config.max_pool, rng)
-        chosen = []
-        for s in range(len(strata)):
-            members = np.flatnonzero(inverse == s)
-            members = members[np.lexsort((ids[members], -scores[members]))]  # best score first, then id
-            chosen.append(members[: quotas[s]])
-        keep = np.concatenate(chosen)
+        counts = np.bincount(inverse, minlength=len(strata))
+        quotas = stratified_quotas(counts, config.max_pool, rng)
+        # Within each PT the first `quota` by best score, then id: one sort for all strata.
+        order = np.lexsort((ids, -scores, inverse))
+        rank_in_pt = np.arange(len(order)) - (np.cumsum(counts) - counts)[inverse[order]]
+        keep = order[rank_in_pt < quotas[inverse[order]]]
     keep = keep[np.lexsort((ids[keep], -scores[keep]))]
-    candidates = [
-        PoolCandidate(
-            item_id=int(ids[k]),
-            anchor_id=int(best[int(ids[k])][1]),
-            score=float(scores[k]),
-            product_type=catalog.pt_names[pts[k]] if pts[k] >= 0 else "",
-            anchors=tuple(best[int(ids[k])][2]),
-        )
-        for k in keep
-    ]
+    names = catalog.pt_names
+    candidates = []
+    for item_id, score, pt in zip(ids[keep].tolist(), scores[keep].tolist(), pts[keep].tolist()):
+        entry = best[item_id]
+        candidates.append(PoolCandidate(item_id, entry[1], score, names[pt] if pt >= 0 else "", tuple(entry[2])))
     return CandidatePool(candidates=candidates, n_union=len(ids), anchors_used=used, skipped=skipped)

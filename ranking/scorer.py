@@ -69,28 +69,31 @@ class HeuristicScorer:
         self.catalog, self.source, self.persona, self.per_anchor = catalog, source, persona, per_anchor
 
     def score(self, cart_item_ids, candidate_ids, household_id=None, platform=None) -> np.ndarray:
-        cart = [int(i) for i in dict.fromkeys(int(i) for i in cart_item_ids)]
+        cart = list(dict.fromkeys(int(i) for i in cart_item_ids))
         rows = self.catalog.rows(cart)
-        cart, rows = [c for c, r in zip(cart, rows) if r >= 0], rows[rows >= 0]
+        known = rows >= 0
+        cart = [c for c, ok in zip(cart, known.tolist()) if ok]
+        rows = rows[known]
+        codes = self.catalog.pt_code[rows].tolist()
+        grocery = self.catalog.is_grocery[rows].tolist()
         pt_count: dict[int, int] = {}
-        for r in rows:
-            pt_count[int(self.catalog.pt_code[r])] = pt_count.get(int(self.catalog.pt_code[r]), 0) + 1
+        for code in codes:
+            pt_count[code] = pt_count.get(code, 0) + 1
         weight: dict[int, float] = {}
         best_score: dict[int, float] = {}
-        for anchor, r in zip(cart, rows):
-            if not self.catalog.is_grocery[r]:
+        for anchor, code, is_grocery in zip(cart, codes, grocery):
+            if not is_grocery:
                 continue
-            w = pt_count[int(self.catalog.pt_code[r])]
+            w = pt_count[code]
             for item_id, s in self.source.top(anchor, self.per_anchor):
                 weight[item_id] = weight.get(item_id, 0.0) + w
                 best_score[item_id] = max(best_score.get(item_id, -np.inf), s)
-        cand_rows = self.catalog.rows(candidate_ids)
+        cand = [int(i) for i in candidate_ids]
+        cand_rows = self.catalog.rows(cand)
         affinity = self.persona.category_affinity(household_id, cand_rows, self.catalog)
-        out = np.empty(len(candidate_ids), dtype=np.float64)
-        for n, item_id in enumerate(candidate_ids):
-            w = weight.get(int(item_id), 0.0)
-            s = best_score.get(int(item_id), 0.0)
-            out[n] = w * (1.0 + affinity[n]) + 1e-3 * np.tanh(s / 10.0)
+        w = np.fromiter((weight.get(i, 0.0) for i in cand), dtype=np.float64, count=len(cand))
+        s = np.fromiter((best_score.get(i, 0.0) for i in cand), dtype=np.float64, count=len(cand))
+        out = w * (1.0 + affinity) + 1e-3 * np.tanh(s / 10.0)
         return np.where(cand_rows >= 0, out, -np.inf)
 
 
