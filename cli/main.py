@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 
 from xpollinate.cli import cache, candidates, data, index, prompts, run, train  # noqa: E402  (sub-commands register on import)
+from xpollinate.cli import ranker  # noqa: E402
 from xpollinate.cli import serve  # noqa: E402
 
 app.add_typer(data.app, name="data")
@@ -24,4 +25,5 @@ app.add_typer(cache.app, name="cache")
 app.add_typer(train.app, name="train")
 app.add_typer(index.app, name="index")
 app.command("run")(run.run_cmd)
+app.add_typer(ranker.app, name="ranker")
 app.command("serve")(serve.serve_cmd)

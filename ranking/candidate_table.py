@@ -13,6 +13,7 @@ written to a temporary file and renamed into place.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable
@@ -91,21 +92,25 @@ def compute_table(
     return pd.concat(parts, ignore_index=True)
 
 
-def table_dir(assoc: Associations, k: int, home: Path | None = None) -> Path:
-    return (home or run_home()) / "ranking" / "candidates" / f"{assoc.path.name}-{k}"
+def table_dir(assoc: Associations, k: int, home: Path | None = None, anchors: list[int] | None = None) -> Path:
+    name = f"{assoc.path.name}-{k}"
+    if anchors is not None:  # a partial table (quick runs, tests) never stands in for the full one
+        name += "-" + hashlib.sha256(",".join(map(str, sorted(anchors))).encode()).hexdigest()[:12]
+    return (home or run_home()) / "ranking" / "candidates" / name
 
 
 def build_table(
     store: DataStore, assoc: Associations, k: int = 30, home: Path | None = None, force: bool = False,
-    tick: Tick | None = None,
+    tick: Tick | None = None, anchors: list[int] | None = None,
 ) -> Path:
-    """Build (or reuse) the table for every grocery item that was ever bought; returns its path."""
-    folder = ensure_dir(table_dir(assoc, k, home))
+    """Build (or reuse) the table for every grocery item ever bought (or only `anchors`); returns its path."""
+    folder = ensure_dir(table_dir(assoc, k, home, anchors))
     final = folder / "table.parquet"
     if final.is_file() and not force:
         return final
     items = store.items()
-    anchors = items.loc[items["is_grocery"] & (items["n_baskets"] > 0), "item_id"]
+    if anchors is None:
+        anchors = items.loc[items["is_grocery"] & (items["n_baskets"] > 0), "item_id"].tolist()
     table = compute_table(items, assoc, anchors, k, tick)
     tmp = folder / f".table-{os.getpid()}.parquet"
     table.to_parquet(tmp, index=False)
