@@ -11,6 +11,7 @@ them on /readyz and keeps serving the previous state, if it had one.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,9 +86,11 @@ def historical_table_path(home: Path, build_id: str, per_anchor: int) -> Path | 
     """The historical candidate table of this data build with the default association settings (>= per_anchor deep)."""
     root = home / "ranking" / "candidates"
     key = AssocConfig().key(build_id)
-    found = sorted(root.glob(f"{key}-*/table.parquet")) if root.is_dir() else []
-    deep = [p for p in found if p.parent.name.rsplit("-", 1)[-1].isdigit() and int(p.parent.name.rsplit("-", 1)[-1]) >= per_anchor]
-    return min(deep, key=lambda p: int(p.parent.name.rsplit("-", 1)[-1])) if deep else None
+    # Full tables only: `<key>-<k>`; a partial one (`<key>-<k>-<anchors hash>`) never stands in for it.
+    full = re.compile(rf"^{key}-(\d+)$")
+    found = [p for p in root.glob(f"{key}-*/table.parquet") if full.match(p.parent.name)] if root.is_dir() else []
+    deep = [p for p in found if int(full.match(p.parent.name).group(1)) >= per_anchor]
+    return min(deep, key=lambda p: int(full.match(p.parent.name).group(1))) if deep else None
 
 
 def versions(config: ServeConfig) -> dict[str, str]:
@@ -114,6 +117,21 @@ def _load_data(home: Path) -> DataPart:
     catalog = CatalogView.from_items(items)
     persona = PersonaTable.build(store.households(), store.baskets(columns=["basket_id", "household_id", "week", "item_ids"]), catalog)
     return DataPart(store.build_id, catalog, persona, popular_gm(catalog.n_baskets, catalog.is_gm, catalog.item_ids))
+
+
+def _for_serving(trained: CartScorer, config: ServeConfig) -> CartScorer:
+    """Torch threads per worker, and the neural ranker folded (same scores, less work per request)."""
+    import torch
+
+    torch.set_num_threads(config.threads)
+    from xpollinate.ranking.neural_scorer import NeuralScorer
+    from xpollinate.serving.folded_ranker import FOLDABLE, FoldedCartRanker
+
+    if config.fold and isinstance(trained, NeuralScorer) and trained.model.cfg.arch in FOLDABLE:
+        folded = FoldedCartRanker(trained.model)
+        return NeuralScorer(folded, trained.catalog, trained.features, trained.persona, trained.platforms,
+                            name=f"{trained.name}+folded")
+    return trained
 
 
 def load_state(config: ServeConfig, previous: ServingState | None = None) -> ServingState:
@@ -174,10 +192,8 @@ def load_state(config: ServeConfig, previous: ServingState | None = None) -> Ser
 
     if reasons or data is None or historical is None or item_xp is None:
         raise NotReadyError(reasons or ["incomplete state"])
-    if trained is not None and config.threads:
-        import torch
-
-        torch.set_num_threads(config.threads)
+    if trained is not None and not (previous and trained is previous.scorer):
+        trained = _for_serving(trained, config)
     source = LayeredSource(item_xp, historical)
     heuristic = HeuristicScorer(data.catalog, source, data.persona, config.per_anchor)
     return ServingState(

@@ -156,3 +156,18 @@ def service(serve_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with running(serve_home, "--watch", "0", log_dir=tmp_path_factory.mktemp("logs")) as svc:
         svc.wait_ready()
         yield svc
+
+
+# A trained (1-epoch) ranker on the fixture store, from the ranking tests' fixtures.
+from tests.ranking.conftest import fixture_features, fixture_run, fixture_task, rank_home  # noqa: E402,F401
+
+
+@pytest.fixture
+def trained_home(rank_home: Path, fixture_run, tmp_path: Path) -> Path:
+    """The ranking tests' home (data store + trained CURRENT ranker) with serving tables added."""
+    home = tmp_path / "trained-home"
+    shutil.copytree(rank_home, home)
+    build_id = DataStore.open(home).build_id
+    write_historical(home, build_id, HISTORICAL)
+    write_item_xp(home, "run-1", ITEM_XP)
+    return home

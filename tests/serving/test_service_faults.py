@@ -108,3 +108,19 @@ def test_two_workers_serve_and_metrics_add_up(serve_home: Path, tmp_path: Path) 
         status, metrics = svc.call("GET", "/metrics")
         total = float(re.search(r'xp_http_requests_total\{endpoint="cart",status="200"\} ([0-9.]+)', metrics).group(1))
         assert total == 40
+
+
+def test_trained_ranker_is_served_folded_with_the_eager_scores(trained_home: Path, tmp_path: Path) -> None:
+    cart = {"item_ids": [1, 3, 4], "k": 5, "max_per_pt": 5, "household_id": 1}
+    scores = {}
+    for flag, name in (("--fold", "xp+folded"), ("--no-fold", "xp")):
+        with running(trained_home, "--watch", "0", flag, log_dir=tmp_path) as svc:
+            ready = svc.wait_ready()
+            assert ready["state"]["trained_ranker"] is True and ready["state"]["ranker"] == name
+            status, body = svc.call("POST", "/v1/cart/recommend", cart)
+            assert status == 200 and body["served_by"]["ranker"] == name
+            assert "no_trained_ranker" not in body["served_by"]["fallbacks"]
+            scores[name] = {i["item_id"]: i["score"] for i in body["items"]}
+    assert scores["xp+folded"].keys() == scores["xp"].keys() and scores["xp"]
+    for item, s in scores["xp"].items():
+        assert abs(scores["xp+folded"][item] - s) < 1e-4
