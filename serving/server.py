@@ -50,6 +50,7 @@ def run_server(config: ServeConfig) -> None:
             access_log=False,
             log_level="info",
             timeout_graceful_shutdown=10,
+            timeout_worker_healthcheck=30,  # a loaded machine can take longer than 5 s to import a worker
         )
     finally:
         if multiproc_dir:
