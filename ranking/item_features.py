@@ -40,6 +40,7 @@ class ItemFeatures:
     log_price: np.ndarray  # float32 [n+1]
     flag: np.ndarray  # int64 [n+1]
     has_embedding: np.ndarray  # bool [n+1]
+    subset: tuple[int, ...] | None = None  # the item ids embedded, when restricted to a subset
 
     @property
     def dim(self) -> int:
@@ -75,8 +76,11 @@ def build_item_features(
     text_codes, texts = pd.factorize(pd.Series(catalog.text[bought]), sort=True)
     text_vecs = _cached_embed([str(t) for t in texts], home, embed_fn)
     dim = text_vecs.shape[1] if len(text_vecs) else 384
-    pt_names = [p if p else "unknown" for p in catalog.pt_names]
-    pt_vecs = _cached_embed([p.title() for p in pt_names], home, embed_fn)
+    pt_used = np.unique(catalog.pt_code[bought])  # PT names of the embedded items only
+    pt_names = [(catalog.pt_names[c] or "unknown").title() for c in pt_used]
+    pt_vecs = np.zeros((len(catalog.pt_names), dim), np.float32)
+    if len(pt_used):
+        pt_vecs[pt_used] = _cached_embed(pt_names, home, embed_fn)
     text_index = np.zeros(n + 1, dtype=np.int32)
     text_index[1:][bought] = text_codes + 1
     price = np.log1p(np.where(catalog.unit_price > 0, catalog.unit_price, np.nan))
@@ -92,4 +96,5 @@ def build_item_features(
         log_price=np.r_[0.0, price].astype(np.float32),
         flag=np.r_[FLAG_OTHER, flag].astype(np.int64),
         has_embedding=np.r_[False, bought],
+        subset=None if item_ids is None else tuple(sorted(int(i) for i in np.asarray(item_ids).ravel())),
     )

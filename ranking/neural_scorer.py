@@ -95,7 +95,8 @@ class NeuralScorer:
             raise XPError(f"the ranker in {run} was trained on data build {data['data_build']}, the store in use is "
                           f"{store.build_id}; retrain with `xp ranker train`")
         task = load_task(Path(data["task_path"]), store, home)
-        features = build_item_features(task.catalog, home)
+        subset = data.get("feature_items")
+        features = build_item_features(task.catalog, home, item_ids=None if subset is None else np.asarray(subset))
         model = CartRanker(ModelConfig.model_validate(config["model"]))
         model.load_state_dict(torch.load(run / "weights.pt", weights_only=True))
         model.set_features(features)

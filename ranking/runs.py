@@ -65,7 +65,8 @@ def train_and_save(
         "config": {"model": model_config.model_dump(mode="json"), "train": train_config.model_dump(mode="json")},
         "metrics": metrics,
         "data": {"data_build": task.meta["data_build"], "assoc": task.meta["assoc"], "task_path": str(task.path),
-                 "task": task.config.model_dump(mode="json"), "weeks": task.meta["weeks"]},
+                 "task": task.config.model_dump(mode="json"), "weeks": task.meta["weeks"],
+                 "feature_items": None if features.subset is None else list(features.subset)},
     }
     return save_run(rid, files, result.model.state_dict(), home, make_current=make_current), metrics
 

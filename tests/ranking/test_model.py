@@ -109,3 +109,20 @@ class TestBadInput:
             assert np.isfinite(s).all() and scorer.last_report["nan_persona"] == 5
         finally:
             scorer.persona = saved
+
+
+@pytest.mark.parametrize("arch", ["xp", "transformer"])
+def test_fast_path_equals_eager_model(arch: str, fixture_features) -> None:
+    from xpollinate.ranking.fast import FastRanker
+
+    torch.manual_seed(1)
+    model = CartRanker(ModelConfig(arch=arch, n_platforms=3)).eval()
+    model.set_features(fixture_features)
+    fast = FastRanker(model)
+    cart = torch.tensor([[1, 2, 4, 0], [3, 5, 0, 0]])
+    cands = torch.tensor([[8, 9, 10], [9, 11, 0]])
+    persona = torch.rand(2, 64)
+    platform = torch.tensor([1, 2])
+    with torch.inference_mode():
+        eager = model(cart, cart > 0, cands, persona, platform)
+    assert torch.allclose(fast(cart, cart > 0, cands, persona, platform), eager, atol=1e-4)
