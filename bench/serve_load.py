@@ -141,7 +141,7 @@ def main() -> None:
     ap.add_argument("--home", type=Path, default=None, help="run directory (default $XP_HOME or ./.xp)")
     ap.add_argument("--setup", action="append", default=None, metavar="NAME=OPTIONS",
                     help="a server setup: a name and `xp serve` options (repeat; the first is the baseline). Default: "
-                         "1 vs 2 workers, and with a trained ranker the eager vs the folded model on 2 workers")
+                         "1 vs 2 workers, and with a trained ranker the eager model vs its fast path on 2 workers")
     ap.add_argument("--rate", type=float, default=600, help="cart requests/s (the paper's production load)")
     ap.add_argument("--duration", type=float, default=60, help="seconds of paced cart load")
     ap.add_argument("--item-rate", type=float, default=600, help="item lookups/s")
@@ -179,7 +179,7 @@ def main() -> None:
 
     setups = args.setup or ["1 worker=--workers 1", "2 workers=--workers 2"]
     if args.setup is None and current_run(home) is not None:
-        setups += ["2 workers, eager ranker=--workers 2 --no-fold", "2 workers, folded ranker=--workers 2 --fold"]
+        setups += ["2 workers, eager ranker=--workers 2 --no-fast", "2 workers, fast ranker=--workers 2 --fast"]
         setups[:2] = ["1 worker, heuristic=--workers 1 --ranker heuristic", "2 workers, heuristic=--workers 2 --ranker heuristic"]
     rows = []
     for n_setup, setup in enumerate(setups):

@@ -31,6 +31,7 @@ class FastRanker(nn.Module):
             raise XPError(f"the fast path supports arch xp and transformer, not {model.cfg.arch}")
         model = model.eval()
         self.model = model
+        self.cfg = model.cfg  # NeuralScorer reads cfg.max_cart: a FastRanker stands in for the CartRanker it wraps
         self.cross = model.cfg.arch == "xp"
         self.heads = model.cfg.heads
         d = model.cfg.d_model

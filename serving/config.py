@@ -42,7 +42,7 @@ class ServeConfig(BaseModel):
     max_pool: int = Field(300, ge=1, le=10_000, description="pool cap, reached by PT-stratified sampling (300)")
     min_combined: float = Field(0.4, ge=0.0, le=1.0, description="item-XP recs below this combined score (band Poor) never enter a pool")
     watch_s: float = Field(10.0, ge=0.0, description="seconds between checks for a new store or model version (0: no watcher)")
-    fold: bool = Field(True, description="serve the trained ranker folded (precomputed item parts; same scores, less work)")
+    fast: bool = Field(True, description="serve the trained ranker's fast path (ranking.fast: precomputed item parts, same scores)")
     threads: int = Field(1, ge=1, le=64, description="torch threads per worker")
 
     def to_env(self) -> dict[str, str]:

@@ -110,10 +110,10 @@ def test_two_workers_serve_and_metrics_add_up(serve_home: Path, tmp_path: Path) 
         assert total == 40
 
 
-def test_trained_ranker_is_served_folded_with_the_eager_scores(trained_home: Path, tmp_path: Path) -> None:
+def test_trained_ranker_is_served_on_its_fast_path_with_the_eager_scores(trained_home: Path, tmp_path: Path) -> None:
     cart = {"item_ids": [1, 3, 4], "k": 5, "max_per_pt": 5, "household_id": 1}
     scores = {}
-    for flag, name in (("--fold", "xp+folded"), ("--no-fold", "xp")):
+    for flag, name in (("--fast", "xp+fast"), ("--no-fast", "xp")):
         with running(trained_home, "--watch", "0", flag, log_dir=tmp_path) as svc:
             ready = svc.wait_ready()
             assert ready["state"]["trained_ranker"] is True and ready["state"]["ranker"] == name
@@ -121,6 +121,6 @@ def test_trained_ranker_is_served_folded_with_the_eager_scores(trained_home: Pat
             assert status == 200 and body["served_by"]["ranker"] == name
             assert "no_trained_ranker" not in body["served_by"]["fallbacks"]
             scores[name] = {i["item_id"]: i["score"] for i in body["items"]}
-    assert scores["xp+folded"].keys() == scores["xp"].keys() and scores["xp"]
+    assert scores["xp+fast"].keys() == scores["xp"].keys() and scores["xp"]
     for item, s in scores["xp"].items():
-        assert abs(scores["xp+folded"][item] - s) < 1e-4
+        assert abs(scores["xp+fast"][item] - s) < 1e-4
