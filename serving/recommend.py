@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from xpollinate.errors import XPError
 from xpollinate.ranking.diversify import diversify
 from xpollinate.ranking.pool import PoolConfig, build_pool
 from xpollinate.serving.sources import HISTORICAL, ITEM_XP, POPULAR
@@ -44,7 +45,8 @@ def recommend_cart(
         o = state.source.origin(a) or "none"
         by_origin[o].append(a)
         origin_of[a] = o
-    non_anchor = [i for i in pool.skipped if i not in set(unknown)]
+    unknown_set = set(unknown)
+    non_anchor = [i for i in pool.skipped if i not in unknown_set]
 
     if len(pool) == 0:
         fallbacks.append("empty_cart" if not known else "no_candidates")
@@ -63,8 +65,11 @@ def recommend_cart(
         ranker = state.scorer.name
         try:
             scores = state.scorer.score(known, ids, household_id, platform)
-        except Exception:  # a faulty model must not fail the request: the heuristic answers
-            log.exception("ranker %s failed; serving the heuristic", state.scorer.name)
+        except Exception as exc:  # a faulty model must not fail the request: the heuristic answers
+            if isinstance(exc, XPError):  # expected refusals (e.g. no cart item the model knows)
+                log.warning("ranker %s refused a cart (%s); serving the heuristic", state.scorer.name, exc)
+            else:
+                log.exception("ranker %s failed; serving the heuristic", state.scorer.name)
             fallbacks.append("ranker_error")
             scores, ranker = state.heuristic.score(known, ids, household_id, platform), state.heuristic.name
         if not state.trained:
