@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--loss", default="listwise", help="loss of the baseline variants")
     parser.add_argument("--archs", nargs="+", default=["xp", "transformer", "bilstm", "identity", "deepfm"])
+    parser.add_argument("--xp-losses", nargs="+", default=["listwise", "pairwise"], help="losses of the paper's model")
     parser.add_argument("--ablation-seeds", type=int, nargs="*", default=[0])
     parser.add_argument("--max-train", type=int, default=8000)
     parser.add_argument("--max-minutes", type=float, default=4.0)
@@ -44,7 +45,7 @@ def main() -> None:
     plan: list[tuple[ModelConfig, TrainConfig]] = []
     for seed in args.seeds:
         for arch in args.archs:
-            losses = ["listwise", "pairwise"] if arch == "xp" else [args.loss]
+            losses = args.xp_losses if arch == "xp" else [args.loss]
             for loss in losses:
                 plan.append((ModelConfig(arch=arch), TrainConfig(loss=loss, seed=seed)))
     for seed in args.ablation_seeds:
