@@ -18,7 +18,7 @@ from rich.console import Console
 from xpollinate.catalog.store import DataStore
 from xpollinate.cli.ranker import show
 from xpollinate.ranking import report
-from xpollinate.ranking.artifacts import models_root
+from xpollinate.ranking.artifacts import current_run, models_root, set_current
 from xpollinate.ranking.item_features import build_item_features
 from xpollinate.ranking.model import ModelConfig
 from xpollinate.ranking.runs import baseline_metrics, run_id, saved_runs, train_and_save
@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--loss", default="listwise", help="loss of the baseline variants")
     parser.add_argument("--archs", nargs="+", default=["xp", "transformer", "bilstm", "identity", "deepfm"])
+    parser.add_argument("--xp-losses", nargs="+", default=["listwise", "pairwise"], help="losses of the paper's model")
     parser.add_argument("--ablation-seeds", type=int, nargs="*", default=[0])
     parser.add_argument("--max-train", type=int, default=8000)
     parser.add_argument("--max-minutes", type=float, default=4.0)
@@ -44,7 +45,7 @@ def main() -> None:
     plan: list[tuple[ModelConfig, TrainConfig]] = []
     for seed in args.seeds:
         for arch in args.archs:
-            losses = ["listwise", "pairwise"] if arch == "xp" else [args.loss]
+            losses = args.xp_losses if arch == "xp" else [args.loss]
             for loss in losses:
                 plan.append((ModelConfig(arch=arch), TrainConfig(loss=loss, seed=seed)))
     for seed in args.ablation_seeds:
@@ -61,6 +62,8 @@ def main() -> None:
         _, m = train_and_save(task, mcfg, tcfg, features=features, test_enc=test_enc, make_current=False)
         console.print(f"{rid}: test NDCG@4 {m['test']['ndcg@4']:.4f} (best epoch {m['best_epoch']}, "
                       f"{time.perf_counter() - t:.0f} s)")
+    if current_run() is None and "xp-listwise-" + args.label + "-c50-s0" in saved_runs():
+        set_current("xp-listwise-" + args.label + "-c50-s0")  # serve the paper's model by default
     if args.train_only:
         return
     baselines = baseline_metrics(task)

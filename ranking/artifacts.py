@@ -45,10 +45,20 @@ def save_run(run_id: str, files: dict[str, Any], weights: Any, home: Path | None
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     if make_current:
-        pointer = root / f"CURRENT.tmp-{os.getpid()}"
-        pointer.write_text(run_id + "\n", encoding="utf-8")
-        os.replace(pointer, root / "CURRENT")
+        set_current(run_id, home)
     return final
+
+
+def set_current(run_id: str, home: Path | None = None) -> None:
+    """Make a saved run the one `load_ranker` serves (atomic pointer swap)."""
+    root = models_root(home)
+    if not (root / run_id / "weights.pt").is_file():
+        from xpollinate.errors import XPError
+
+        raise XPError(f"no saved ranker run {run_id!r} in {root}")
+    pointer = root / f"CURRENT.tmp-{os.getpid()}"
+    pointer.write_text(run_id + "\n", encoding="utf-8")
+    os.replace(pointer, root / "CURRENT")
 
 
 def current_run(home: Path | None = None) -> Path | None:

@@ -45,3 +45,20 @@ def test_bad_split_settings_are_named(fixture_task) -> None:
         TaskConfig(train_until=10, val_until=5)
     with pytest.raises(XPError, match="split 'holdout'"):
         fixture_task.split("holdout")
+
+
+def test_seven_day_labels_add_later_purchases(fixture_task, rank_home) -> None:
+    from xpollinate.catalog.store import DataStore
+    from xpollinate.ranking.task import prepare
+
+    week = prepare(DataStore.open(rank_home), TaskConfig(train_until=8, val_until=10, label="7d"), home=rank_home)
+    basket = fixture_task.split("train").set_index("basket_id")
+    seven = week.split("train").set_index("basket_id")
+    assert set(basket.index) <= set(seven.index)  # every basket-labelled cart is still there
+    more = 0
+    for bid, row in basket.iterrows():
+        b, s = set(np.asarray(row.candidates)[np.asarray(row.labels, bool)]), seven.loc[bid]
+        s = set(np.asarray(s.candidates)[np.asarray(s.labels, bool)])
+        assert b <= s
+        more += len(s - b)
+    assert more > 0  # the fixture's households buy the same GM items again within a week
