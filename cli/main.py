@@ -15,6 +15,8 @@ app = typer.Typer(
 
 from xpollinate.cli import cache, candidates, data, index, prompts, run, train  # noqa: E402  (sub-commands register on import)
 from xpollinate.cli import ab, batch, review  # noqa: E402
+from xpollinate.cli import ranker  # noqa: E402
+from xpollinate.cli import serve  # noqa: E402
 
 app.add_typer(data.app, name="data")
 app.add_typer(candidates.assoc_app, name="assoc")
@@ -28,3 +30,5 @@ app.command("batch")(batch.batch_cmd)
 app.command("runs")(batch.runs_cmd)
 app.command("ab")(ab.ab_cmd)
 app.add_typer(review.app, name="review")
+app.add_typer(ranker.app, name="ranker")
+app.command("serve")(serve.serve_cmd)

@@ -73,16 +73,22 @@ def pt_associations(assoc: Associations, anchor_pt: str, config: CandidateConfig
 
 
 def historical_candidates(
-    anchor: pd.Series, items: pd.DataFrame, assoc: Associations, config: CandidateConfig | None = None
+    anchor: pd.Series, items: pd.DataFrame, assoc: Associations, config: CandidateConfig | None = None,
+    pts: pd.DataFrame | None = None,
 ) -> Candidates:
-    """Ranked GM candidates for a grocery `anchor` row of the items table."""
+    """Ranked GM candidates for a grocery `anchor` row of the items table.
+
+    `pts` may pass `pt_associations(assoc, anchor PT, config)` computed once for many anchors
+    of the same product type (the batch precompute in `ranking.candidate_table` does).
+    """
     config = config or CandidateConfig()
     if not bool(anchor["is_grocery"]):
         raise XPError(
             f"anchor {int(anchor['item_id'])} ({anchor['text']}) is {anchor['item_class']}, not grocery; "
             "historical candidates start from a grocery item"
         )
-    pts = pt_associations(assoc, anchor["product_type"], config)
+    if pts is None:
+        pts = pt_associations(assoc, anchor["product_type"], config)
     gm = items[items["is_gm"] & items["product_type"].isin(pts["product_type"])]
     popular = gm[gm["n_baskets"] > 0].sort_values("n_baskets", ascending=False).groupby("product_type").head(
         config.items_per_pt

@@ -177,3 +177,19 @@ class ItemXPStore:
         out = dict(row)
         out["audit"] = json.loads(out["audit"])
         return out
+
+    def latest_recommendations(self) -> dict[int, list[dict[str, Any]]]:
+        """`recommendations(anchor)` for every finished anchor at once (one query: the service loads them all)."""
+        rows = self._db.execute(
+            """
+            WITH latest AS (
+                SELECT anchor_id, run_id, MAX(finished_at) FROM anchors WHERE status = 'done' GROUP BY anchor_id
+            )
+            SELECT r.* FROM recommendations r JOIN latest l ON r.run_id = l.run_id AND r.anchor_id = l.anchor_id
+            ORDER BY r.anchor_id, r.rank
+            """
+        )
+        out: dict[int, list[dict[str, Any]]] = {}
+        for r in rows:
+            out.setdefault(r["anchor_id"], []).append(dict(r))
+        return out

@@ -1,0 +1,253 @@
+"""Load benchmark of `xp serve`: wrk against the real service on 127.0.0.1.
+
+Carts are real baskets of the test weeks (the last 8 weeks of the data, or --weeks),
+kept when they hold --min-items..--max-items distinct items (about 20 on average), with
+their household (persona) and store (platform). Each server setup is started as its own
+`xp serve` process, warmed up, then driven by wrk at a fixed request rate (a LuaJIT
+script paces the sends, `bench/serve_paced.lua`) for carts and for item-XP lookups, and
+once unpaced to show its capacity. The first setup is the baseline; the table gives each
+setup's p99 and throughput against it.
+
+The load generator shares the machine's cores with the server: run it alone
+(`flock /tmp/xp-cpu.lock`), and read the load average printed beside each run.
+
+    flock /tmp/xp-cpu.lock .venv/bin/python bench/serve_load.py [--duration 60] [--rate 600] [--setup NAME=OPTIONS ...]
+
+Needs wrk (Debian/Ubuntu: `apt-get install wrk`) and a run directory with the data store
+and the historical candidate table (`xp data build`, `xp serve --build-missing`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+LUA = Path(__file__).with_name("serve_paced.lua")
+console = Console(width=200)
+
+
+def draw_carts(home: Path, weeks: tuple[int, int] | None, n: int, lo: int, hi: int, seed: int) -> list[dict]:
+    from xpollinate.catalog.store import DataStore
+
+    baskets = DataStore.open(home).baskets(columns=["household_id", "store_id", "week", "item_ids", "has_grocery"])
+    if weeks is None:
+        last = int(baskets["week"].max())
+        weeks = (last - 7, last)
+    sel = baskets[baskets["week"].between(*weeks) & baskets["has_grocery"]]
+    sizes = sel["item_ids"].map(len)
+    sel = sel[(sizes >= lo) & (sizes <= hi)]
+    rng = np.random.default_rng(seed)
+    take = sel.iloc[rng.permutation(len(sel))[:n]]
+    return [
+        {"item_ids": [int(i) for i in rng.permutation(np.asarray(row.item_ids))], "household_id": int(row.household_id),
+         "platform": int(row.store_id)}
+        for row in take.itertuples()
+    ], weeks
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
+
+
+def start_server(home: Path, workers: int, log: Path, extra: list[str]) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    xp = str(Path(sys.executable).parent / "xp")
+    fh = log.open("w")
+    proc = subprocess.Popen(
+        [xp, "serve", "--home", str(home), "--port", str(port), "--watch", "0", *extra],
+        stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline, streak = time.time() + 300, 0
+    while streak < 6 * workers:  # every worker answers ready (connections land on any of them)
+        if proc.poll() is not None or time.time() > deadline:
+            raise SystemExit(f"server did not become ready; log {log}:\n{log.read_text()[-2000:]}")
+        try:
+            status, body = call(port, "GET", "/readyz")
+            streak = streak + 1 if status == 200 else 0
+            if status == 503 and not any(r.startswith("loading") for r in body.get("reasons", [])):
+                raise SystemExit("server not ready: " + "; ".join(body["reasons"]))
+        except OSError:
+            streak = 0
+        time.sleep(0.05 if streak else 0.3)
+    return proc, port
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def server_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every process of the server's session (parent and workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of /proc/PID/stat: process group
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def run_wrk(port: int, lines: Path, mode: str, rate: float, seconds: float, connections: int, pgid: int) -> dict:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "2s", "-s", str(LUA),
+           f"http://127.0.0.1:{port}", "--", str(lines), mode, str(rate)]
+    load = os.getloadavg()[0]
+    cpu0 = server_cpu_seconds(pgid)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    cpu = server_cpu_seconds(pgid) - cpu0
+    line = next((x for x in out.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise SystemExit(f"wrk failed: {out.stdout}\n{out.stderr}")
+    r = json.loads(line[len("WRK_JSON "):])
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["errors"] = sum(r[k] for k in ("connect", "read", "write", "status", "timeout"))
+    r["error_kinds"] = ", ".join(f"{k} {r[k]}" for k in ("connect", "read", "write", "status", "timeout") if r[k])
+    r["cpu_ms"] = 1000 * cpu / max(r["requests"], 1)  # server CPU per answered request
+    r["load_before"] = load
+    return r
+
+
+def sample_paths(port: int, carts: list[dict], n: int = 300) -> dict:
+    """What served a sample of carts: candidate path, ranker, pool size."""
+    paths, rankers, pools, sizes = {}, {}, [], []
+    for cart in carts[:n]:
+        status, body = call(port, "POST", "/v1/cart/recommend", cart)
+        if status != 200:
+            raise SystemExit(f"sample cart failed: {status} {body}")
+        served = body["served_by"]
+        paths[served["candidates"]] = paths.get(served["candidates"], 0) + 1
+        rankers[served["ranker"]] = rankers.get(served["ranker"], 0) + 1
+        pools.append(body["pool_size"])
+        sizes.append(len(cart["item_ids"]))
+    return {"paths": paths, "rankers": rankers, "pool_mean": float(np.mean(pools)), "cart_mean": float(np.mean(sizes))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--home", type=Path, default=None, help="run directory (default $XP_HOME or ./.xp)")
+    ap.add_argument("--setup", action="append", default=None, metavar="NAME=OPTIONS",
+                    help="a server setup: a name and `xp serve` options (repeat; the first is the baseline). Default: "
+                         "1 vs 2 workers, and with a trained ranker the eager model vs its fast path on 2 workers")
+    ap.add_argument("--rate", type=float, default=600, help="cart requests/s (the paper's production load)")
+    ap.add_argument("--duration", type=float, default=60, help="seconds of paced cart load")
+    ap.add_argument("--item-rate", type=float, default=600, help="item lookups/s")
+    ap.add_argument("--item-duration", type=float, default=20, help="seconds of paced item lookups")
+    ap.add_argument("--max-seconds", type=float, default=15, help="seconds of unpaced cart load (capacity); 0 skips")
+    ap.add_argument("--warmup", type=float, default=5, help="seconds of load before each measured run")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--carts", type=int, default=5000)
+    ap.add_argument("--min-items", type=int, default=10)
+    ap.add_argument("--max-items", type=int, default=40)
+    ap.add_argument("--weeks", default=None, help="basket weeks A-B for the carts (default: the last 8)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--serve-args", default="--item-xp optional", help="`xp serve` options for every setup")
+    args = ap.parse_args()
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: `apt-get install wrk` (Debian/Ubuntu) or build it from github.com/wg/wrk")
+    from xpollinate.settings import run_home
+
+    home = (args.home or run_home()).resolve()
+    weeks = tuple(int(x) for x in args.weeks.split("-")) if args.weeks else None
+    carts, weeks = draw_carts(home, weeks, args.carts, args.min_items, args.max_items, args.seed)
+    work = home / "bench" / "serve"
+    work.mkdir(parents=True, exist_ok=True)
+    cart_lines = work / "carts.jsonl"
+    cart_lines.write_text("\n".join(json.dumps(c, separators=(",", ":")) for c in carts) + "\n")
+    anchors = list(dict.fromkeys(i for c in carts for i in c["item_ids"]))
+    item_lines = work / "items.txt"
+    item_lines.write_text("\n".join(f"/v1/items/{i}/xp" for i in anchors[:20000]) + "\n")
+    console.print(f"{len(carts)} carts from weeks {weeks[0]}-{weeks[1]}, {np.mean([len(c['item_ids']) for c in carts]):.1f} "
+                  f"items on average; {len(anchors)} distinct items for lookups; {os.cpu_count()} CPUs; "
+                  f"load average {os.getloadavg()[0]:.2f} at start")
+
+    from xpollinate.ranking.artifacts import current_run
+
+    setups = args.setup or ["1 worker=--workers 1", "2 workers=--workers 2"]
+    if args.setup is None and current_run(home) is not None:
+        setups += ["2 workers, eager ranker=--workers 2 --no-fast", "2 workers, fast ranker=--workers 2 --fast"]
+        setups[:2] = ["1 worker, heuristic=--workers 1 --ranker heuristic", "2 workers, heuristic=--workers 2 --ranker heuristic"]
+    rows = []
+    for n_setup, setup in enumerate(setups):
+        name, _, options = setup.partition("=")
+        opts = options.split() + args.serve_args.split()
+        workers = int(opts[opts.index("--workers") + 1]) if "--workers" in opts else 1
+        proc, port = start_server(home, workers, work / f"server-{n_setup}.log", opts)
+        try:
+            info = sample_paths(port, carts)
+            console.print(f"{name}: candidate paths {info['paths']}, rankers {info['rankers']}, "
+                          f"mean pool {info['pool_mean']:.0f}, mean cart {info['cart_mean']:.1f}")
+            if args.warmup:
+                run_wrk(port, cart_lines, "POST", args.rate, args.warmup, args.connections, proc.pid)
+            runs = [("cart", args.rate, args.duration, cart_lines, "POST"),
+                    ("item lookup", args.item_rate, args.item_duration, item_lines, "GET")]
+            if args.max_seconds:
+                runs.append(("cart, unpaced", 0, args.max_seconds, cart_lines, "POST"))
+            for workload, rate, seconds, lines, mode in runs:
+                r = run_wrk(port, lines, mode, rate, seconds, args.connections, proc.pid)
+                rows.append((name, workload, rate, r))
+                console.print(f"  {workload}: {r['rps']:.0f} req/s, p99 {r['p99_us'] / 1000:.1f} ms, "
+                              f"errors {r['errors']} {r['error_kinds']}, server CPU {r['cpu_ms']:.2f} ms/request "
+                              f"(load avg before {r['load_before']:.2f})")
+        finally:
+            stop_server(proc)
+
+    table = Table(title=f"xp serve under wrk on 127.0.0.1 ({os.cpu_count()} CPUs shared by server and wrk)")
+    for col in ("server", "workload", "target req/s", "achieved req/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
+                "max ms", "errors", "server CPU ms/req", "p99 vs baseline", "target", "load avg"):
+        table.add_column(col, justify="left" if col in ("server", "workload", "target") else "right")
+    base = {w: r for n, w, _, r in rows if n == rows[0][0]}
+    for name, workload, rate, r in rows:
+        limit = 50.0 if workload.startswith("cart") else 10.0
+        if rate:
+            met = r["rps"] >= 0.98 * rate and r["p99_us"] / 1000 < limit and r["errors"] == 0
+            verdict = "met" if met else "missed"
+        else:
+            verdict = "capacity"
+        ratio = base[workload]["p99_us"] / r["p99_us"] if r["p99_us"] else float("nan")
+        table.add_row(
+            name, workload, f"{rate:.0f}" if rate else "unpaced", f"{r['rps']:.0f}", f"{r['p50_us'] / 1000:.2f}",
+            f"{r['p90_us'] / 1000:.2f}", f"{r['p99_us'] / 1000:.2f}", f"{r['p999_us'] / 1000:.2f}",
+            f"{r['max_us'] / 1000:.1f}", f"{r['errors']}" + (f" ({r['error_kinds']})" if r["errors"] else ""),
+            f"{r['cpu_ms']:.2f}", f"{ratio:.2f}x", verdict, f"{r['load_before']:.1f}",
+        )
+    console.print(table)
+    console.print("target: the paced rate held (98%), p99 under 50 ms (carts) / 10 ms (item lookups), zero errors. "
+                  "server CPU ms/req: CPU seconds of the server's processes during the run / requests answered; "
+                  "load avg: 1-minute load average just before the run (above 2, other work shared the 2 cores)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""`xp ranker prepare|train|eval`: the cart-XP ranker on Complete Journey baskets."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Annotated, Callable, Iterator, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from xpollinate.catalog.store import DataStore
+from xpollinate.cli.common import err, handle_errors, out
+from xpollinate.errors import XPError
+
+app = typer.Typer(help="Cart-XP ranker (XP paper 2.2): prepare the task, train models, compare them.", no_args_is_help=True)
+
+TrainUntil = Annotated[int, typer.Option(help="Last training week (associations, persona, popularity use only these).")]
+ValUntil = Annotated[int, typer.Option(help="Last validation week; the test weeks follow.")]
+Label = Annotated[str, typer.Option(help="Positives: 'basket' (GM bought in the basket) or '7d' (or within 7 days).")]
+
+
+@contextmanager
+def bars() -> Iterator[Callable[[str, int, int], None]]:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def tick(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield tick
+
+
+def _task(train_until: int, val_until: int, label: str, force: bool = False):
+    from xpollinate.ranking.task import TaskConfig, prepare
+
+    if label not in ("basket", "7d"):
+        raise XPError(f"--label: {label!r}; choose basket or 7d")
+    config = TaskConfig(train_until=train_until, val_until=val_until, label=label)  # type: ignore[arg-type]
+    store = DataStore.open()
+    with bars() as tick:
+        task = prepare(store, config, force=force, progress=tick)
+        from xpollinate.ranking.item_features import build_item_features
+
+        tick("item embeddings (MiniLM, cached)", 0, 1)
+        features = build_item_features(task.catalog)
+        tick("item embeddings (MiniLM, cached)", 1, 1)
+    return task, features
+
+
+@app.command("prepare")
+@handle_errors
+def prepare_cmd(
+    train_until: TrainUntil = 41, val_until: ValUntil = 46, label: Label = "basket",
+    force: Annotated[bool, typer.Option("--force", help="Rebuild the examples even if they exist.")] = False,
+) -> None:
+    """Association tables up to the last training week, the per-item candidate table, item
+    embeddings, persona scores and the train/val/test carts (see README: task and data)."""
+    task, _ = _task(train_until, val_until, label, force)
+    table = Table(title=f"ranking task {task.path.name} (label: {task.config.label})")
+    for col in ("split", "weeks", "carts with GM", "examples", "GM bought", "in pool", "pool recall"):
+        table.add_column(col, justify="right")
+    for split, s in task.meta["stats"].items():
+        w = task.meta["weeks"][split]
+        table.add_row(split, f"{w[0]}-{w[1]}", f"{s['baskets']:,}", f"{s['examples']:,}", f"{s['gm_items_bought']:,}",
+                      f"{s['gm_items_in_pool']:,}", f"{s['pool_recall']:.1%}")
+    out.print(table)
+
+
+@app.command("train")
+@handle_errors
+def train_cmd(
+    model: Annotated[str, typer.Option(help="xp (paper) | transformer | bilstm | identity | deepfm")] = "xp",
+    loss: Annotated[str, typer.Option(help="listwise (softmax, T=5) | pairwise (hinge, margin 5)")] = "listwise",
+    seed: Annotated[int, typer.Option(help="Seeds torch, numpy, negative sampling and subsampling.")] = 0,
+    max_cart: Annotated[int, typer.Option(help="Cart items of context (most recent kept).")] = 50,
+    epochs: Annotated[int, typer.Option(min=1, max=200)] = 6,
+    batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 32,
+    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 1e-3,
+    neg_per_cart: Annotated[int, typer.Option(help="Negatives sampled per training cart and epoch.")] = 64,
+    max_train: Annotated[Optional[int], typer.Option(help="Subsample this many training carts (default: all).")] = None,
+    max_minutes: Annotated[float, typer.Option(help="Training time budget.")] = 12.0,
+    threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 2,
+    train_until: TrainUntil = 41, val_until: ValUntil = 46, label: Label = "basket",
+) -> None:
+    """Train one ranker; the best validation NDCG@4 epoch is kept, tested on the test weeks and
+    saved to $XP_HOME/ranking/models/<run id> (weights, config, metrics, data version); it
+    becomes CURRENT, the model `load_ranker` serves."""
+    from xpollinate.ranking.model import ARCHS, CartRanker, ModelConfig, count_parameters
+    from xpollinate.ranking.runs import train_and_save
+    from xpollinate.ranking.train import TrainConfig
+
+    if model not in ARCHS:
+        raise XPError(f"--model: {model!r}; choose one of {', '.join(ARCHS)}")
+    if loss not in ("listwise", "pairwise"):
+        raise XPError(f"--loss: {loss!r}; choose listwise or pairwise")
+    mcfg = ModelConfig(arch=model, max_cart=max_cart)  # type: ignore[arg-type]
+    tcfg = TrainConfig(loss=loss, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr,  # type: ignore[arg-type]
+                       neg_per_cart=neg_per_cart, max_train=max_train, max_minutes=max_minutes, threads=threads)
+    task, features = _task(train_until, val_until, label)
+    err.print(f"{model}: {count_parameters(CartRanker(mcfg.model_copy(update={'n_platforms': len(task.platforms) + 1}))):,} "
+              "trainable parameters")
+    with bars() as tick:
+        path, metrics = train_and_save(task, mcfg, tcfg, features=features, tick=tick)
+    table = Table(title=f"{path.name}: validation NDCG per epoch")
+    for col in ("epoch", "loss", "ndcg@2", "ndcg@4", "ndcg@6", "seconds"):
+        table.add_column(col, justify="right")
+    for row in metrics["curve"]:
+        table.add_row(str(row["epoch"]), f"{row['loss']:.4f}", f"{row['ndcg@2']:.4f}", f"{row['ndcg@4']:.4f}",
+                      f"{row['ndcg@6']:.4f}", f"{row['seconds']:.0f}")
+    out.print(table)
+    t = metrics["test"]
+    out.print(f"parameters {metrics['parameters']:,}; best epoch {metrics['best_epoch']} "
+              f"({metrics['seconds_to_best']:.0f} s); test carts {t['carts']:,}: NDCG@2 {t['ndcg@2']:.4f}  "
+              f"NDCG@4 {t['ndcg@4']:.4f}  NDCG@6 {t['ndcg@6']:.4f}\nsaved {path}")
+
+
+@app.command("eval")
+@handle_errors
+def eval_cmd(train_until: TrainUntil = 41, val_until: ValUntil = 46, label: Label = "basket") -> None:
+    """Test NDCG@2/4/6 of the heuristic and popularity baselines and of every saved run, with
+    lift over the heuristic (Table 8), lift by cart size (Table 15) and the 30-vs-50 ablation."""
+    from xpollinate.ranking import report
+    from xpollinate.ranking.runs import baseline_metrics, saved_runs
+
+    task, _ = _task(train_until, val_until, label)
+    with err.status("scoring the test carts with the baselines"):
+        baselines = baseline_metrics(task)
+    runs = saved_runs()
+    show(report.table8(runs, baselines, label), f"Table 8: test carts ({baselines['heuristic']['carts']:,}), "
+         "NDCG and lift % over the heuristic", ["model", "loss", "seeds", "NDCG@2", "NDCG@4", "NDCG@6",
+                                               "lift@2 %", "lift@4 %", "lift@6 %"])
+    show(report.table15(runs, baselines, label=label), "Table 15: lift % of xp/listwise by cart size",
+         ["cart size", "carts", "lift@2 %", "lift@4 %", "lift@6 %"])
+    show(report.ablation(runs, label=label), "Cart context 50 vs 30 (xp/listwise)",
+         ["max cart", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "change@2 %", "change@4 %", "change@6 %"])
+
+
+def show(rows: list[list[str]], title: str, columns: list[str]) -> None:
+    table = Table(title=title)
+    for n, col in enumerate(columns):
+        table.add_column(col, justify="left" if n == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)

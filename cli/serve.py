@@ -1,0 +1,52 @@
+"""`xp serve`: the HTTP service (item-XP lookups, live cart recommendations)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from xpollinate.cli.common import err, handle_errors
+from xpollinate.serving.config import ServeConfig
+
+
+@handle_errors
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (one per core is a good start).")] = 1,
+    ranker: Annotated[str, typer.Option(help="auto: trained ranker if saved, else heuristic; neural: require it; heuristic.")] = "auto",
+    item_xp: Annotated[str, typer.Option("--item-xp", help="required | optional (serve historical candidates while the item-XP store is missing) | off.")] = "required",
+    max_cart: Annotated[int, typer.Option(help="Most item ids per cart request (more: 422).")] = 100,
+    max_k: Annotated[int, typer.Option(help="Largest k per request (more: 422).")] = 50,
+    default_k: Annotated[int, typer.Option(help="k when a request gives none.")] = 10,
+    max_per_pt: Annotated[int, typer.Option(help="Default cap of items per product type.")] = 2,
+    per_anchor: Annotated[int, typer.Option(help="Candidates per grocery cart item (paper: 30).")] = 30,
+    max_pool: Annotated[int, typer.Option(help="Pool cap reached by PT-stratified sampling (paper: 300).")] = 300,
+    watch: Annotated[float, typer.Option(help="Seconds between checks for new store/model versions (0: off).")] = 10.0,
+    fast: Annotated[bool, typer.Option("--fast/--no-fast", help="Serve the trained ranker's fast path (item parts precomputed, same scores) or the eager model.")] = True,
+    threads: Annotated[int, typer.Option(help="Torch threads per worker.")] = 1,
+    home: Annotated[Optional[Path], typer.Option(help="Run directory (default: $XP_HOME or ./.xp).")] = None,
+    build_missing: Annotated[bool, typer.Option("--build-missing", help="First build the historical candidate table if missing (minutes on the full data).")] = False,
+) -> None:
+    """Serve GET /v1/items/{id}/xp, POST /v1/cart/recommend, /healthz, /readyz, /metrics (OpenAPI at /docs).
+
+    State (catalog, candidate tables, item-XP lists, ranker) is loaded into memory at start;
+    /readyz says why while it cannot be. New store or model versions are picked up without
+    dropping requests (file watcher, or POST /admin/reload).
+    """
+    settings = {
+        "host": host, "port": port, "workers": workers, "ranker": ranker, "item_xp": item_xp, "max_cart": max_cart,
+        "max_k": max_k, "default_k": default_k, "max_per_pt": max_per_pt, "per_anchor": per_anchor,
+        "max_pool": max_pool, "watch_s": watch, "threads": threads, "fast": fast,
+    }
+    if home is not None:
+        settings["home"] = home.expanduser().resolve()
+    config = ServeConfig.model_validate(settings)
+    from xpollinate.serving.server import prepare, run_server
+
+    if build_missing:
+        path = prepare(config, say=lambda m: err.print(m, highlight=False))
+        err.print(f"historical candidates: {path}", highlight=False)
+    run_server(config)

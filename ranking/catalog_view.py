@@ -1,0 +1,61 @@
+"""Array view of the catalog that the ranking code looks items up in, O(1) per id.
+
+The rankers, the candidate pool and the heuristic all need "what is item 123's product
+type, price, class?" thousands of times per request; a pandas row lookup each time is
+far too slow, so the items table is turned once into numpy arrays indexed by a dense
+row number (`rows(ids)`), with -1 for ids the catalog does not hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class CatalogView:
+    """Columns of the items table as arrays; row `r` describes item `item_ids[r]`."""
+
+    item_ids: np.ndarray  # int64, sorted
+    pt_code: np.ndarray  # int32 index into `pt_names`
+    pt_names: tuple[str, ...]
+    department: np.ndarray  # object
+    category: np.ndarray  # object
+    is_grocery: np.ndarray  # bool
+    is_gm: np.ndarray  # bool
+    unit_price: np.ndarray  # float64, NaN where never sold
+    n_baskets: np.ndarray  # int64
+    text: np.ndarray  # object
+
+    @classmethod
+    def from_items(cls, items: pd.DataFrame) -> "CatalogView":
+        items = items.sort_values("item_id").reset_index(drop=True)
+        codes, names = pd.factorize(items["product_type"].fillna(""), sort=True)
+        return cls(
+            item_ids=items["item_id"].to_numpy(dtype=np.int64),
+            pt_code=codes.astype(np.int32),
+            pt_names=tuple(str(n) for n in names),
+            department=items["department"].to_numpy(dtype=object),
+            category=items["category"].fillna("").to_numpy(dtype=object),
+            is_grocery=items["is_grocery"].to_numpy(dtype=bool),
+            is_gm=items["is_gm"].to_numpy(dtype=bool),
+            unit_price=items["unit_price"].to_numpy(dtype=np.float64),
+            n_baskets=items["n_baskets"].to_numpy(dtype=np.int64),
+            text=items["text"].to_numpy(dtype=object),
+        )
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    def rows(self, ids: np.ndarray | list[int]) -> np.ndarray:
+        """Row of each id, -1 for ids not in the catalog."""
+        ids = np.asarray(ids, dtype=np.int64)
+        pos = np.searchsorted(self.item_ids, ids)
+        pos = np.clip(pos, 0, max(len(self.item_ids) - 1, 0))
+        found = (len(self.item_ids) > 0) & (self.item_ids[pos] == ids) if len(self.item_ids) else np.zeros(ids.shape, bool)
+        return np.where(found, pos, -1).astype(np.int64)
+
+    def row(self, item_id: int) -> int:
+        return int(self.rows([item_id])[0])

@@ -1,0 +1,48 @@
+"""Diversified top-k: the carousel shows at most `max_per_pt` items of one product type.
+
+Serving contract (stable: the HTTP service builds on it)::
+
+    diversify(item_ids, scores, product_types, k=10, max_per_pt=2) -> list[int]
+
+Items are taken in order of score (ties: earlier position first); an item whose product
+type already has `max_per_pt` picks is skipped. If fewer than `k` items pass the cap,
+the list is shorter: the cap is never relaxed, because a carousel of one product type is
+exactly what diversification exists to prevent. NaN scores rank last.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+from xpollinate.errors import XPError
+
+
+def diversify(
+    item_ids: Sequence[int], scores: Sequence[float] | np.ndarray, product_types: Sequence[str], k: int = 10,
+    max_per_pt: int = 2,
+) -> list[int]:
+    """The top `k` items by score with at most `max_per_pt` per product type."""
+    if k < 1 or max_per_pt < 1:
+        raise XPError(f"diversify: k and max_per_pt must be >= 1 (got k={k}, max_per_pt={max_per_pt})")
+    if not (len(item_ids) == len(scores) == len(product_types)):
+        raise XPError(
+            f"diversify: {len(item_ids)} items, {len(scores)} scores and {len(product_types)} product types; "
+            "they must be aligned"
+        )
+    s = np.asarray(scores, dtype=np.float64)
+    s = np.where(np.isnan(s), -np.inf, s)
+    order = np.argsort(-s, kind="stable")
+    taken: Counter[str] = Counter()
+    picked: list[int] = []
+    for idx in order:
+        pt = product_types[idx]
+        if taken[pt] >= max_per_pt:
+            continue
+        taken[pt] += 1
+        picked.append(int(item_ids[idx]))
+        if len(picked) == k:
+            break
+    return picked

@@ -1,0 +1,100 @@
+"""Per-item model inputs (XP paper 2.2.1): title and product-type text embeddings, log-price
+and the OG/GM flag, for every catalog item that was ever bought.
+
+Title embeddings come from all-MiniLM-L6-v2 (`retrieval.embedder.embed`; the paper uses
+MPNet, 768-d; MiniLM gives 384-d and is the project's default embedder), one per distinct
+item text (the catalog has ~92k items but ~17.5k distinct texts among bought ones); PT
+embeddings one per product-type name. Both are cached in
+`$XP_HOME/ranking/embeddings/<hash of the texts>.npz` (written atomically), so a retrain or
+a new process never re-embeds.
+
+Missing values have documented fallbacks: an item never sold has no price, so it gets its
+PT's median log-price, else the catalog median. Items with `n_baskets == 0` get no
+embedding: they are "unknown" to the ranker (`has_embedding` False) and score -inf.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from xpollinate.ranking.catalog_view import CatalogView
+from xpollinate.settings import ensure_dir, run_home
+
+FLAG_GROCERY, FLAG_GM, FLAG_OTHER = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class ItemFeatures:
+    """Row r+1 describes catalog row r; row 0 is the padding item (all zeros)."""
+
+    text_index: np.ndarray  # int32 [n+1] -> row of text_vectors
+    text_vectors: np.ndarray  # float32 [n_texts+1, dim], row 0 zeros
+    pt_index: np.ndarray  # int32 [n+1] -> row of pt_vectors
+    pt_vectors: np.ndarray  # float32 [n_pts+1, dim]
+    log_price: np.ndarray  # float32 [n+1]
+    flag: np.ndarray  # int64 [n+1]
+    has_embedding: np.ndarray  # bool [n+1]
+    subset: tuple[int, ...] | None = None  # the item ids embedded, when restricted to a subset
+
+    @property
+    def dim(self) -> int:
+        return int(self.text_vectors.shape[1])
+
+
+def _cached_embed(texts: list[str], home: Path | None, embed_fn) -> np.ndarray:
+    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    folder = ensure_dir((home or run_home()) / "ranking" / "embeddings")
+    path = folder / f"minilm-{digest}.npy"
+    if path.is_file():
+        vectors = np.load(path)
+        if vectors.shape[0] == len(texts):
+            return vectors
+    vectors = embed_fn(texts) if texts else np.zeros((0, 384), np.float32)
+    tmp = folder / f".tmp-{digest}-{os.getpid()}.npy"
+    np.save(tmp, vectors.astype(np.float32))
+    os.replace(tmp, path)
+    return vectors
+
+
+def build_item_features(
+    catalog: CatalogView, home: Path | None = None, embed_fn=None, item_ids: np.ndarray | None = None
+) -> ItemFeatures:
+    """Features for every catalog row (embeddings for bought items, or only `item_ids`); cached embeddings reused."""
+    if embed_fn is None:
+        from xpollinate.retrieval.embedder import embed as embed_fn
+    n = len(catalog)
+    bought = catalog.n_baskets > 0
+    if item_ids is not None:
+        rows = catalog.rows(np.asarray(item_ids, dtype=np.int64))
+        bought = bought & np.isin(np.arange(n), rows[rows >= 0])
+    text_codes, texts = pd.factorize(pd.Series(catalog.text[bought]), sort=True)
+    text_vecs = _cached_embed([str(t) for t in texts], home, embed_fn)
+    dim = text_vecs.shape[1] if len(text_vecs) else 384
+    pt_used = np.unique(catalog.pt_code[bought])  # PT names of the embedded items only
+    pt_names = [(catalog.pt_names[c] or "unknown").title() for c in pt_used]
+    pt_vecs = np.zeros((len(catalog.pt_names), dim), np.float32)
+    if len(pt_used):
+        pt_vecs[pt_used] = _cached_embed(pt_names, home, embed_fn)
+    text_index = np.zeros(n + 1, dtype=np.int32)
+    text_index[1:][bought] = text_codes + 1
+    price = np.log1p(np.where(catalog.unit_price > 0, catalog.unit_price, np.nan))
+    frame = pd.DataFrame({"pt": catalog.pt_code, "p": price})
+    price = frame["p"].fillna(frame.groupby("pt")["p"].transform("median"))
+    price = price.fillna(np.nanmedian(frame["p"]) if frame["p"].notna().any() else 0.0).to_numpy(np.float32)
+    flag = np.where(catalog.is_grocery, FLAG_GROCERY, np.where(catalog.is_gm, FLAG_GM, FLAG_OTHER))
+    return ItemFeatures(
+        text_index=text_index,
+        text_vectors=np.vstack([np.zeros((1, dim), np.float32), text_vecs.astype(np.float32)]),
+        pt_index=np.r_[0, catalog.pt_code + 1].astype(np.int32),
+        pt_vectors=np.vstack([np.zeros((1, dim), np.float32), pt_vecs.astype(np.float32)]),
+        log_price=np.r_[0.0, price].astype(np.float32),
+        flag=np.r_[FLAG_OTHER, flag].astype(np.int64),
+        has_embedding=np.r_[False, bought],
+        subset=None if item_ids is None else tuple(sorted(int(i) for i in np.asarray(item_ids).ravel())),
+    )

@@ -1,0 +1,174 @@
+"""The cart-XP ranker (XP paper 2.2, Appendix C) and its neural baselines, in torch.
+
+    f(c, i) = MLP([avg(T(c)), A(i, c), e_p, e_u])
+
+- item representation r_i = W_r [t_i, v_i, p_i, tau_i]: title and PT text embeddings,
+  log-price projected to 16, OG/GM flag embedded in 8, projected to d = 128;
+- T(c): a 4-layer, 4-head transformer encoder over the cart (up to 50 items, most
+  recent last, with learned position-from-the-end embeddings);
+- A(i, c): one cross-attention layer, candidate r_i attending over T(c); as in a
+  transformer layer it keeps a residual and a layer norm, LN(r_i + MHA(r_i, T(c), T(c))),
+  so the candidate's own identity reaches the MLP;
+- e_p: platform embedding (the store of the basket: Complete Journey has no web/app
+  platform; 456 stores, rare ones share a bucket); e_u: 64 persona scores -> 128.
+
+Variants (`ModelConfig.arch`): `xp` (the paper's model), `transformer` (no
+cross-attention: A(i, c) replaced by r_i), `bilstm` and `identity` cart encoders (no
+cross-attention, as in Table 8), and `deepfm` (fields: candidate, mean cart item, persona,
+platform; first-order + FM second-order + deep part).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from xpollinate.errors import XPError
+from xpollinate.ranking.item_features import ItemFeatures
+from xpollinate.ranking.persona import N_PERSONA
+
+Arch = Literal["xp", "transformer", "bilstm", "identity", "deepfm"]
+ARCHS: tuple[str, ...] = ("xp", "transformer", "bilstm", "identity", "deepfm")
+
+
+class ModelConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    arch: Arch = "xp"
+    d_model: int = Field(128, ge=8, le=1024)
+    layers: int = Field(4, ge=1, le=12)
+    heads: int = Field(4, ge=1, le=16)
+    ff: int = Field(512, ge=8, le=4096, description="transformer feed-forward width")
+    max_cart: int = Field(50, ge=1, le=500, description="cart items seen (most recent kept)")
+    price_dim: int = 16
+    flag_dim: int = 8
+    platform_dim: int = 16
+    n_platforms: int = Field(460, ge=1, description="platform vocabulary size (index 0 = unknown/rare)")
+    mlp: tuple[int, ...] = (512, 64)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    text_dim: int = 384
+
+
+class ItemEncoder(nn.Module):
+    """r_i = W_r [text, pt, price16, flag8] for feature-table rows (row 0 = padding)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.price = nn.Linear(1, cfg.price_dim)
+        self.flag = nn.Embedding(3, cfg.flag_dim)
+        self.proj = nn.Linear(2 * cfg.text_dim + cfg.price_dim + cfg.flag_dim, cfg.d_model)
+        for name in ("text_index", "text_vectors", "pt_index", "pt_vectors", "log_price", "flag_ids"):
+            self.register_buffer(name, torch.zeros(1), persistent=False)
+
+    def set_features(self, f: ItemFeatures) -> None:
+        """Attach the (frozen) item feature tables; kept out of the state dict. NaN features are refused."""
+        for name in ("text_vectors", "pt_vectors", "log_price"):
+            bad = ~np.isfinite(getattr(f, name))
+            if bad.any():
+                rows = np.unique(np.nonzero(bad)[0])[:5].tolist()
+                raise XPError(f"item features: {int(bad.sum())} non-finite values in {name} (rows {rows}); "
+                              "rebuild them with `xp ranker prepare --force`")
+        self.text_index = torch.as_tensor(f.text_index, dtype=torch.long)
+        self.text_vectors = torch.as_tensor(f.text_vectors)
+        self.pt_index = torch.as_tensor(f.pt_index, dtype=torch.long)
+        self.pt_vectors = torch.as_tensor(f.pt_vectors)
+        self.log_price = torch.as_tensor(f.log_price)
+        self.flag_ids = torch.as_tensor(f.flag, dtype=torch.long)
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        x = torch.cat(
+            [
+                self.text_vectors[self.text_index[rows]],
+                self.pt_vectors[self.pt_index[rows]],
+                self.price(self.log_price[rows].unsqueeze(-1)),
+                self.flag(self.flag_ids[rows]),
+            ],
+            dim=-1,
+        )
+        return self.proj(x)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.unsqueeze(-1).to(x.dtype)
+    return (x * m).sum(1) / m.sum(1).clamp_min(1.0)
+
+
+class CartRanker(nn.Module):
+    """Scores [B, C] for candidate rows [B, C] given cart rows [B, L], persona [B, 64], platform [B]."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        self.items = ItemEncoder(cfg)
+        self.persona = nn.Linear(N_PERSONA, d)
+        self.platform = nn.Embedding(cfg.n_platforms, cfg.platform_dim)
+        if cfg.arch in ("xp", "transformer"):
+            self.position = nn.Embedding(cfg.max_cart, d)
+            layer = nn.TransformerEncoderLayer(d, cfg.heads, cfg.ff, cfg.dropout, batch_first=True, norm_first=False)
+            self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
+        elif cfg.arch == "bilstm":
+            self.lstm = nn.LSTM(d, d // 2, batch_first=True, bidirectional=True)
+        if cfg.arch == "xp":
+            self.cross = nn.MultiheadAttention(d, cfg.heads, dropout=cfg.dropout, batch_first=True)
+            self.cross_norm = nn.LayerNorm(d)
+        if cfg.arch == "deepfm":
+            self.fm_platform = nn.Linear(cfg.platform_dim, d)
+            self.first_order = nn.Linear(4 * d, 1)
+        width = 3 * d + cfg.platform_dim if cfg.arch != "deepfm" else 4 * d
+        layers: list[nn.Module] = []
+        for h in cfg.mlp:
+            layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(cfg.dropout)]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.mlp = nn.Sequential(*layers)
+
+    def set_features(self, f: ItemFeatures) -> None:
+        self.items.set_features(f)
+
+    def encode_cart(self, cart_rows: torch.Tensor, cart_mask: torch.Tensor) -> torch.Tensor:
+        """T(c): [B, L, d] (identity: the item representations themselves)."""
+        x = self.items(cart_rows)
+        arch = self.cfg.arch
+        if arch in ("xp", "transformer"):
+            lengths = cart_mask.sum(1, keepdim=True)
+            pos = (lengths - 1 - torch.arange(x.shape[1], device=x.device)).clamp(0, self.cfg.max_cart - 1)
+            x = self.encoder(x + self.position(pos), src_key_padding_mask=~cart_mask)
+        elif arch == "bilstm":
+            lengths = cart_mask.sum(1).clamp_min(1).cpu()
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.lstm(packed)
+            x, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=cart_rows.shape[1])
+        return x
+
+    def forward(
+        self, cart_rows: torch.Tensor, cart_mask: torch.Tensor, cand_rows: torch.Tensor, persona: torch.Tensor,
+        platform: torch.Tensor,
+    ) -> torch.Tensor:
+        n_cand = cand_rows.shape[1]
+        cart = self.encode_cart(cart_rows, cart_mask)
+        pooled = masked_mean(cart, cart_mask)  # avg(T(c))  [B, d]
+        cand = self.items(cand_rows)  # r_i  [B, C, d]
+        e_u = self.persona(persona)
+        e_p = self.platform(platform)
+        if self.cfg.arch == "deepfm":
+            fields = torch.stack(
+                [cand, pooled.unsqueeze(1).expand_as(cand), e_u.unsqueeze(1).expand_as(cand),
+                 self.fm_platform(e_p).unsqueeze(1).expand_as(cand)], dim=2,
+            )  # [B, C, 4, d]
+            fm = 0.5 * (fields.sum(2).pow(2) - fields.pow(2).sum(2)).sum(-1)
+            flat = fields.flatten(2)
+            return (self.first_order(flat).squeeze(-1) + fm + self.mlp(flat).squeeze(-1))
+        if self.cfg.arch == "xp":
+            attended, _ = self.cross(cand, cart, cart, key_padding_mask=~cart_mask, need_weights=False)
+            cand = self.cross_norm(cand + attended)  # A(i, c)
+        shared = torch.cat([pooled, e_p, e_u], dim=-1).unsqueeze(1).expand(-1, n_cand, -1)
+        return self.mlp(torch.cat([shared[..., : pooled.shape[-1]], cand, shared[..., pooled.shape[-1]:]], dim=-1)).squeeze(-1)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

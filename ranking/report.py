@@ -1,0 +1,91 @@
+"""Result tables from saved runs: Table 8 (NDCG and lift per variant, mean and spread over
+seeds), Table 15 (lift by cart-size bucket) and the 30-vs-50 cart-context ablation.
+
+Lift is computed per seed against the heuristic baseline on the same test carts, then
+averaged; the spread is the standard deviation over seeds (population, ddof=0), blank for
+a single seed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import numpy as np
+
+from xpollinate.ranking.metrics import KS, lift
+
+RUN = re.compile(r"^(?P<arch>[a-z]+)-(?P<loss>[a-z]+)-(?P<label>[a-z0-9]+)-c(?P<cart>\d+)-s(?P<seed>\d+)$")
+NAMES = {
+    "deepfm": "DeepFM", "identity": "Identity cart encoder", "bilstm": "BiLSTM cart encoder",
+    "transformer": "Transformer cart encoder", "xp": "Transformer + cross-attention (paper)",
+}
+ORDER = ("deepfm", "identity", "bilstm", "transformer", "xp")
+
+
+def _fmt(values: list[float], pct: bool = False) -> str:
+    mean = float(np.mean(values))
+    text = f"{mean:+.2f}" if pct else f"{mean:.4f}"
+    if len(values) > 1:
+        text += f" ± {float(np.std(values)):.2f}" if pct else f" ± {float(np.std(values)):.4f}"
+    return text
+
+
+def group_runs(runs: dict[str, dict], label: str = "basket") -> dict[tuple[str, str, int], list[dict]]:
+    groups: dict[tuple[str, str, int], list[dict]] = defaultdict(list)
+    for rid, m in runs.items():
+        hit = RUN.match(rid)
+        if hit and hit["label"] == label:
+            groups[(hit["arch"], hit["loss"], int(hit["cart"]))].append(m)
+    return groups
+
+
+def table8(runs: dict[str, dict], baselines: dict[str, dict], label: str = "basket") -> list[list[str]]:
+    """Rows: model, loss, seeds, NDCG@2/4/6 (mean ± sd), lift % @2/4/6 over the heuristic."""
+    base = baselines["heuristic"]
+    rows = []
+    for name in ("heuristic", "popularity"):
+        b = baselines[name]
+        rows.append([name if name != "heuristic" else "Heuristic (production baseline)", "-", "-",
+                     *(f"{b[f'ndcg@{k}']:.4f}" for k in KS),
+                     *(("-",) * 3 if name == "heuristic" else (f"{lift(b[f'ndcg@{k}'], base[f'ndcg@{k}']):+.2f}" for k in KS))])
+    groups = group_runs(runs, label)
+    for arch in ORDER:
+        for loss in ("pairwise", "listwise"):
+            ms = groups.get((arch, loss, 50))
+            if not ms:
+                continue
+            rows.append([NAMES[arch], loss, str(len(ms)),
+                         *(_fmt([m["test"][f"ndcg@{k}"] for m in ms]) for k in KS),
+                         *(_fmt([lift(m["test"][f"ndcg@{k}"], base[f"ndcg@{k}"]) for m in ms], pct=True) for k in KS)])
+    return rows
+
+
+def table15(runs: dict[str, dict], baselines: dict[str, dict], arch: str = "xp", loss: str = "listwise",
+            label: str = "basket") -> list[list[str]]:
+    """Lift of one variant over the heuristic per cart-size bucket (context items)."""
+    ms = group_runs(runs, label).get((arch, loss, 50), [])
+    base = baselines["heuristic"]["by_cart_size"]
+    rows = []
+    for bucket, b in base.items():
+        lifts = {k: [lift(m["test"]["by_cart_size"][bucket][f"ndcg@{k}"], b[f"ndcg@{k}"]) for m in ms
+                     if bucket in m["test"]["by_cart_size"]] for k in KS}
+        if lifts[KS[0]]:
+            rows.append([bucket, str(b["carts"]), *(_fmt(lifts[k], pct=True) for k in KS)])
+    return rows
+
+
+def ablation(runs: dict[str, dict], arch: str = "xp", loss: str = "listwise", label: str = "basket") -> list[list[str]]:
+    """NDCG with 30 vs 50 cart items of context, and the change in % (seeds matched)."""
+    groups = group_runs(runs, label)
+    rows = []
+    full = groups.get((arch, loss, 50), [])
+    for cart in (50, 30):
+        ms = groups.get((arch, loss, cart), [])
+        if not ms:
+            continue
+        change = ["-"] * 3 if cart == 50 or not full else [
+            f"{lift(float(np.mean([m['test'][f'ndcg@{k}'] for m in ms])), float(np.mean([m['test'][f'ndcg@{k}'] for m in full]))):+.2f}"
+            for k in KS]
+        rows.append([str(cart), str(len(ms)), *(_fmt([m["test"][f"ndcg@{k}"] for m in ms]) for k in KS), *change])
+    return rows

@@ -1,0 +1,149 @@
+"""Training and evaluation of the neural rankers, and evaluation of any CartScorer.
+
+Training: AdamW over batches of carts; each cart keeps all its positives and, per epoch, a
+fresh sample of `neg_per_cart` negatives from its pool (the full pool is used for
+validation and test). After every epoch NDCG@4 on the validation carts decides the best
+state, which is what is saved; training stops at `epochs`, after `patience` epochs
+without improvement, or when `max_minutes` is spent. Everything random draws from
+`seed` (torch, numpy, negative sampling, subsampling), so a run is repeatable.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from xpollinate.ranking.batches import Encoded, collate, encode
+from xpollinate.ranking.item_features import ItemFeatures
+from xpollinate.ranking.losses import LOSSES
+from xpollinate.ranking.metrics import KS, ndcg_table
+from xpollinate.ranking.model import CartRanker, ModelConfig, count_parameters
+from xpollinate.ranking.scorer import CartScorer
+from xpollinate.ranking.task import TaskData
+
+Tick = Callable[[str, int, int], None]
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    loss: Literal["listwise", "pairwise"] = "listwise"
+    temperature: float = Field(5.0, gt=0, description="listwise softmax temperature (paper: 5)")
+    margin: float = Field(5.0, gt=0, description="pairwise hinge margin (paper: 5)")
+    epochs: int = Field(6, ge=1, le=200)
+    patience: int = Field(2, ge=1, le=50)
+    batch_size: int = Field(32, ge=1, le=4096)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    neg_per_cart: int | None = Field(64, ge=1, description="negatives sampled per cart per epoch (None: all)")
+    max_train: int | None = Field(None, ge=1, description="subsample this many training carts (seeded)")
+    max_val: int | None = Field(1500, ge=1, description="validation carts used for model selection (seeded)")
+    max_minutes: float = Field(12.0, gt=0, description="wall-clock budget for training")
+    threads: int = Field(2, ge=1, le=64)
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    model: CartRanker
+    curve: list[dict]
+    best_epoch: int
+    best_val: dict[str, float]
+    seconds: float
+    seconds_to_best: float
+    parameters: int
+    n_train: int
+
+
+def model_scores(model: CartRanker, enc: Encoded, max_cart: int, batch_size: int = 64) -> list[np.ndarray]:
+    """Scores of every candidate of every cart (eval mode, no grad), one array per cart."""
+    model.eval()
+    out: list[np.ndarray] = []
+    with torch.inference_mode():
+        for start in range(0, len(enc), batch_size):
+            idx = np.arange(start, min(start + batch_size, len(enc)))
+            b = collate(enc, idx, max_cart)
+            s = model(b["cart_rows"], b["cart_mask"], b["cand_rows"], b["persona"], b["platform"]).numpy()
+            out += [s[i, : len(enc.cands[j])] for i, j in enumerate(idx)]
+    return out
+
+
+def scorer_scores(scorer: CartScorer, enc: Encoded) -> list[np.ndarray]:
+    return [
+        np.asarray(scorer.score(enc.cart_ids[i].tolist(), enc.cand_ids[i].tolist(), int(enc.household[i]),
+                                int(enc.store[i])), dtype=np.float64)
+        for i in range(len(enc))
+    ]
+
+
+def ndcg_summary(table: np.ndarray) -> dict[str, float]:
+    return {f"ndcg@{k}": float(table[:, n].mean()) if len(table) else float("nan") for n, k in enumerate(KS)}
+
+
+def _subsample(enc: Encoded, n: int | None, seed: int) -> Encoded:
+    if n is None or n >= len(enc):
+        return enc
+    idx = np.sort(np.random.default_rng(seed).choice(len(enc), n, replace=False))
+    return enc.subset(idx)
+
+
+def encode_split(task: TaskData, split: str) -> Encoded:
+    return encode(task.split(split), task.catalog, task.persona, task.platforms)
+
+
+def train(
+    task: TaskData, features: ItemFeatures, model_config: ModelConfig, config: TrainConfig, tick: Tick | None = None,
+    train_enc: Encoded | None = None, val_enc: Encoded | None = None,
+) -> TrainResult:
+    say = tick or (lambda _s, _n, _t: None)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    torch.set_num_threads(config.threads)
+    rng = np.random.default_rng(config.seed)
+    train_enc = _subsample(train_enc or encode_split(task, "train"), config.max_train, config.seed)
+    val_enc = _subsample(val_enc or encode_split(task, "val"), config.max_val, config.seed + 1)
+    if len(train_enc) == 0:
+        from xpollinate.errors import XPError
+
+        raise XPError("no training carts with a positive in their pool; widen the training weeks")
+    model = CartRanker(model_config)
+    model.set_features(features)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    loss_fn = LOSSES[config.loss]
+    loss_arg = config.temperature if config.loss == "listwise" else config.margin
+    started = time.perf_counter()
+    curve: list[dict] = []
+    best = (-1.0, 0, None, {}, 0.0)
+    n_batches = -(-len(train_enc) // config.batch_size)
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = rng.permutation(len(train_enc))
+        total = 0.0
+        for b_i in range(n_batches):
+            idx = order[b_i * config.batch_size : (b_i + 1) * config.batch_size]
+            batch = collate(train_enc, idx, model_config.max_cart, config.neg_per_cart, rng)
+            scores = model(batch["cart_rows"], batch["cart_mask"], batch["cand_rows"], batch["persona"], batch["platform"])
+            loss = loss_fn(scores, batch["labels"], batch["cand_mask"], loss_arg)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            total += float(loss.detach())
+            say(f"epoch {epoch}", b_i + 1, n_batches)
+            if time.perf_counter() - started > config.max_minutes * 60:
+                break
+        val = ndcg_summary(ndcg_table(model_scores(model, val_enc, model_config.max_cart), val_enc.labels))
+        elapsed = time.perf_counter() - started
+        curve.append({"epoch": epoch, "loss": total / max(b_i + 1, 1), **val, "seconds": round(elapsed, 1)})
+        if val["ndcg@4"] > best[0]:
+            best = (val["ndcg@4"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()}, val, elapsed)
+        if epoch - best[1] >= config.patience or elapsed > config.max_minutes * 60:
+            break
+    model.load_state_dict(best[2])
+    return TrainResult(model, curve, best[1], best[3], time.perf_counter() - started, best[4],
+                       count_parameters(model), len(train_enc))

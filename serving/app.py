@@ -1,0 +1,161 @@
+"""The ASGI app: routes, validation errors as 422 naming the field, 503 until ready.
+
+Handlers are `async def` on purpose: each request is a few milliseconds of CPU with no
+I/O, so running it on the event loop avoids a thread hop per request; several worker
+processes (`--workers`) give the parallelism. Responses are encoded by orjson.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the request model built at run time.
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import orjson
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from xpollinate.ranking.pool import PoolConfig
+from xpollinate.serving import metrics
+from xpollinate.serving.config import ServeConfig
+from xpollinate.serving.holder import ReloadOutcome, StateHolder
+from xpollinate.serving.recommend import item_xp_view, recommend_cart
+from xpollinate.serving.schemas import CartResponse, ItemXPResponse, Readiness, cart_request_model
+
+log = logging.getLogger("xpollinate.serving")
+
+
+class JSON(Response):
+    """orjson-encoded JSON (numpy scalars included)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _field(error: dict) -> str:
+    """'item_ids.3', 'k', or 'body' for a body that is not JSON or not an object."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "json_invalid":
+        return "body"
+    parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "path", "query") else [str(p) for p in loc]
+    return ".".join(parts) or (str(loc[0]) if loc else "request")
+
+
+def _not_ready(holder: StateHolder) -> JSON:
+    return JSON({"detail": "not ready", "reasons": holder.reasons}, status_code=503)
+
+
+def _count_reload(outcome: ReloadOutcome, holder: StateHolder) -> None:
+    metrics.RELOADS.labels("ok" if outcome.reloaded else "failed").inc()
+    metrics.READY.set(1 if holder.ready else 0)
+
+
+def create_app(config: ServeConfig | None = None) -> FastAPI:
+    config = config or ServeConfig.from_env()
+    holder = StateHolder(config)
+    holder.on_reload = lambda outcome: _count_reload(outcome, holder)
+    pool_config = PoolConfig(per_anchor=config.per_anchor, max_pool=config.max_pool)
+    CartRequest = cart_request_model(config)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        metrics.READY.set(0)
+        holder.start()
+        yield
+        holder.stop()
+
+    app = FastAPI(
+        title="xpollinate",
+        version="0.1.0",
+        summary="Grocery -> general merchandise (XP) recommendations: stored item-XP lists and live cart ranking.",
+        lifespan=lifespan,
+    )
+    app.state.holder = holder
+    app.add_middleware(metrics.MetricsMiddleware)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSON:
+        errors = [
+            {"field": _field(e), "message": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return JSON({"detail": f"invalid request: {summary}", "errors": errors}, status_code=422)
+
+    @app.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> JSON:
+        return JSON({"status": "ok"})
+
+    @app.get("/readyz", summary="Readiness: a state is loaded (503 with the reasons otherwise)", response_model=Readiness)
+    async def readyz() -> JSON:
+        state = holder.state
+        body = {"ready": state is not None, "reasons": holder.reasons, "state": state.describe() if state else None}
+        return JSON(body, status_code=200 if state is not None else 503)
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        payload, content_type = metrics.render()
+        return Response(payload, media_type=content_type)
+
+    @app.post("/admin/reload", summary="Re-read changed stores and models now (this worker; every worker's watcher does it too)")
+    async def reload() -> JSON:
+        outcome = await run_in_threadpool(holder.reload)
+        state = holder.state
+        return JSON(
+            {"reloaded": outcome.reloaded, "reasons": outcome.reasons, "seconds": round(outcome.seconds, 3),
+             "versions": state.versions if state else None},
+            status_code=200 if outcome.reloaded else 503,
+        )
+
+    @app.get(
+        "/v1/items/{item_id}/xp", response_model=ItemXPResponse,
+        summary="Stored item-XP recommendations of an anchor (historical candidates if it has none)",
+        responses={404: {"description": "not a catalog item"}, 503: {"description": "not ready"}},
+    )
+    async def item_xp(
+        item_id: Annotated[int, Path(ge=0, le=2**62, description="anchor item id")],
+        k: Annotated[int | None, Query(ge=1, le=config.max_k, description="return at most k (default: all stored)")] = None,
+    ) -> JSON:
+        state = holder.state
+        if state is None:
+            return _not_ready(holder)
+        view = item_xp_view(state, item_id, k)
+        if view is None:
+            return JSON({"detail": f"item_id {item_id} is not in the catalog"}, status_code=404)
+        if view["source"] == "historical":
+            metrics.FALLBACKS.labels("item_historical").inc()
+        return JSON(view)
+
+    @app.post(
+        "/v1/cart/recommend", response_model=CartResponse,
+        summary="Rank GM recommendations for a live cart (pool -> ranker -> diversified top k)",
+        responses={503: {"description": "not ready"}},
+    )
+    async def cart_recommend(body: CartRequest) -> JSON:  # type: ignore[valid-type]
+        state = holder.state
+        if state is None:
+            return _not_ready(holder)
+        result = recommend_cart(
+            state, pool_config, body.item_ids, body.k, body.max_per_pt, body.household_id, body.platform,
+        )
+        metrics.POOL.observe(result["pool_size"])
+        served = result["served_by"]
+        metrics.CART_PATH.labels(served["candidates"], served["ranker"]).inc()
+        for kind in served["fallbacks"]:
+            metrics.FALLBACKS.labels(kind).inc()
+        return JSON(result)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: the config comes from `XP_SERVE_CONFIG`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_app(ServeConfig.from_env())
+
+
+__all__ = ["create_app", "app_from_env"]

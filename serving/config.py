@@ -1,0 +1,54 @@
+"""Settings of the HTTP service, one typed object shared by the CLI, the app and the workers.
+
+Worker processes are started by uvicorn from an import string, so the config travels to
+them as JSON in the environment variable `XP_SERVE_CONFIG` (`to_env` / `from_env`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from xpollinate.settings import run_home
+
+CONFIG_ENV = "XP_SERVE_CONFIG"
+RankerChoice = Literal["auto", "neural", "heuristic"]
+ItemXPChoice = Literal["required", "optional", "off"]
+
+
+class ServeConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    home: Path = Field(default_factory=run_home, description="run directory holding the stores and models")
+    host: str = Field("127.0.0.1", description="interface to listen on")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port (0: any free port)")
+    workers: int = Field(1, ge=1, le=64, description="worker processes, each with its own copy of the state")
+    ranker: RankerChoice = Field(
+        "auto", description="auto: the trained ranker if one was saved, else the heuristic; "
+        "neural: a trained ranker is required (not ready without one); heuristic: never load one",
+    )
+    item_xp: ItemXPChoice = Field(
+        "required", description="required: not ready without the item-XP store; optional: serve historical "
+        "candidates while it is missing; off: never read it",
+    )
+    max_cart: int = Field(100, ge=1, le=10_000, description="most item ids a cart request may hold")
+    max_k: int = Field(50, ge=1, le=1000, description="largest k a request may ask for")
+    default_k: int = Field(10, ge=1, le=1000, description="k when a request gives none")
+    max_per_pt: int = Field(2, ge=1, le=100, description="default cap of items per product type in a carousel")
+    per_anchor: int = Field(30, ge=1, le=1000, description="candidates per grocery cart item (the paper: 30)")
+    max_pool: int = Field(300, ge=1, le=10_000, description="pool cap, reached by PT-stratified sampling (300)")
+    min_combined: float = Field(0.4, ge=0.0, le=1.0, description="item-XP recs below this combined score (band Poor) never enter a pool")
+    watch_s: float = Field(10.0, ge=0.0, description="seconds between checks for a new store or model version (0: no watcher)")
+    fast: bool = Field(True, description="serve the trained ranker's fast path (ranking.fast: precomputed item parts, same scores)")
+    threads: int = Field(1, ge=1, le=64, description="torch threads per worker")
+
+    def to_env(self) -> dict[str, str]:
+        return {CONFIG_ENV: self.model_dump_json()}
+
+    @classmethod
+    def from_env(cls) -> "ServeConfig":
+        raw = os.environ.get(CONFIG_ENV)
+        return cls.model_validate_json(raw) if raw else cls()

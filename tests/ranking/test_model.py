@@ -1,0 +1,128 @@
+"""The torch rankers: size, masking, training, saving, loading, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from xpollinate.errors import XPError
+from xpollinate.ranking.artifacts import read_json
+from xpollinate.ranking.model import ARCHS, CartRanker, ModelConfig, count_parameters
+from xpollinate.ranking.scorer import load_ranker
+
+
+def test_paper_model_has_about_1_2m_parameters() -> None:
+    n = count_parameters(CartRanker(ModelConfig(arch="xp")))
+    assert 1_100_000 <= n <= 1_300_000
+    assert count_parameters(CartRanker(ModelConfig(arch="transformer"))) < n  # no cross-attention
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_padding_does_not_change_scores(arch: str, fixture_features) -> None:
+    torch.manual_seed(0)
+    model = CartRanker(ModelConfig(arch=arch, layers=2, ff=64, n_platforms=3)).eval()
+    model.set_features(fixture_features)
+    cart = torch.tensor([[1, 2, 4, 0, 0]])
+    cands = torch.tensor([[8, 9, 0]])
+    persona = torch.zeros(1, 64)
+    with torch.inference_mode():
+        padded = model(cart, cart > 0, cands, persona, torch.tensor([1]))
+        tight = model(cart[:, :3], cart[:, :3] > 0, cands[:, :2], persona, torch.tensor([1]))
+    assert torch.allclose(padded[0, :2], tight[0], atol=1e-5)
+
+
+def test_nan_item_features_are_refused(fixture_features) -> None:
+    from dataclasses import replace
+
+    bad = fixture_features.text_vectors.copy()
+    bad[1, 0] = np.nan
+    with pytest.raises(XPError, match="non-finite values in text_vectors"):
+        CartRanker(ModelConfig()).set_features(replace(fixture_features, text_vectors=bad))
+
+
+def test_training_saves_a_complete_run_and_is_deterministic(fixture_run, fixture_task, fixture_features, rank_home) -> None:
+    from xpollinate.ranking.model import ModelConfig
+    from xpollinate.ranking.runs import train_and_save
+    from xpollinate.ranking.train import TrainConfig
+
+    path, metrics = fixture_run
+    assert {p.name for p in path.iterdir()} == {"weights.pt", "config.json", "metrics.json", "data.json"}
+    assert read_json(path, "data")["data_build"] == fixture_task.meta["data_build"]
+    assert metrics["parameters"] > 1_000_000 and metrics["test"]["carts"] > 0
+    assert 0.0 <= metrics["test"]["ndcg@4"] <= 1.0
+    again_path, again = train_and_save(fixture_task, ModelConfig(arch="xp"), TrainConfig(epochs=1, seed=0), rank_home,
+                                       fixture_features, make_current=False)
+    assert again["test"]["per_cart"] == metrics["test"]["per_cart"]
+
+
+def test_load_ranker_serves_the_current_run(fixture_run, rank_home, fixture_task) -> None:
+    scorer = load_ranker(rank_home)
+    assert scorer is not None and scorer.name == "xp"
+    ex = fixture_task.split("test").iloc[0]
+    s = scorer.score(list(ex["cart"]), list(ex["candidates"]), int(ex["household_id"]), int(ex["store_id"]))
+    assert s.shape == (len(ex["candidates"]),) and np.isfinite(s).all()
+
+
+def test_no_trained_model_means_none(tmp_path) -> None:
+    assert load_ranker(tmp_path) is None
+
+
+@pytest.fixture(scope="module")
+def scorer(fixture_run, rank_home):
+    return load_ranker(rank_home)
+
+
+class TestBadInput:
+    def test_empty_cart(self, scorer) -> None:
+        with pytest.raises(XPError, match="empty cart"):
+            scorer.score([], [11, 12])
+        with pytest.raises(XPError, match="unknown ids skipped: \\[777\\]"):
+            scorer.score([777], [11, 12])
+
+    def test_unknown_cart_items_are_skipped_and_reported(self, scorer) -> None:
+        with_unknown = scorer.score([1, 777, 3], [11, 13])
+        assert scorer.last_report["unknown_cart"] == [777]
+        assert np.allclose(with_unknown, scorer.score([1, 3], [11, 13]))
+
+    def test_long_cart_keeps_the_most_recent_50(self, scorer) -> None:
+        cart = [1, 2, 3, 4, 5] * 12  # 60 items
+        long = scorer.score(cart, [11, 13])
+        assert scorer.last_report["truncated"] == 10
+        assert np.allclose(long, scorer.score(cart[-50:], [11, 13]))
+
+    def test_candidates_without_embeddings_score_minus_inf(self, scorer) -> None:
+        s = scorer.score([1, 3], [11, 424242, 13])
+        assert s[1] == -np.inf and np.isfinite(s[[0, 2]]).all()
+        assert scorer.last_report["unknown_candidates"] == [424242]
+
+    def test_nan_persona_falls_back_to_zeros(self, scorer) -> None:
+        from dataclasses import replace
+
+        hh = int(scorer.persona.household_ids[0])
+        saved = scorer.persona
+        scores = saved.scores.copy()
+        scores[0, :5] = np.nan
+        try:
+            scorer.persona = replace(saved, scores=scores)
+            s = scorer.score([1, 3], [11, 13], household_id=hh)
+            assert np.isfinite(s).all() and scorer.last_report["nan_persona"] == 5
+        finally:
+            scorer.persona = saved
+
+
+@pytest.mark.parametrize("arch", ["xp", "transformer"])
+def test_fast_path_equals_eager_model(arch: str, fixture_features) -> None:
+    from xpollinate.ranking.fast import FastRanker
+
+    torch.manual_seed(1)
+    model = CartRanker(ModelConfig(arch=arch, n_platforms=3)).eval()
+    model.set_features(fixture_features)
+    fast = FastRanker(model)
+    cart = torch.tensor([[1, 2, 4, 0], [3, 5, 0, 0]])
+    cands = torch.tensor([[8, 9, 10], [9, 11, 0]])
+    persona = torch.rand(2, 64)
+    platform = torch.tensor([1, 2])
+    with torch.inference_mode():
+        eager = model(cart, cart > 0, cands, persona, platform)
+    assert torch.allclose(fast(cart, cart > 0, cands, persona, platform), eager, atol=1e-4)

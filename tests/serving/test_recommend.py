@@ -1,0 +1,62 @@
+"""The request pipeline in process: layered source, Poor band, ranker failures, incremental reloads."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xpollinate.errors import XPError
+from xpollinate.ranking.pool import PoolConfig
+from xpollinate.serving.config import ServeConfig
+from xpollinate.serving.recommend import recommend_cart
+from xpollinate.serving.state import ServingState, load_state
+
+from tests.serving.conftest import write_item_xp
+
+
+@pytest.fixture(scope="module")
+def state(serve_home: Path) -> ServingState:
+    return load_state(ServeConfig(home=serve_home, watch_s=0))
+
+
+def test_layered_source_prefers_item_xp_and_drops_poor(state: ServingState) -> None:
+    src = state.source
+    assert src.origin(1) == "item_xp" and src.origin(3) == "historical" and src.origin(999) is None
+    assert src.top(1, 30) == [(16, 0.8), (15, 0.65)]  # 13 is Poor (0.3): stored, never pooled
+    assert src.top(3, 1) == [(13, 7.0)]
+    assert [r["item_id"] for r in state.item_xp.stored(1)] == [16, 15, 13]
+
+
+class Exploding:
+    name = "broken"
+
+    def score(self, *args, **kwargs) -> np.ndarray:
+        raise RuntimeError("boom")
+
+
+class Refusing:
+    name = "picky"
+
+    def score(self, *args, **kwargs) -> np.ndarray:
+        raise XPError("no cart item the model knows")
+
+
+@pytest.mark.parametrize("scorer", [Exploding(), Refusing()])
+def test_a_failing_ranker_is_answered_by_the_heuristic(state: ServingState, scorer) -> None:
+    broken = dataclasses.replace(state, scorer=scorer, trained=True)
+    out = recommend_cart(broken, PoolConfig(), [1, 3], k=5, max_per_pt=2)
+    assert out["served_by"]["ranker"] == "heuristic" and out["served_by"]["fallbacks"] == ["ranker_error", "historical_anchors"]
+    assert out["items"] == recommend_cart(state, PoolConfig(), [1, 3], k=5, max_per_pt=2)["items"]
+
+
+def test_reload_reuses_unchanged_parts(own_home: Path) -> None:
+    config = ServeConfig(home=own_home, watch_s=0)
+    first = load_state(config)
+    write_item_xp(own_home, "run-2", {5: [(13, 0.9, "Excellent")]})
+    second = load_state(config, previous=first)
+    assert second.data is first.data and second.historical is first.historical  # catalog not re-read
+    assert second.item_xp is not first.item_xp and second.source.origin(5) == "item_xp"
+    assert second.versions["item_xp"] != first.versions["item_xp"] and second.versions["data"] == first.versions["data"]
