@@ -13,7 +13,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-from xpollinate.cli import cache, candidates, data, index, prompts, run, train  # noqa: E402  (sub-commands register on import)
+from xpollinate.cli import cache, candidates, data, index, prompts, run, train, twotower  # noqa: E402  (sub-commands register on import)
 
 app.add_typer(data.app, name="data")
 app.add_typer(candidates.assoc_app, name="assoc")
@@ -23,3 +23,4 @@ app.add_typer(cache.app, name="cache")
 app.add_typer(train.app, name="train")
 app.add_typer(index.app, name="index")
 app.command("run")(run.run_cmd)
+app.add_typer(twotower.app, name="twotower")
