@@ -130,6 +130,7 @@ def _metrics_table(title: str, rows: dict[str, dict[str, float]], extra: tuple[s
 def eval_cmd(
     index: Annotated[str, typer.Option(help="FAISS index for the model's retrieval: exact or hnsw.")] = "exact",
     ablation: Annotated[bool, typer.Option(help="Also train the model with each STARS extension removed (same settings) and compare.")] = False,
+    ablation_epochs: Annotated[Optional[int], typer.Option(help="Epochs of each ablation run (default: the saved model's).")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the metrics to this JSON file.")] = None,
     threads: ThreadsOpt = 1,
 ) -> None:
@@ -156,9 +157,12 @@ def eval_cmd(
             raise XPError("the saved model has no tag table; train it with tags first")
         from xpollinate.retrieval.twotower.training import prepare
 
-        full = prepare(store, saved.config, need_tags=saved.config.extensions.tags)
+        cfg = saved.config if ablation_epochs is None else saved.config.model_copy(update={"epochs": ablation_epochs})
+        if ablation_epochs is not None and ablation_epochs < 1:
+            raise XPError(f"--ablation-epochs {ablation_epochs}: train at least one epoch")
+        full = prepare(store, cfg, need_tags=cfg.extensions.tags)
         with progress_bars() as progress:
-            table = run_ablation(store, saved.config, progress=progress, threads=threads, data=full)
+            table = run_ablation(store, cfg, progress=progress, threads=threads, data=full)
         for name, rows in table.items():
             out.print(_metrics_table(f"ablation, scope {name}", rows, extra=("train_seconds",)))
         payload["ablation"] = table

@@ -44,14 +44,16 @@ def scope(data: TrainingData, name: str) -> Scope:
 
 
 @torch.no_grad()
-def user_vectors(model: TwoTower, data: TrainingData, cfg: TwoTowerConfig, baskets: np.ndarray, end: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(h_gen, h_next or None) for the histories before `baskets` (or before stream offsets `end`)."""
+def user_vectors(model: TwoTower, data: TrainingData, cfg: TwoTowerConfig, baskets: np.ndarray, end: np.ndarray | None = None,
+                 item_vectors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(h_gen, h_next or None) for the histories before `baskets` (or before stream offsets `end`);
+    histories are read from `item_vectors` (the saved ones; computed from the model if None)."""
     model.eval()
+    table = torch.from_numpy(item_vectors if item_vectors is not None else model.item_vectors())
     gens, nexts = [], []
     for s in range(0, len(baskets), USER_CHUNK):
         e = None if end is None else end[s : s + USER_CHUNK]
-        gen, nxt = model.users(*user_inputs(data, cfg, baskets[s : s + USER_CHUNK], end=e))
+        gen, nxt = model.users(*user_inputs(data, cfg, baskets[s : s + USER_CHUNK], end=e), lambda rows: table[rows])
         gens.append(gen.numpy())
         if nxt is not None:
             nexts.append(nxt.numpy())
@@ -63,7 +65,7 @@ def user_vectors(model: TwoTower, data: TrainingData, cfg: TwoTowerConfig, baske
 def model_rankings(model: TwoTower, data: TrainingData, cfg: TwoTowerConfig, index: ItemIndex, sc: Scope, k: int
                    ) -> dict[str, np.ndarray]:
     """The model's top-k per query: round-robin of GI and NI when dual (plus each alone), else GI."""
-    gen, nxt = user_vectors(model, data, cfg, sc.baskets)
+    gen, nxt = user_vectors(model, data, cfg, sc.baskets, item_vectors=index.vectors)
     _, gi = index.search(gen, k, sc.allowed)
     if nxt is None:
         return {"two-tower": gi}

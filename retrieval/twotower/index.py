@@ -33,7 +33,7 @@ class ItemIndex:
     """Inner-product search over float32 item vectors (rows = item rows of the catalog)."""
 
     def __init__(self, vectors: np.ndarray, kind: IndexKind = "exact", *, hnsw_m: int = 32, ef_construction: int = 80,
-                 ef_search: int = 64) -> None:
+                 ef_search: int = 128) -> None:
         import faiss
 
         if kind not in KINDS:
@@ -98,9 +98,22 @@ class ItemIndex:
             scores_out[slot, : top.shape[1]] = scores[i, top[i]]
 
 
-def recall_at_k(approx: np.ndarray, exact: np.ndarray) -> float:
-    """Mean overlap of approximate and exact top-k row sets (padding -1 ignored)."""
-    hits = [len(set(a[a >= 0]) & set(e[e >= 0])) / max(1, int((e >= 0).sum())) for a, e in zip(approx, exact)]
+def recall_at_k(approx: np.ndarray, exact: np.ndarray, approx_scores: np.ndarray | None = None,
+                exact_scores: np.ndarray | None = None, tol: float = 1e-5) -> float:
+    """Mean share of the exact top-k that the approximate search found (padding -1 ignored).
+
+    With scores, ties count: an approximate result whose score reaches the exact k-th score
+    is a hit even if the exact search listed another item with that same score (many
+    catalog items share a text and thus a vector; which of them fills the last slots is
+    arbitrary in both searches)."""
+    hits = []
+    for q, (a, e) in enumerate(zip(approx, exact)):
+        n = max(1, int((e >= 0).sum()))
+        if approx_scores is None or exact_scores is None:
+            hits.append(len(set(a[a >= 0]) & set(e[e >= 0])) / n)
+        else:
+            kth = exact_scores[q][e >= 0].min() if (e >= 0).any() else np.inf
+            hits.append(min(n, int(((approx_scores[q] >= kth - tol) & (a >= 0)).sum())) / n)
     return float(np.mean(hits)) if hits else 0.0
 
 

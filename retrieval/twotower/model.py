@@ -6,13 +6,15 @@ content-only embedding), plus embeddings of product type, department, price buck
 item class and brand kind, plus (STARS) a projection of the multi-hot attribute tags;
 summed, then an MLP to `dim`, L2-normalised.
 
-User tower: masked mean of (user-side item embedding + product-type embedding) over the
-long-term history window, the household's persona vector and a history-size feature ->
-MLP -> h_gen. With `dual_user`, a second head reads the next-basket window as well ->
-h_next. A household with no history is represented by its demographics alone.
+User tower: the mean of the item tower's vectors over the long-term history window (tied
+item representations), plus an MLP residual over that mean, the household's persona vector
+and a history-size feature -> h_gen. With `dual_user`, a second head reads the next-basket
+window as well -> h_next. A household with no history is represented by its demographics alone.
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 import torch
@@ -66,37 +68,41 @@ class ItemTower(nn.Module):
         return nn.functional.normalize(self.head(self.norm(x)), dim=-1)
 
 
+ItemLookup = Callable[[torch.Tensor], torch.Tensor]  # item rows (any shape) -> their item-tower vectors
+
+
 class UserTower(nn.Module):
-    def __init__(self, items: ItemFeatures, n_persona: int, cfg: TwoTowerConfig) -> None:
+    """Histories are read through the item tower's own vectors (tied, as STARS ties e_k): the mean
+    of the window's item vectors is the user's starting point, and an MLP over it, the persona and
+    the history size adds a residual. Repeat purchases - the strongest grocery signal - are then
+    one step away: a user vector near the mean of its items scores those items high."""
+
+    def __init__(self, n_persona: int, cfg: TwoTowerConfig) -> None:
         super().__init__()
-        h = cfg.hidden
+        h, d = cfg.hidden, cfg.dim
         self.dual = cfg.extensions.dual_user
-        self.pad = items.n
-        self.register_buffer("pt", torch.from_numpy(np.r_[items.pt, 0]))
-        self.item_emb = nn.EmbeddingBag(items.n + 1, h, mode="sum", padding_idx=items.n, sparse=True)
-        self.pt_emb = nn.EmbeddingBag(len(items.pt_names) + 1, h, mode="sum")
         self.persona = nn.Linear(n_persona, h)
-        self.gen_head = _mlp(2 * h + 1, h, cfg.dim)
-        self.next_head = _mlp(3 * h + 1, h, cfg.dim) if self.dual else None
+        self.gen_head = _mlp(d + h + 1, h, d)
+        self.next_head = _mlp(2 * d + h + 1, h, d) if self.dual else None
 
-    def _bag(self, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean of the window's item + PT embeddings (padding excluded), and log(1 + count)."""
-        mask = window >= 0
-        rows = torch.where(mask, window, torch.full_like(window, self.pad))
-        pts = torch.where(mask, self.pt[rows], torch.zeros_like(rows))
-        count = mask.sum(1, keepdim=True).float()
-        vec = self.item_emb(rows) + self.pt_emb(pts, per_sample_weights=mask.float())
-        return vec / count.clamp(min=1.0), torch.log1p(count)
+    @staticmethod
+    def _bag(window: torch.Tensor, lookup: ItemLookup) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean item vector of the window (padding -1 excluded; zeros when empty), and log(1 + count)."""
+        mask = (window >= 0).float()
+        vecs = lookup(window.clamp(min=0)) * mask[..., None]
+        count = mask.sum(1, keepdim=True)
+        return vecs.sum(1) / count.clamp(min=1.0), torch.log1p(count)
 
-    def forward(self, long_window: torch.Tensor, short_window: torch.Tensor | None, persona: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, long_window: torch.Tensor, short_window: torch.Tensor | None, persona: torch.Tensor,
+                lookup: ItemLookup) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(h_gen, h_next or None), each L2-normalised."""
-        long_bag, n_long = self._bag(long_window)
+        long_bag, n_long = self._bag(long_window, lookup)
         p = self.persona(persona)
-        h_gen = nn.functional.normalize(self.gen_head(torch.cat([long_bag, p, n_long], 1)), dim=-1)
+        h_gen = nn.functional.normalize(long_bag + self.gen_head(torch.cat([long_bag, p, n_long], 1)), dim=-1)
         if self.next_head is None or short_window is None:
             return h_gen, None
-        short_bag, n_short = self._bag(short_window)
-        h_next = nn.functional.normalize(self.next_head(torch.cat([short_bag, long_bag, p, n_short], 1)), dim=-1)
+        short_bag, n_short = self._bag(short_window, lookup)
+        h_next = nn.functional.normalize(short_bag + self.next_head(torch.cat([short_bag, long_bag, p, n_short], 1)), dim=-1)
         return h_gen, h_next
 
 
@@ -104,7 +110,7 @@ class TwoTower(nn.Module):
     def __init__(self, items: ItemFeatures, tags: np.ndarray | None, seen: np.ndarray, n_persona: int, cfg: TwoTowerConfig) -> None:
         super().__init__()
         self.items = ItemTower(items, tags, seen, cfg)
-        self.users = UserTower(items, n_persona, cfg)
+        self.users = UserTower(n_persona, cfg)
 
     @torch.no_grad()
     def item_vectors(self, chunk: int = 8192) -> np.ndarray:

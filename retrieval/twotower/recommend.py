@@ -82,7 +82,8 @@ class Recommender:
         else:
             first = seq.household_baskets(household_id)[0]
             anchor, end = first, seq.basket_start[first]
-        gen, nxt = user_vectors(self.model, self.data, self.saved.config, np.array([anchor]), end=np.array([end]))
+        gen, nxt = user_vectors(self.model, self.data, self.saved.config, np.array([anchor]), end=np.array([end]),
+                                item_vectors=self.saved.item_vectors)
         if n_hist == 0:
             path = f"demographics only: no purchases up to week {as_of_week}"
         elif n_hist == 1:

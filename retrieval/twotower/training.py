@@ -137,10 +137,10 @@ def train(data: TrainingData, cfg: TwoTowerConfig, progress: Progress | None = N
     order = np.argsort(items.subclass, kind="stable")
     sub_start = np.searchsorted(items.subclass[order], np.arange(items.subclass.max() + 1 if items.n else 0))
     sub_count = np.bincount(items.subclass, minlength=len(sub_start))
-    sparse = [model.users.item_emb.weight] + ([model.items.delta.weight] if model.items.delta is not None else [])
+    sparse = [model.items.delta.weight] if model.items.delta is not None else []
     dense = [p for p in model.parameters() if all(p is not q for q in sparse)]
-    # the two per-item tables get sparse gradients (only the rows a batch touches are updated)
-    opts = [torch.optim.Adam(dense, lr=cfg.lr, weight_decay=cfg.weight_decay), torch.optim.SparseAdam(sparse, lr=cfg.lr)]
+    # the per-item delta table gets sparse gradients (only the rows a batch touches are updated)
+    opts = [torch.optim.Adam(dense, lr=cfg.lr, weight_decay=cfg.weight_decay)] + ([torch.optim.SparseAdam(sparse, lr=cfg.lr)] if sparse else [])
     train_baskets = data.split.train
     lengths = seq.basket_end[train_baskets] - seq.basket_start[train_baskets]
     started = time.perf_counter()
@@ -161,7 +161,6 @@ def train(data: TrainingData, cfg: TwoTowerConfig, progress: Progress | None = N
             if len(b) < 2:
                 continue
             long, short, persona = user_inputs(data, cfg, b)
-            h_gen, h_next = model.users(long, short, persona)
             pos_ids = torch.from_numpy(t)
             sampled_ids = torch.from_numpy(rng.integers(0, items.n, cfg.sampled_negatives)) if cfg.sampled_negatives else None
             hard_ids = None
@@ -169,10 +168,13 @@ def train(data: TrainingData, cfg: TwoTowerConfig, progress: Progress | None = N
                 sub = items.subclass[t]
                 r = (rng.random((len(t), cfg.hard_negatives)) * sub_count[sub][:, None]).astype(np.int64)
                 hard_ids = torch.from_numpy(order[sub_start[sub][:, None] + r])
-            # one item-tower pass over the distinct items of positives and negatives
+            # one item-tower pass over the distinct items of histories, positives and negatives
             parts = [pos_ids] + ([sampled_ids] if sampled_ids is not None else []) + ([hard_ids.reshape(-1)] if hard_ids is not None else [])
-            uniq, inverse = torch.unique(torch.cat(parts), return_inverse=True)
-            vecs = model.items(uniq)[inverse]
+            history = [long.reshape(-1)] + ([short.reshape(-1)] if short is not None else [])
+            uniq = torch.unique(torch.cat(parts + history).clamp(min=0))
+            table = model.items(uniq)
+            h_gen, h_next = model.users(long, short, persona, lambda rows: table[torch.searchsorted(uniq, rows)])
+            vecs = table[torch.searchsorted(uniq, torch.cat(parts))]
             pos = vecs[: len(t)]
             sampled = vecs[len(t) : len(t) + len(sampled_ids)] if sampled_ids is not None else None
             hard = vecs[len(vecs) - hard_ids.numel() :].reshape(len(t), cfg.hard_negatives, -1) if hard_ids is not None else None

@@ -24,8 +24,11 @@ def test_exact_matches_brute_force_and_hnsw_recall(vectors: np.ndarray) -> None:
     brute = np.argsort(-(q @ vectors.T), axis=1)[:, :10]
     assert np.array_equal(rows, brute)
     assert np.all(np.diff(scores, axis=1) <= 1e-6)
-    _, approx = ItemIndex(vectors, "hnsw", ef_search=128).search(q, 10)
+    approx_scores, approx = ItemIndex(vectors, "hnsw").search(q, 10)
     assert recall_at_k(approx, rows) >= 0.95
+    # ties: an equal-score item in the last slot counts as found
+    assert recall_at_k(np.array([[1, 9]]), np.array([[1, 2]]), np.array([[0.9, 0.5]]), np.array([[0.9, 0.5]])) == 1.0
+    assert recall_at_k(np.array([[1, 9]]), np.array([[1, 2]]), np.array([[0.9, 0.4]]), np.array([[0.9, 0.5]])) == 0.5
 
 
 def test_filter_after_search_returns_only_allowed_items(vectors: np.ndarray) -> None:

@@ -100,7 +100,8 @@ def test_extension_switches_change_the_towers(tt_data) -> None:
     off = tiny_config(extensions=Extensions(text_delta=False, tags=False, dual_user=False))
     bare = build_model(tt_data, off)
     assert bare.items.delta is None and bare.items.tag_proj is None and bare.users.next_head is None
-    gen, nxt = bare.users(*user_inputs(tt_data, off, tt_data.split.test[:3]))
+    table = torch.from_numpy(bare.item_vectors())
+    gen, nxt = bare.users(*user_inputs(tt_data, off, tt_data.split.test[:3]), lambda rows: table[rows])
     assert nxt is None and gen.shape == (3, 8)
     assert torch.allclose(gen.norm(dim=1), torch.ones(3), atol=1e-5)
 
