@@ -67,7 +67,7 @@ def tag_cmd(
     out.print(f"tagged {ok}/{len(table)} categories with {model.spec} in {run.calls} calls "
               f"({run.failures} failed calls, {int((table['status'] == 'missing').sum())} categories skipped by the model)")
     for _, row in table.head(10).iterrows():
-        out.print(f"  {row['category'].title()}: {', '.join(row['tags']) or '-'} [{row['status']}]")
+        out.print(f"  {row['category'].title()}: {', '.join(row['tags']) or '-'} [{row['status']}]", markup=False)
     usage = model.usage.summary()["total"]
     out.print(f"LLM: {usage['calls']} calls, {usage['cache_hits']} cache hits, {usage['output_tokens']} output tokens")
     out.print(f"saved {run.path}")
