@@ -62,7 +62,7 @@ def evaluate_model(data: TrainingData, model: TwoTower, cfg: TwoTowerConfig, ite
 def ablation(store: DataStore, cfg: TwoTowerConfig, home: Path | None = None, progress: Progress | None = None,
              threads: int | None = 1, data: TrainingData | None = None) -> Metrics:
     """The full model and each extension removed in turn, same data and settings: scope -> variant -> metrics."""
-    data = data or prepare(store, cfg, home, progress, need_tags=True)
+    data = data or prepare(store, cfg, home, progress)
     variants = [cfg] + [cfg.model_copy(update={"extensions": cfg.extensions.without(e)}) for e in EXTENSIONS if getattr(cfg.extensions, e)]
     out: Metrics = {name: {} for name in SCOPES}
     for variant in variants:
