@@ -13,10 +13,9 @@ app = typer.Typer(
     add_completion=False,
 )
 
-from xpollinate.cli import cache, candidates, data, index, prompts, run, train  # noqa: E402  (sub-commands register on import)
-from xpollinate.cli import ab, batch, review  # noqa: E402
-from xpollinate.cli import ranker  # noqa: E402
-from xpollinate.cli import serve  # noqa: E402
+from xpollinate.cli import (  # noqa: E402  (sub-commands register on import)
+    ab, batch, cache, candidates, data, index, prompts, ranker, review, run, serve, train, twotower,
+)
 
 app.add_typer(data.app, name="data")
 app.add_typer(candidates.assoc_app, name="assoc")
@@ -32,3 +31,4 @@ app.command("ab")(ab.ab_cmd)
 app.add_typer(review.app, name="review")
 app.add_typer(ranker.app, name="ranker")
 app.command("serve")(serve.serve_cmd)
+app.add_typer(twotower.app, name="twotower")

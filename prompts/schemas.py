@@ -148,10 +148,37 @@ class MatchRating(BaseModel):
         return self.match / SCORE_SCALE
 
 
+# The controlled vocabulary of `attribute_tags@v1` (STARS-style LLM-derived attribute tags). The
+# schema declares it as an enum, so constrained decoding can only emit these strings; append
+# new tags at the end and bump the prompt version (the two-tower tag table is keyed by both).
+ATTRIBUTE_TAGS: tuple[str, ...] = (
+    "food", "beverage", "alcohol", "fresh", "frozen", "shelf-stable", "snack", "sweet", "breakfast",
+    "baking", "cooking ingredient", "dairy", "meat", "seafood", "produce", "bakery", "deli", "ready meal",
+    "healthy", "organic", "kids", "baby", "pet", "household", "cleaning", "laundry", "paper goods",
+    "disposable", "kitchen", "cookware", "personal care", "beauty", "hygiene", "health", "outdoor",
+    "grilling", "party", "seasonal", "holiday", "gift", "home decor", "garden", "hardware", "electronics",
+    "office", "school", "toys", "apparel", "travel", "coffee and tea",
+)
+AttributeTag = Literal[ATTRIBUTE_TAGS]  # type: ignore[valid-type]
+
+
+class CategoryTags(BaseModel):
+    """Tags of one numbered category in an `attribute_tags` call."""
+
+    number: int = Field(ge=1, le=100)
+    tags: list[AttributeTag] = Field(min_length=1, max_length=3)
+
+
+class CategoryTagging(BaseModel):
+    """Attribute tagger (`attribute_tags@v1`): tags for each numbered product category of one call."""
+
+    categories: list[CategoryTags] = Field(min_length=1, max_length=100)
+
+
 OUTPUT_MODELS: dict[str, type[BaseModel]] = {
     m.__name__: m
     for m in (
         Themes, ThemeRecommendations, NaiveRecommendations, ContextualEvaluation, BatchContextualEvaluation,
-        JudgeEvaluation, MatchRating,
+        JudgeEvaluation, MatchRating, CategoryTagging,
     )
 }

@@ -1,0 +1,99 @@
+"""Two-tower benchmark: training time on the full dataset, then retrieval over every catalog item
+with the exact (IndexFlatIP) and approximate (HNSW) FAISS indexes - single-query latency (1 thread),
+batched throughput, recall@10 of HNSW against exact - with and without the GM filter. Ratios are
+against the exact index measured in the same process.
+
+    python bench/twotower_bench.py            # trains the default model (tags if a tag table exists)
+    python bench/twotower_bench.py --saved    # reuse the model in use instead of training
+
+Run it under `flock /tmp/xp-cpu.lock` on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+
+from xpollinate.catalog.store import DataStore
+from xpollinate.retrieval.twotower import Extensions, TwoTowerConfig, prepare, train
+from xpollinate.retrieval.twotower.evaluate import user_vectors
+from xpollinate.retrieval.twotower.index import ItemIndex, recall_at_k, set_threads
+from xpollinate.retrieval.twotower.tags import TagsNotBuiltError, load_tags
+from xpollinate.retrieval.twotower.training import restore
+
+SINGLE_QUERIES = 500
+K = 10
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--saved", action="store_true", help="use the saved model instead of training one")
+    ap.add_argument("--epochs", type=int, default=3)
+    args = ap.parse_args()
+    store = DataStore.open()
+    print(f"# two-tower benchmark (data build {store.build_id})\n")
+    if args.saved:
+        data, model, saved = restore(store)
+        cfg, vectors = saved.config, saved.item_vectors
+        print(f"model: saved {saved.path.name} (trained in {saved.manifest.get('train_seconds')} s)\n")
+    else:
+        try:
+            load_tags()
+            ext = Extensions()
+        except TagsNotBuiltError:
+            ext = Extensions(tags=False)
+        cfg = TwoTowerConfig(epochs=args.epochs, extensions=ext)
+        t0 = time.perf_counter()
+        data = prepare(store, cfg)
+        t_prep = time.perf_counter() - t0
+        result = train(data, cfg, threads=1)
+        model, vectors = result.model, result.item_vectors
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print("| training (full dataset) | value |\n|---|---:|")
+        print(f"| model | {cfg.extensions.label()}, dim {cfg.dim}, {cfg.epochs} epochs, batch {cfg.batch_size} |")
+        print(f"| training baskets / examples | {len(data.split.train):,} / {result.examples:,} |")
+        print(f"| prepare (features, sequences; text vectors cached after the first run) | {t_prep:.1f} s |")
+        print(f"| train (incl. embedding all {data.items.n:,} items) | {result.seconds:.1f} s |")
+        print(f"| loss per epoch | {', '.join(f'{x:.3f}' for x in result.losses)} |")
+        print(f"| peak RSS | {rss:,.0f} MB |\n")
+
+    gen, _ = user_vectors(model, data, cfg, data.split.test, item_vectors=vectors)
+    gm = data.items.is_gm
+    rows = []
+    for kind in ("exact", "hnsw"):
+        set_threads(1)
+        t0 = time.perf_counter()
+        index = ItemIndex(vectors, kind)  # type: ignore[arg-type]
+        build_s = time.perf_counter() - t0
+        for label, allowed in (("all items", None), ("GM only", gm)):
+            set_threads(1)
+            lat = []
+            for q in gen[:SINGLE_QUERIES]:
+                t = time.perf_counter()
+                index.search(q[None, :], K, allowed)
+                lat.append(time.perf_counter() - t)
+            set_threads(2)
+            t = time.perf_counter()
+            scores, found = index.search(gen, K, allowed)
+            batch_s = time.perf_counter() - t
+            rows.append(dict(kind=kind, scope=label, build=build_s, p50=np.percentile(lat, 50) * 1e3,
+                             p95=np.percentile(lat, 95) * 1e3, qps=len(gen) / batch_s, scores=scores, found=found))
+    base = {r["scope"]: r for r in rows if r["kind"] == "exact"}
+    print(f"| index | filter | build s | single query p50 ms | p95 ms | batched queries/s ({len(gen):,} users) | "
+          f"p50 vs exact | throughput vs exact | recall@{K} vs exact (ties counted) | recall@{K} by item id |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        b = base[r["scope"]]
+        rec = recall_at_k(r["found"], b["found"], r["scores"], b["scores"])
+        rec_id = recall_at_k(r["found"], b["found"])
+        print(f"| {r['kind']} | {r['scope']} | {r['build']:.2f} | {r['p50']:.3f} | {r['p95']:.3f} | {r['qps']:,.0f} | "
+              f"{b['p50'] / r['p50']:.1f}x faster | {r['qps'] / b['qps']:.1f}x | {rec:.3f} | {rec_id:.3f} |")
+    print(f"\n{len(vectors):,} items x {vectors.shape[1]} dims; single queries: first {SINGLE_QUERIES} test households, "
+          "1 FAISS thread; batched: all test households in one call, 2 threads.")
+
+
+if __name__ == "__main__":
+    main()
