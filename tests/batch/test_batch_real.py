@@ -2,7 +2,7 @@
 matcher (a category subset of the GM catalog, to keep the index build short), the fallback
 cross-encoder scorer and the grocery filter. SmolLM2 is a toy model: an anchor may end with
 results or with a recorded failure; either way nothing is lost, and a re-run repeats no call.
-The full `xp batch` command over the whole GM index is the slow test below."""
+Both are marked slow: SmolLM2 calls take minutes on a loaded 2-core box."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ class RealSubsetParts:
         )
 
 
+@pytest.mark.slow
 def test_smollm2_batch_on_real_slice(real_home: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     shutil.copytree(real_home / "data", home / "data")
