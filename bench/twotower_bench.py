@@ -67,7 +67,7 @@ def main() -> None:
         set_threads(1)
         t0 = time.perf_counter()
         index = ItemIndex(vectors, kind)  # type: ignore[arg-type]
-        index.add_partition(gm)  # HNSW: a graph of its own for the GM filter (exact: nothing to build)
+        index.add_partition(gm)  # an index of its own for the GM filter
         build_s = time.perf_counter() - t0
         for label, allowed in (("all items", None), ("GM only", gm)):
             set_threads(1)

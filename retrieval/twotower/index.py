@@ -55,11 +55,12 @@ class ItemIndex:
         self._partitions: dict[bytes, tuple[np.ndarray, "ItemIndex"]] = {}
 
     def add_partition(self, allowed: np.ndarray) -> None:
-        """An approximate index of its own over the rows of a frequent, selective filter (GM only):
-        post-filtering one HNSW graph loses the allowed items that sit deep in the ranking, while
-        searching the allowed rows' own graph keeps its recall. Exact indexes need none."""
+        """An index of its own (same kind) over the rows of a frequent, selective filter (GM only):
+        post-filtering one HNSW graph loses the allowed items that sit deep in the ranking (recall
+        0.59 for GM here), and an exact index would re-fetch several times; searching the allowed
+        rows' own index avoids both."""
         key = np.packbits(allowed).tobytes()
-        if self.kind != "exact" and key not in self._partitions:
+        if key not in self._partitions:
             rows = np.flatnonzero(allowed)
             self._partitions[key] = (rows, ItemIndex(self.vectors[rows], self.kind, **self._params))  # type: ignore[arg-type]
 
