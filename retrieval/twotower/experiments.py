@@ -47,6 +47,7 @@ def evaluate_model(data: TrainingData, model: TwoTower, cfg: TwoTowerConfig, ite
                    index_kind: IndexKind = "exact", baselines: bool = True, knn: ItemKNN | None = None) -> Metrics:
     """Metrics@{5,10,20} of the model (and the baselines) on each scope's held-out next baskets."""
     index = ItemIndex(item_vectors, index_kind)
+    index.add_partition(data.items.is_gm)
     out: Metrics = {}
     if baselines and knn is None:
         knn = ItemKNN(data.seq, data.split.train, data.items.n)

@@ -47,6 +47,7 @@ class Recommender:
                  index_kind: IndexKind = "exact") -> None:
         self.data, self.model, self.saved = restore(store, home, name)
         self.index = ItemIndex(self.saved.item_vectors, index_kind)
+        self.index.add_partition(self.data.items.is_gm)  # --gm-only searches a GM graph of its own (hnsw)
         self.items = store.items(["item_id", "text", "product_type"]).sort_values("item_id").reset_index(drop=True)
 
     def _allowed(self, gm_only: bool, allowed_ids: list[int] | None) -> np.ndarray | None:

@@ -37,6 +37,11 @@ def test_filter_after_search_returns_only_allowed_items(vectors: np.ndarray) -> 
     for kind in ("exact", "hnsw"):
         _, rows = ItemIndex(vectors, kind).search(vectors[:5], 10, allowed)  # type: ignore[arg-type]
         assert (rows >= 0).all() and allowed[rows].all()
+    hnsw = ItemIndex(vectors, "hnsw")
+    hnsw.add_partition(allowed)
+    exact_scores, exact_rows = ItemIndex(vectors).search(vectors[:5], 10, allowed)
+    part_scores, part_rows = hnsw.search(vectors[:5], 10, allowed)
+    assert allowed[part_rows].all() and recall_at_k(part_rows, exact_rows, part_scores, exact_scores) >= 0.95
     few = np.zeros(len(vectors), bool)
     few[[1, 2]] = True
     _, rows = ItemIndex(vectors).search(vectors[:1], 5, few)
