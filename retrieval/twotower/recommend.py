@@ -24,6 +24,7 @@ from xpollinate.catalog.store import DataStore
 from xpollinate.errors import XPError
 from xpollinate.retrieval.twotower.baselines import popularity
 from xpollinate.retrieval.twotower.evaluate import user_vectors
+from xpollinate.retrieval.twotower.features import CLASSES
 from xpollinate.retrieval.twotower.index import IndexKind, ItemIndex, round_robin
 from xpollinate.retrieval.twotower.training import restore
 
@@ -50,8 +51,10 @@ class Recommender:
         self.index.add_partition(self.data.items.is_gm)  # --gm-only searches a GM graph of its own (hnsw)
         self.items = store.items(["item_id", "text", "product_type"]).sort_values("item_id").reset_index(drop=True)
 
-    def _allowed(self, gm_only: bool, allowed_ids: list[int] | None) -> np.ndarray | None:
-        mask = self.data.items.is_gm.copy() if gm_only else None
+    def _allowed(self, gm_only: bool, allowed_ids: list[int] | None) -> np.ndarray:
+        """Items a response may hold: never `excluded` ones (coupons, fuel, deposits, tobacco, ...),
+        which are no recommendation even where households bought them; GM only on request."""
+        mask = self.data.items.is_gm.copy() if gm_only else self.data.items.item_class != CLASSES.index("excluded")
         if allowed_ids is not None:
             rows = self.data.items.rows(np.asarray(allowed_ids, np.int64))
             unknown = [i for i, r in zip(allowed_ids, rows) if r < 0]
@@ -59,8 +62,8 @@ class Recommender:
                 raise XPError(f"allowed item ids not in the catalog: {unknown[:10]}")
             allow = np.zeros(self.data.items.n, bool)
             allow[rows] = True
-            mask = allow if mask is None else mask & allow
-        if mask is not None and not mask.any():
+            mask = mask & allow
+        if not mask.any():
             raise XPError("the filter allows no items (check --gm-only and the allowed list)")
         return mask
 

@@ -86,6 +86,10 @@ def test_saved_model_serves_households_and_cold_start(fixture_store, tt_home: Pa
     assert len(known.items) == 5 and known.items["item_id"].is_unique
     gm = rec.recommend(1, k=3, gm_only=True)
     assert gm.items["is_gm"].all()
+    excluded = set(fixture_store.items().query("item_class == 'excluded'")["item_id"])
+    assert excluded  # the fixture holds coupons/fuel-like items, so the next line can fail
+    everything = rec.recommend(1, k=len(fixture_store.items()))
+    assert not excluded & set(everything.items["item_id"])  # never recommended, even when bought
     allowed = rec.recommend(2, k=5, allowed_ids=[11, 13])
     assert sorted(allowed.items["item_id"]) == [11, 13]
     cold = rec.recommend(424242, k=4)
