@@ -14,6 +14,8 @@ in this one process and on the same anchors, every pass is served from that cach
 - `run_batch`, local executor, 2 threads;
 - the baseline again (the two baselines bracket the batch passes; the ratio uses their mean).
 
+Every pass starts with an empty in-process embedding memo, as a fresh batch process does.
+
     python bench/batch_bench.py [--anchors 200] [--graph theme|naive]
 """
 
@@ -36,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the scripted pro
 from tests.graphs.scripted import rubric, scripted_llm  # noqa: E402
 
 from xpollinate.batch.anchors import select_anchors  # noqa: E402
+from xpollinate.retrieval.embedder import clear_memo  # noqa: E402
 from xpollinate.batch.driver import run_batch  # noqa: E402
 from xpollinate.batch.executors import LocalExecutor  # noqa: E402
 from xpollinate.batch.jobs import BatchJob, _PARTS  # noqa: E402
@@ -110,6 +113,7 @@ def main() -> None:
 
     def plain() -> float:
         """The baseline loop; an anchor that raises is counted and the loop goes on, as the batch does."""
+        clear_memo()
         t = time.perf_counter()
         for a in anchors:
             try:
@@ -131,6 +135,7 @@ def main() -> None:
     for threads in (1, 2):
         job = BatchJob(f"bench-{threads}-{run_id_for(settings)}", args.graph, config, parts, settings)
         db = ItemXPStore(work / f"bench-{threads}.sqlite")
+        clear_memo()
         s = run_batch([job], anchors, LocalExecutor(threads), db, show_progress=False).summary
         db.close()
         assert s.done + s.failed == len(anchors) and s.usage["calls"] == 0, s.as_dict()
