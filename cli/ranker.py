@@ -46,7 +46,7 @@ def _task(train_until: int, val_until: int, label: str, force: bool = False):
         from xpollinate.ranking.item_features import build_item_features
 
         tick("item embeddings (MiniLM, cached)", 0, 1)
-        features = build_item_features(task.catalog)
+        features = build_item_features(task.catalog, task.popularity)
         tick("item embeddings (MiniLM, cached)", 1, 1)
     return task, features
 
@@ -84,6 +84,10 @@ def train_cmd(
     max_train: Annotated[Optional[int], typer.Option(help="Subsample this many training carts (default: all).")] = None,
     max_minutes: Annotated[float, typer.Option(help="Training time budget.")] = 12.0,
     threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 2,
+    popularity: Annotated[bool, typer.Option(
+        "--popularity/--no-popularity",
+        help="Popularity prior in the item representation (training-week log basket count, our extension); "
+             "--no-popularity is the paper's item representation exactly.")] = True,
     train_until: TrainUntil = 41, val_until: ValUntil = 46, label: Label = "basket",
 ) -> None:
     """Train one ranker; the best validation NDCG@4 epoch is kept, tested on the test weeks and
@@ -97,7 +101,7 @@ def train_cmd(
         raise XPError(f"--model: {model!r}; choose one of {', '.join(ARCHS)}")
     if loss not in ("listwise", "pairwise"):
         raise XPError(f"--loss: {loss!r}; choose listwise or pairwise")
-    mcfg = ModelConfig(arch=model, max_cart=max_cart)  # type: ignore[arg-type]
+    mcfg = ModelConfig(arch=model, max_cart=max_cart, pop_dim=8 if popularity else 0)  # type: ignore[arg-type]
     tcfg = TrainConfig(loss=loss, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr,  # type: ignore[arg-type]
                        neg_per_cart=neg_per_cart, max_train=max_train, max_minutes=max_minutes, threads=threads)
     task, features = _task(train_until, val_until, label)

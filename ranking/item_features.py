@@ -1,5 +1,7 @@
 """Per-item model inputs (XP paper 2.2.1): title and product-type text embeddings, log-price
-and the OG/GM flag, for every catalog item that was ever bought.
+and the OG/GM flag, for every catalog item that was ever bought; plus a popularity prior
+(log basket count over the training weeks, scaled to [0, 1]), an extension the model uses
+unless `ModelConfig.pop_dim = 0` (the paper's item representation exactly).
 
 Title embeddings come from all-MiniLM-L6-v2 (`retrieval.embedder.embed`; the paper uses
 MPNet, 768-d; MiniLM gives 384-d and is the project's default embedder), one per distinct
@@ -39,6 +41,7 @@ class ItemFeatures:
     pt_vectors: np.ndarray  # float32 [n_pts+1, dim]
     log_price: np.ndarray  # float32 [n+1]
     flag: np.ndarray  # int64 [n+1]
+    log_pop: np.ndarray  # float32 [n+1]: log1p(training-week baskets) / log1p(max), row 0 = 0
     has_embedding: np.ndarray  # bool [n+1]
     subset: tuple[int, ...] | None = None  # the item ids embedded, when restricted to a subset
 
@@ -62,10 +65,30 @@ def _cached_embed(texts: list[str], home: Path | None, embed_fn) -> np.ndarray:
     return vectors
 
 
+def popularity_prior(basket_counts: np.ndarray) -> np.ndarray:
+    """log1p(count) / log1p(max count) per catalog row, with the padding row 0 first."""
+    counts = np.asarray(basket_counts, dtype=np.float64)
+    if counts.ndim != 1 or (len(counts) and (~np.isfinite(counts) | (counts < 0)).any()):
+        from xpollinate.errors import XPError
+
+        raise XPError("popularity: expected one finite, non-negative basket count per catalog item")
+    top = np.log1p(counts.max()) if len(counts) and counts.max() > 0 else 1.0
+    return np.r_[0.0, np.log1p(counts) / top].astype(np.float32)
+
+
 def build_item_features(
-    catalog: CatalogView, home: Path | None = None, embed_fn=None, item_ids: np.ndarray | None = None
+    catalog: CatalogView, popularity: np.ndarray, home: Path | None = None, embed_fn=None,
+    item_ids: np.ndarray | None = None,
 ) -> ItemFeatures:
-    """Features for every catalog row (embeddings for bought items, or only `item_ids`); cached embeddings reused."""
+    """Features for every catalog row (embeddings for bought items, or only `item_ids`); cached embeddings reused.
+
+    `popularity` is the basket count of every catalog row over the training weeks only
+    (`TaskData.popularity`), so the prior never sees validation or test baskets.
+    """
+    if len(popularity) != len(catalog):
+        from xpollinate.errors import XPError
+
+        raise XPError(f"popularity has {len(popularity)} counts for {len(catalog)} catalog items")
     if embed_fn is None:
         from xpollinate.retrieval.embedder import embed as embed_fn
     n = len(catalog)
@@ -95,6 +118,7 @@ def build_item_features(
         pt_vectors=np.vstack([np.zeros((1, dim), np.float32), pt_vecs.astype(np.float32)]),
         log_price=np.r_[0.0, price].astype(np.float32),
         flag=np.r_[FLAG_OTHER, flag].astype(np.int64),
+        log_pop=popularity_prior(popularity),
         has_embedding=np.r_[False, bought],
         subset=None if item_ids is None else tuple(sorted(int(i) for i in np.asarray(item_ids).ravel())),
     )

@@ -9,6 +9,9 @@
 - A(i, c): one cross-attention layer, candidate r_i attending over T(c); as in a
   transformer layer it keeps a residual and a layer norm, LN(r_i + MHA(r_i, T(c), T(c))),
   so the candidate's own identity reaches the MLP;
+- popularity prior (our extension, `pop_dim` > 0): the item's training-week log basket
+  count projected to `pop_dim` and concatenated before W_r; `pop_dim = 0` is the paper's
+  item representation exactly;
 - e_p: platform embedding (the store of the basket: Complete Journey has no web/app
   platform; 456 stores, rare ones share a bucket); e_u: 64 persona scores -> 128.
 
@@ -46,6 +49,7 @@ class ModelConfig(BaseModel):
     max_cart: int = Field(50, ge=1, le=500, description="cart items seen (most recent kept)")
     price_dim: int = 16
     flag_dim: int = 8
+    pop_dim: int = Field(8, ge=0, le=64, description="popularity prior width (0: the paper's item representation)")
     platform_dim: int = 16
     n_platforms: int = Field(460, ge=1, description="platform vocabulary size (index 0 = unknown/rare)")
     mlp: tuple[int, ...] = (512, 64)
@@ -54,19 +58,20 @@ class ModelConfig(BaseModel):
 
 
 class ItemEncoder(nn.Module):
-    """r_i = W_r [text, pt, price16, flag8] for feature-table rows (row 0 = padding)."""
+    """r_i = W_r [text, pt, price16, flag8(, pop)] for feature-table rows (row 0 = padding)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.price = nn.Linear(1, cfg.price_dim)
         self.flag = nn.Embedding(3, cfg.flag_dim)
-        self.proj = nn.Linear(2 * cfg.text_dim + cfg.price_dim + cfg.flag_dim, cfg.d_model)
-        for name in ("text_index", "text_vectors", "pt_index", "pt_vectors", "log_price", "flag_ids"):
+        self.pop = nn.Linear(1, cfg.pop_dim) if cfg.pop_dim else None
+        self.proj = nn.Linear(2 * cfg.text_dim + cfg.price_dim + cfg.flag_dim + cfg.pop_dim, cfg.d_model)
+        for name in ("text_index", "text_vectors", "pt_index", "pt_vectors", "log_price", "flag_ids", "log_pop"):
             self.register_buffer(name, torch.zeros(1), persistent=False)
 
     def set_features(self, f: ItemFeatures) -> None:
         """Attach the (frozen) item feature tables; kept out of the state dict. NaN features are refused."""
-        for name in ("text_vectors", "pt_vectors", "log_price"):
+        for name in ("text_vectors", "pt_vectors", "log_price", "log_pop"):
             bad = ~np.isfinite(getattr(f, name))
             if bad.any():
                 rows = np.unique(np.nonzero(bad)[0])[:5].tolist()
@@ -78,18 +83,18 @@ class ItemEncoder(nn.Module):
         self.pt_vectors = torch.as_tensor(f.pt_vectors)
         self.log_price = torch.as_tensor(f.log_price)
         self.flag_ids = torch.as_tensor(f.flag, dtype=torch.long)
+        self.log_pop = torch.as_tensor(f.log_pop)
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        x = torch.cat(
-            [
-                self.text_vectors[self.text_index[rows]],
-                self.pt_vectors[self.pt_index[rows]],
-                self.price(self.log_price[rows].unsqueeze(-1)),
-                self.flag(self.flag_ids[rows]),
-            ],
-            dim=-1,
-        )
-        return self.proj(x)
+        parts = [
+            self.text_vectors[self.text_index[rows]],
+            self.pt_vectors[self.pt_index[rows]],
+            self.price(self.log_price[rows].unsqueeze(-1)),
+            self.flag(self.flag_ids[rows]),
+        ]
+        if self.pop is not None:
+            parts.append(self.pop(self.log_pop[rows].unsqueeze(-1)))
+        return self.proj(torch.cat(parts, dim=-1))
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

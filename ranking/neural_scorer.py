@@ -96,7 +96,7 @@ class NeuralScorer:
                           f"{store.build_id}; retrain with `xp ranker train`")
         task = load_task(Path(data["task_path"]), store, home)
         subset = data.get("feature_items")
-        features = build_item_features(task.catalog, home, item_ids=None if subset is None else np.asarray(subset))
+        features = build_item_features(task.catalog, task.popularity, home, item_ids=None if subset is None else np.asarray(subset))
         model = CartRanker(ModelConfig.model_validate(config["model"]))
         model.load_state_dict(torch.load(run / "weights.pt", weights_only=True))
         model.set_features(features)

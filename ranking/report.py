@@ -15,12 +15,19 @@ import numpy as np
 
 from xpollinate.ranking.metrics import KS, lift
 
-RUN = re.compile(r"^(?P<arch>[a-z]+)-(?P<loss>[a-z]+)-(?P<label>[a-z0-9]+)-c(?P<cart>\d+)-s(?P<seed>\d+)$")
+RUN = re.compile(r"^(?P<arch>[a-z]+(?:\+pop)?)-(?P<loss>[a-z]+)-(?P<label>[a-z0-9]+)-c(?P<cart>\d+)-s(?P<seed>\d+)$")
 NAMES = {
     "deepfm": "DeepFM", "identity": "Identity cart encoder", "bilstm": "BiLSTM cart encoder",
     "transformer": "Transformer cart encoder", "xp": "Transformer + cross-attention (paper)",
 }
 ORDER = ("deepfm", "identity", "bilstm", "transformer", "xp")
+PRIOR = "+pop"  # run-id suffix of the variants with the popularity prior
+
+
+def display_name(arch: str) -> str:
+    """`xp` -> the paper's model; `xp+pop` -> the same with the popularity prior."""
+    base = arch.removesuffix(PRIOR)
+    return NAMES.get(base, base) + (" + popularity prior" if arch.endswith(PRIOR) else "")
 
 
 def _fmt(values: list[float], pct: bool = False) -> str:
@@ -50,12 +57,12 @@ def table8(runs: dict[str, dict], baselines: dict[str, dict], label: str = "bask
                      *(f"{b[f'ndcg@{k}']:.4f}" for k in KS),
                      *(("-",) * 3 if name == "heuristic" else (f"{lift(b[f'ndcg@{k}'], base[f'ndcg@{k}']):+.2f}" for k in KS))])
     groups = group_runs(runs, label)
-    for arch in ORDER:
+    for arch in [a + p for p in ("", PRIOR) for a in ORDER]:
         for loss in ("pairwise", "listwise"):
             ms = groups.get((arch, loss, 50))
             if not ms:
                 continue
-            rows.append([NAMES[arch], loss, str(len(ms)),
+            rows.append([display_name(arch), loss, str(len(ms)),
                          *(_fmt([m["test"][f"ndcg@{k}"] for m in ms]) for k in KS),
                          *(_fmt([lift(m["test"][f"ndcg@{k}"], base[f"ndcg@{k}"]) for m in ms], pct=True) for k in KS)])
     return rows

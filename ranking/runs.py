@@ -1,7 +1,8 @@
 """One training run end to end (train, test, save), and the baselines' test scores.
 
-A run's id names what it is: `<arch>-<loss>-<label>-c<max_cart>-s<seed>`; training the
-same settings again replaces that run. Test metrics are NDCG@2/4/6 over every test cart,
+A run's id names what it is: `<arch>[+pop]-<loss>-<label>-c<max_cart>-s<seed>` (`+pop`: with
+the popularity prior, `ModelConfig.pop_dim > 0`); training the same settings again
+replaces that run. Test metrics are NDCG@2/4/6 over every test cart,
 overall and per cart-size bucket (context items before truncation), with the per-cart
 values kept so that tables can compute lifts and spreads later (`ranking.report`).
 """
@@ -27,7 +28,8 @@ BUCKETS = ((0, 10, "<10"), (10, 20, "10-20"), (20, 30, "20-30"), (30, 40, "30-40
 
 
 def run_id(model: ModelConfig, train_cfg: TrainConfig, task: TaskData) -> str:
-    return f"{model.arch}-{train_cfg.loss}-{task.config.label}-c{model.max_cart}-s{train_cfg.seed}"
+    prior = "+pop" if model.pop_dim else ""
+    return f"{model.arch}{prior}-{train_cfg.loss}-{task.config.label}-c{model.max_cart}-s{train_cfg.seed}"
 
 
 def bucket_summary(table: np.ndarray, n_context: np.ndarray) -> dict[str, dict]:
@@ -50,7 +52,7 @@ def train_and_save(
     features: ItemFeatures | None = None, tick: Tick | None = None, test_enc: Encoded | None = None,
     make_current: bool = True,
 ) -> tuple[Path, dict]:
-    features = features or build_item_features(task.catalog, home)
+    features = features or build_item_features(task.catalog, task.popularity, home)
     model_config = model_config.model_copy(update={"n_platforms": max(len(task.platforms) + 1, 1)})
     result = train(task, features, model_config, train_config, tick)
     test_enc = test_enc or encode_split(task, "test")

@@ -49,7 +49,7 @@ def fixture_task(rank_home):
 def fixture_features(fixture_task, rank_home):
     from xpollinate.ranking.item_features import build_item_features
 
-    return build_item_features(fixture_task.catalog, rank_home)
+    return build_item_features(fixture_task.catalog, fixture_task.popularity, rank_home)
 
 
 @pytest.fixture(scope="session")

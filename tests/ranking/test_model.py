@@ -13,9 +13,38 @@ from xpollinate.ranking.scorer import load_ranker
 
 
 def test_paper_model_has_about_1_2m_parameters() -> None:
-    n = count_parameters(CartRanker(ModelConfig(arch="xp")))
+    n = count_parameters(CartRanker(ModelConfig(arch="xp", pop_dim=0)))
     assert 1_100_000 <= n <= 1_300_000
-    assert count_parameters(CartRanker(ModelConfig(arch="transformer"))) < n  # no cross-attention
+    assert count_parameters(CartRanker(ModelConfig(arch="transformer", pop_dim=0))) < n  # no cross-attention
+    # the popularity prior adds its 1 -> 8 projection and 8 input columns of W_r, nothing else
+    assert count_parameters(CartRanker(ModelConfig(arch="xp", pop_dim=8))) - n == (8 + 8) + 8 * 128
+
+
+def test_popularity_prior_is_scaled_log_counts() -> None:
+    from xpollinate.ranking.item_features import popularity_prior
+
+    prior = popularity_prior(np.array([0, 9, 99, 999]))
+    assert prior[0] == 0.0 and prior[1] == 0.0 and prior[-1] == pytest.approx(1.0)  # padding, never bought, the top
+    assert np.all(np.diff(prior[1:]) > 0)
+    with pytest.raises(XPError, match="non-negative"):
+        popularity_prior(np.array([1.0, -2.0]))
+
+
+def test_popularity_prior_changes_scores_only_when_on(fixture_features) -> None:
+    """With pop_dim = 0 the model ignores the prior (the paper's item representation)."""
+    from dataclasses import replace
+
+    flipped = replace(fixture_features, log_pop=fixture_features.log_pop[::-1].copy())
+    cart, cands, persona = torch.tensor([[1, 2, 4]]), torch.tensor([[8, 9, 10]]), torch.zeros(1, 64)
+    for pop_dim, same in ((0, True), (8, False)):
+        torch.manual_seed(0)
+        model = CartRanker(ModelConfig(arch="xp", layers=1, ff=32, n_platforms=2, pop_dim=pop_dim)).eval()
+        scores = []
+        for feats in (fixture_features, flipped):
+            model.set_features(feats)
+            with torch.inference_mode():
+                scores.append(model(cart, cart > 0, cands, persona, torch.tensor([1])))
+        assert torch.allclose(scores[0], scores[1]) is same
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -126,3 +155,10 @@ def test_fast_path_equals_eager_model(arch: str, fixture_features) -> None:
     with torch.inference_mode():
         eager = model(cart, cart > 0, cands, persona, platform)
     assert torch.allclose(fast(cart, cart > 0, cands, persona, platform), eager, atol=1e-4)
+
+
+def test_item_features_refuse_popularity_of_another_catalog(fixture_task) -> None:
+    from xpollinate.ranking.item_features import build_item_features
+
+    with pytest.raises(XPError, match="popularity has 3 counts"):
+        build_item_features(fixture_task.catalog, np.ones(3))

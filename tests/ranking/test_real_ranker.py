@@ -22,7 +22,7 @@ def test_real_baskets_end_to_end(real_home, real_store: DataStore) -> None:
     assert train["candidates"].map(len).max() <= 300 and train["cart"].map(len).max() <= 50
     needed = np.unique(np.concatenate([np.concatenate(task.split(s)[c].to_numpy())
                                        for s in ("train", "val", "test") for c in ("cart", "candidates")]))
-    features = build_item_features(task.catalog, real_home, item_ids=needed)
+    features = build_item_features(task.catalog, task.popularity, real_home, item_ids=needed)
     path, metrics = train_and_save(task, ModelConfig(arch="xp"), TrainConfig(epochs=1, seed=0, neg_per_cart=32),
                                    real_home, features)
     assert 1_100_000 < metrics["parameters"] < 1_300_000
