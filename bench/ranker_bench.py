@@ -33,6 +33,7 @@ from xpollinate.ranking.fast import FastRanker
 from xpollinate.ranking.item_features import build_item_features
 from xpollinate.ranking.model import CartRanker, ModelConfig, count_parameters
 from xpollinate.ranking.runs import saved_runs
+from xpollinate.ranking.task import TaskConfig, prepare
 
 
 def requests(features, catalog: CatalogView, cart: int, n: int, seed: int = 0) -> list[tuple]:
@@ -83,9 +84,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     console = Console(width=160)
-    store = DataStore.open()
-    catalog = CatalogView.from_items(store.items())
-    features = build_item_features(catalog)
+    task = prepare(DataStore.open(), TaskConfig())  # the prepared task (cached): catalog and training-week popularity
+    catalog = task.catalog
+    features = build_item_features(catalog, task.popularity)
     run = current_run()
     config = read_json(run, "config")["model"] if run else None
     if config and config["arch"] == "xp":

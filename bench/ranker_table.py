@@ -1,69 +1,118 @@
 """Results: trains the missing runs of the comparison, then prints Table 8, Table 15 and the
 30-vs-50 cart-context ablation from every saved run (`xp ranker eval` prints the same tables).
 
-Runs (each `xp ranker train` with the settings below; a run already saved is not retrained):
-the paper's model with both losses, the other variants with --loss, each over --seeds;
-the 30-item context with the listwise loss over --ablation-seeds.
+Runs are named by `--variants`, each `ARCH[+pop]:LOSS` (`+pop`: with the popularity prior;
+without it the paper's item representation exactly), trained once per `--seeds`; the
+30-item context runs `--ablation` over `--ablation-seeds`. A run already saved is not
+retrained, so the command can be stopped and started again.
 
-    python bench/ranker_table.py [--seeds 0 1 2] [--loss listwise] [--max-train 8000] [--max-minutes 4]
+    python bench/ranker_table.py [--seeds 0 1 2] [--max-minutes 6] [--threads 1] [--variants xp+pop:listwise ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
+from pathlib import Path
 
 from rich.console import Console
 
 from xpollinate.catalog.store import DataStore
 from xpollinate.cli.ranker import show
+from xpollinate.errors import XPError
 from xpollinate.ranking import report
 from xpollinate.ranking.artifacts import current_run, models_root, set_current
 from xpollinate.ranking.item_features import build_item_features
-from xpollinate.ranking.model import ModelConfig
+from xpollinate.ranking.model import ARCHS, ModelConfig
 from xpollinate.ranking.runs import baseline_metrics, run_id, saved_runs, train_and_save
 from xpollinate.ranking.task import TaskConfig, prepare
 from xpollinate.ranking.train import TrainConfig, encode_split
+from xpollinate.settings import ensure_dir
+
+VARIANTS = ["xp+pop:listwise", "xp+pop:pairwise", "xp:listwise", "transformer+pop:listwise", "bilstm+pop:listwise",
+            "identity+pop:listwise", "deepfm+pop:listwise"]
+
+
+def parse_variant(text: str, max_cart: int = 50) -> tuple[ModelConfig, str]:
+    """`xp+pop:listwise` -> (ModelConfig(arch=xp, pop_dim=8), listwise)."""
+    arch, _, loss = text.partition(":")
+    base = arch.removesuffix(report.PRIOR)
+    if base not in ARCHS or loss not in ("listwise", "pairwise"):
+        raise XPError(f"variant {text!r}: expected ARCH[+pop]:LOSS with ARCH in {', '.join(ARCHS)} "
+                      "and LOSS listwise or pairwise")
+    return ModelConfig(arch=base, pop_dim=8 if arch.endswith(report.PRIOR) else 0, max_cart=max_cart), loss  # type: ignore[arg-type]
+
+
+def _claim_path(rid: str) -> Path:
+    return ensure_dir(models_root() / ".claims") / rid
+
+
+def claim(rid: str) -> bool:
+    """Take run `rid` for this process; False if a live process holds it (a dead holder's claim is taken over)."""
+    path = _claim_path(rid)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                os.kill(int(path.read_text() or 0), 0)
+                return False
+            except (ProcessLookupError, ValueError):
+                path.unlink(missing_ok=True)  # its trainer died: retry
+                continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+    return False
+
+
+def release(rid: str) -> None:
+    _claim_path(rid).unlink(missing_ok=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--loss", default="listwise", help="loss of the baseline variants")
-    parser.add_argument("--archs", nargs="+", default=["xp", "transformer", "bilstm", "identity", "deepfm"])
-    parser.add_argument("--xp-losses", nargs="+", default=["listwise", "pairwise"], help="losses of the paper's model")
-    parser.add_argument("--ablation-seeds", type=int, nargs="*", default=[0])
-    parser.add_argument("--max-train", type=int, default=8000)
-    parser.add_argument("--max-minutes", type=float, default=4.0)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--variants", nargs="+", default=VARIANTS, help="ARCH[+pop]:LOSS, trained for every seed")
+    parser.add_argument("--ablation", default="xp+pop:listwise", help="the variant of the 30-vs-50 context ablation")
+    parser.add_argument("--ablation-seeds", type=int, nargs="*", default=[0, 1, 2])
+    parser.add_argument("--max-train", type=int, default=None, help="subsample the training carts (default: all)")
+    parser.add_argument("--max-minutes", type=float, default=6.0, help="training budget of one run")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run (run two commands side by side)")
     parser.add_argument("--label", default="basket")
     parser.add_argument("--train-only", action="store_true", help="train the missing runs, print nothing")
     args = parser.parse_args()
     console = Console(width=160)
     task = prepare(DataStore.open(), TaskConfig(label=args.label))
-    features = build_item_features(task.catalog)
+    features = build_item_features(task.catalog, task.popularity)
     plan: list[tuple[ModelConfig, TrainConfig]] = []
     for seed in args.seeds:
-        for arch in args.archs:
-            losses = args.xp_losses if arch == "xp" else [args.loss]
-            for loss in losses:
-                plan.append((ModelConfig(arch=arch), TrainConfig(loss=loss, seed=seed)))
+        for variant in args.variants:
+            mcfg, loss = parse_variant(variant)
+            plan.append((mcfg, TrainConfig(loss=loss, seed=seed)))  # type: ignore[arg-type]
     for seed in args.ablation_seeds:
-        plan.append((ModelConfig(arch="xp", max_cart=30), TrainConfig(loss="listwise", seed=seed)))
-    done = set(saved_runs())
+        mcfg, loss = parse_variant(args.ablation, max_cart=30)
+        plan.append((mcfg, TrainConfig(loss=loss, seed=seed)))  # type: ignore[arg-type]
     test_enc = None
     for mcfg, tcfg in plan:
-        tcfg = tcfg.model_copy(update={"max_train": args.max_train, "max_minutes": args.max_minutes, "epochs": args.epochs})
+        tcfg = tcfg.model_copy(update={"max_train": args.max_train, "max_minutes": args.max_minutes, "epochs": args.epochs,
+                                       "threads": args.threads})
         rid = run_id(mcfg, tcfg, task)
-        if rid in done:
+        if rid in saved_runs() or not claim(rid):  # saved, or being trained by a command side by side
             continue
-        test_enc = test_enc or encode_split(task, "test")
-        t = time.perf_counter()
-        _, m = train_and_save(task, mcfg, tcfg, features=features, test_enc=test_enc, make_current=False)
-        console.print(f"{rid}: test NDCG@4 {m['test']['ndcg@4']:.4f} (best epoch {m['best_epoch']}, "
-                      f"{time.perf_counter() - t:.0f} s)")
-    if current_run() is None and "xp-listwise-" + args.label + "-c50-s0" in saved_runs():
-        set_current("xp-listwise-" + args.label + "-c50-s0")  # serve the paper's model by default
+        try:
+            test_enc = test_enc or encode_split(task, "test")
+            t = time.perf_counter()
+            _, m = train_and_save(task, mcfg, tcfg, features=features, test_enc=test_enc, make_current=False)
+            console.print(f"{rid}: test NDCG@4 {m['test']['ndcg@4']:.4f} (best epoch {m['best_epoch']}, "
+                          f"{m['seconds_to_best']:.0f} s to best, {time.perf_counter() - t:.0f} s)")
+        finally:
+            release(rid)
+    served = run_id(parse_variant(args.ablation)[0], TrainConfig(loss=args.ablation.partition(":")[2]), task)  # seed 0
+    if current_run() is None and served in saved_runs():
+        set_current(served)  # serve the ablation variant (the best model of the table) by default
     if args.train_only:
         return
     baselines = baseline_metrics(task)
@@ -72,9 +121,10 @@ def main() -> None:
     show(report.table8(runs, baselines, args.label), f"Table 8: {n:,} test carts (weeks {task.meta['weeks']['test']}), "
          "NDCG and lift % over the heuristic (mean ± sd over seeds)",
          ["model", "loss", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "lift@2 %", "lift@4 %", "lift@6 %"])
-    show(report.table15(runs, baselines, label=args.label), "Table 15: lift % of xp/listwise over the heuristic by cart size",
-         ["cart size", "carts", "lift@2 %", "lift@4 %", "lift@6 %"])
-    show(report.ablation(runs, label=args.label), "Appendix D: cart context 50 vs 30 items (xp/listwise)",
+    arch, _, loss = args.ablation.partition(":")
+    show(report.table15(runs, baselines, arch=arch, loss=loss, label=args.label),
+         f"Table 15: lift % of {args.ablation} over the heuristic by cart size", ["cart size", "carts", "lift@2 %", "lift@4 %", "lift@6 %"])
+    show(report.ablation(runs, arch=arch, loss=loss, label=args.label), f"Appendix D: cart context 50 vs 30 items ({args.ablation})",
          ["max cart", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "change@2 %", "change@4 %", "change@6 %"])
     console.print(f"runs in {models_root()}")
 
