@@ -6,7 +6,8 @@ process, same weights, same requests:
 
 - eager: the plain `CartRanker` forward (the baseline);
 - fast: `ranking.fast.FastRanker` (per-item projections and attention queries precomputed
-  in the embedding store; cart/persona/platform part of the first MLP layer once per request).
+  in the embedding store; cart/persona/platform part of the first MLP layer once per request);
+- fast bf16: the same with its matrix products in bfloat16 (`FastRanker(bf16=True)`).
 
 Single requests (batch 1, 1 torch thread): p50 / p99 latency. Batched (batches of
 --batch requests, --threads threads): requests per second. Weights: the CURRENT trained
@@ -99,6 +100,7 @@ def main() -> None:
     model.set_features(features)
     model.eval()
     fast = FastRanker(model)
+    fast_bf16 = FastRanker(model, bf16=True)
 
     def eager(*a):
         with torch.inference_mode():
@@ -111,7 +113,7 @@ def main() -> None:
     for cart in (20, 50):
         reqs = requests(features, catalog, cart, args.requests)
         rows = {}
-        for name, fn in (("eager (baseline)", eager), ("fast (precomputed)", fast)):
+        for name, fn in (("eager (baseline)", eager), ("fast (precomputed)", fast), ("fast, bf16", fast_bf16)):
             torch.set_num_threads(1)
             p50, p99 = single(fn, reqs)
             torch.set_num_threads(args.threads)
@@ -122,7 +124,7 @@ def main() -> None:
             table.add_row(str(cart), name, f"{p50:.2f}", f"{p99:.2f}", f"{rps:,.0f}", f"{rps / base:.2f}x")
     console.print(table)
 
-    runs = {k: v for k, v in saved_runs().items() if k.startswith("xp-")}
+    runs = {k: v for k, v in saved_runs().items() if k.startswith(("xp-", "xp+pop-"))}
     if runs:
         t = Table(title="training time of saved xp runs (measured by xp ranker train)")
         for col in ("run", "train carts", "best epoch", "s to best val", "s total", "val NDCG@4"):

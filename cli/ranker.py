@@ -78,6 +78,7 @@ def train_cmd(
     seed: Annotated[int, typer.Option(help="Seeds torch, numpy, negative sampling and subsampling.")] = 0,
     max_cart: Annotated[int, typer.Option(help="Cart items of context (most recent kept).")] = 50,
     epochs: Annotated[int, typer.Option(min=1, max=200)] = 6,
+    patience: Annotated[int, typer.Option(min=1, max=50, help="Stop after this many epochs without a better validation NDCG@4.")] = 2,
     batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 32,
     lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 1e-3,
     neg_per_cart: Annotated[int, typer.Option(help="Negatives sampled per training cart and epoch.")] = 64,
@@ -102,7 +103,7 @@ def train_cmd(
     if loss not in ("listwise", "pairwise"):
         raise XPError(f"--loss: {loss!r}; choose listwise or pairwise")
     mcfg = ModelConfig(arch=model, max_cart=max_cart, pop_dim=8 if popularity else 0)  # type: ignore[arg-type]
-    tcfg = TrainConfig(loss=loss, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr,  # type: ignore[arg-type]
+    tcfg = TrainConfig(loss=loss, seed=seed, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,  # type: ignore[arg-type]
                        neg_per_cart=neg_per_cart, max_train=max_train, max_minutes=max_minutes, threads=threads)
     task, features = _task(train_until, val_until, label)
     err.print(f"{model}: {count_parameters(CartRanker(mcfg.model_copy(update={'n_platforms': len(task.platforms) + 1}))):,} "

@@ -12,6 +12,11 @@ Per candidate there remain the attention over the cart, the output projection, r
 layer norm, and the candidate's slice of the MLP. Results equal the eager model's
 (eval mode) to float rounding; a test checks it. Built from a trained `CartRanker`
 of arch `xp` or `transformer`.
+
+`bf16=True` runs the matrix products in bfloat16 (`torch.autocast`; layer norms and
+softmax stay float32): about twice the throughput on CPUs with AVX512-BF16, scores equal
+to the float32 path to ~1e-2 (tested: the same top candidates), so it is an option, not
+the default.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from xpollinate.ranking.model import CartRanker, masked_mean
 
 
 class FastRanker(nn.Module):
-    def __init__(self, model: CartRanker):
+    def __init__(self, model: CartRanker, bf16: bool = False):
         super().__init__()
+        self.bf16 = bf16
         if model.cfg.arch not in ("xp", "transformer"):
             raise XPError(f"the fast path supports arch xp and transformer, not {model.cfg.arch}")
         model = model.eval()
@@ -55,6 +61,11 @@ class FastRanker(nn.Module):
 
     @torch.inference_mode()
     def forward(self, cart_rows: torch.Tensor, cart_mask: torch.Tensor, cand_rows: torch.Tensor,
+                persona: torch.Tensor, platform: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            return self._scores(cart_rows, cart_mask, cand_rows, persona, platform).float()
+
+    def _scores(self, cart_rows: torch.Tensor, cart_mask: torch.Tensor, cand_rows: torch.Tensor,
                 persona: torch.Tensor, platform: torch.Tensor) -> torch.Tensor:
         m = self.model
         x = self.item_repr[cart_rows]

@@ -155,6 +155,10 @@ def test_fast_path_equals_eager_model(arch: str, fixture_features) -> None:
     with torch.inference_mode():
         eager = model(cart, cart > 0, cands, persona, platform)
     assert torch.allclose(fast(cart, cart > 0, cands, persona, platform), eager, atol=1e-4)
+    bf16 = FastRanker(model, bf16=True)(cart, cart > 0, cands, persona, platform)
+    assert bf16.dtype == torch.float32
+    scale = float(eager.abs().max())
+    assert torch.allclose(bf16, eager, atol=0.03 * scale + 1e-3) and not torch.equal(bf16, eager)
 
 
 def test_item_features_refuse_popularity_of_another_catalog(fixture_task) -> None:
