@@ -128,8 +128,8 @@ def _for_serving(trained: CartScorer, config: ServeConfig) -> CartScorer:
     from xpollinate.ranking.neural_scorer import NeuralScorer
 
     if config.fast and isinstance(trained, NeuralScorer) and trained.model.cfg.arch in ("xp", "transformer"):
-        return NeuralScorer(FastRanker(trained.model), trained.catalog, trained.features, trained.persona,
-                            trained.platforms, name=f"{trained.name}+fast")
+        return NeuralScorer(FastRanker(trained.model, bf16=config.bf16), trained.catalog, trained.features,
+                            trained.persona, trained.platforms, name=f"{trained.name}+fast" + ("-bf16" if config.bf16 else ""))
     return trained
 
 
