@@ -138,9 +138,9 @@ def eval_cmd(train_until: TrainUntil = 41, val_until: ValUntil = 46, label: Labe
     show(report.table8(runs, baselines, label), f"Table 8: test carts ({baselines['heuristic']['carts']:,}), "
          "NDCG and lift % over the heuristic", ["model", "loss", "seeds", "NDCG@2", "NDCG@4", "NDCG@6",
                                                "lift@2 %", "lift@4 %", "lift@6 %"])
-    show(report.table15(runs, baselines, label=label), "Table 15: lift % of xp/listwise by cart size",
+    show(report.table15(runs, baselines, label=label), "Table 15: lift % of xp+pop/listwise by cart size",
          ["cart size", "carts", "lift@2 %", "lift@4 %", "lift@6 %"])
-    show(report.ablation(runs, label=label), "Cart context 50 vs 30 (xp/listwise)",
+    show(report.ablation(runs, label=label), "Cart context 50 vs 30 (xp+pop/listwise)",
          ["max cart", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "change@2 %", "change@4 %", "change@6 %"])
 
 

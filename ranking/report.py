@@ -68,7 +68,7 @@ def table8(runs: dict[str, dict], baselines: dict[str, dict], label: str = "bask
     return rows
 
 
-def table15(runs: dict[str, dict], baselines: dict[str, dict], arch: str = "xp", loss: str = "listwise",
+def table15(runs: dict[str, dict], baselines: dict[str, dict], arch: str = "xp+pop", loss: str = "listwise",
             label: str = "basket") -> list[list[str]]:
     """Lift of one variant over the heuristic per cart-size bucket (context items)."""
     ms = group_runs(runs, label).get((arch, loss, 50), [])
@@ -82,7 +82,7 @@ def table15(runs: dict[str, dict], baselines: dict[str, dict], arch: str = "xp",
     return rows
 
 
-def ablation(runs: dict[str, dict], arch: str = "xp", loss: str = "listwise", label: str = "basket") -> list[list[str]]:
+def ablation(runs: dict[str, dict], arch: str = "xp+pop", loss: str = "listwise", label: str = "basket") -> list[list[str]]:
     """NDCG with 30 vs 50 cart items of context; the change in % is against the 50-item runs of the same seeds."""
     groups = group_runs(runs, label)
     rows = []
