@@ -27,7 +27,7 @@ import numpy as np
 
 from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.ranking.persona import PersonaTable
-from xpollinate.ranking.pool import CandidateSource
+from xpollinate.ranking.pool import CandidateSource, as_ids, distinct_in_order, gather_pairs
 
 
 @runtime_checkable
@@ -67,32 +67,29 @@ class HeuristicScorer:
 
     def __init__(self, catalog: CatalogView, source: CandidateSource, persona: PersonaTable, per_anchor: int = 30):
         self.catalog, self.source, self.persona, self.per_anchor = catalog, source, persona, per_anchor
+        self._columns = persona.category_columns(catalog)  # category -> persona column, once, not per request
 
     def score(self, cart_item_ids, candidate_ids, household_id=None, platform=None) -> np.ndarray:
-        cart = list(dict.fromkeys(int(i) for i in cart_item_ids))
+        cart = distinct_in_order(as_ids(cart_item_ids))
         rows = self.catalog.rows(cart)
-        known = rows >= 0
-        cart = [c for c, ok in zip(cart, known.tolist()) if ok]
-        rows = rows[known]
-        codes = self.catalog.pt_code[rows].tolist()
-        grocery = self.catalog.is_grocery[rows].tolist()
-        pt_count: dict[int, int] = {}
-        for code in codes:
-            pt_count[code] = pt_count.get(code, 0) + 1
-        weight: dict[int, float] = {}
-        best_score: dict[int, float] = {}
-        for anchor, code, is_grocery in zip(cart, codes, grocery):
-            if not is_grocery:
-                continue
-            w = pt_count[code]
-            for item_id, s in self.source.top(anchor, self.per_anchor):
-                weight[item_id] = weight.get(item_id, 0.0) + w
-                best_score[item_id] = max(best_score.get(item_id, -np.inf), s)
-        cand = [int(i) for i in candidate_ids]
+        cart, rows = cart[rows >= 0], rows[rows >= 0]
+        # Each cart PT weighs as many as its distinct cart items; the grocery items are the anchors.
+        _, pt_inverse, pt_count = np.unique(self.catalog.pt_code[rows], return_inverse=True, return_counts=True)
+        grocery = self.catalog.is_grocery[rows]
+        anchor_weight = pt_count[pt_inverse][grocery].astype(np.float64)
+        pairs = gather_pairs(cart[grocery].tolist(), self.source, self.per_anchor)
+        listed, inverse = np.unique(pairs.item_ids, return_inverse=True)
+        weight = np.bincount(inverse, weights=anchor_weight[pairs.anchor_pos], minlength=len(listed))
+        best = np.full(len(listed), -np.inf)
+        np.maximum.at(best, inverse, pairs.scores)
+        cand = as_ids(candidate_ids)
+        w, s = np.zeros(len(cand)), np.zeros(len(cand))
+        if len(listed):
+            pos = np.minimum(np.searchsorted(listed, cand), len(listed) - 1)
+            hit = listed[pos] == cand
+            w[hit], s[hit] = weight[pos[hit]], best[pos[hit]]
         cand_rows = self.catalog.rows(cand)
-        affinity = self.persona.category_affinity(household_id, cand_rows, self.catalog)
-        w = np.fromiter((weight.get(i, 0.0) for i in cand), dtype=np.float64, count=len(cand))
-        s = np.fromiter((best_score.get(i, 0.0) for i in cand), dtype=np.float64, count=len(cand))
+        affinity = self.persona.category_affinity(household_id, cand_rows, self._columns)
         out = w * (1.0 + affinity) + 1e-3 * np.tanh(s / 10.0)
         return np.where(cand_rows >= 0, out, -np.inf)
 
