@@ -7,7 +7,7 @@ other jobs on a shared machine is not counted, though cache effects still are):
 
     validate   the request body -> the strict CartRequest model (pydantic, from JSON bytes)
     pool       ranking.pool.build_pool over the layered item-XP/historical source
-    score      the served scorer (trained ranker, or the heuristic) on the pool
+    score      the served scorer (trained ranker, or the heuristic) on the pool (its `score_pool` if it has one)
     recommend  serving.recommend.recommend_cart, all of it (pool + score + diversify + response dict)
     encode     orjson of the response
     app        the whole FastAPI app (ASGI call with a real body: middleware, routing, validation, handler, encoding)
@@ -120,15 +120,18 @@ def measure(args: argparse.Namespace) -> dict:
             pools = [build_pool(k, state.source, catalog, pool_config) for k in known]
             # What each version's recommend_cart hands the scorer: arrays where the pool has them, else lists.
             arrays = hasattr(pools[0], "item_array")
-            scored = [(np.asarray(k) if arrays else k, p.item_array if arrays else p.item_ids, c)
+            # The scorer's score_pool where it has one (as recommend_cart calls it), else score on the pool's ids.
+            score_pool = getattr(state.scorer, "score_pool", None)
+            scored = [(np.asarray(k) if arrays else k, p if score_pool else (p.item_array if arrays else p.item_ids), c)
                       for k, p, c in zip(known, pools, carts)]
+            score = score_pool or state.scorer.score
             results = [recommend_cart(state, pool_config, c["item_ids"], 10, 2, c["household_id"], c["platform"])
                        for c in carts]
             timings = {
                 "validate": best_pass(CartRequest.model_validate_json, bodies, args.repeat),
                 "pool": best_pass(lambda k: build_pool(k, state.source, catalog, pool_config),
                                   [np.asarray(k) if arrays else k for k in known], args.repeat),
-                "score": best_pass(lambda x: state.scorer.score(x[0], x[1], x[2]["household_id"], x[2]["platform"]),
+                "score": best_pass(lambda x: score(x[0], x[1], x[2]["household_id"], x[2]["platform"]),
                                    scored, args.repeat),
                 "recommend": best_pass(
                     lambda c: recommend_cart(state, pool_config, c["item_ids"], 10, 2, c["household_id"], c["platform"]),

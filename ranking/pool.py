@@ -61,8 +61,15 @@ def as_ids(values: Sequence[int] | np.ndarray) -> np.ndarray:
 
 def distinct_in_order(ids: np.ndarray) -> np.ndarray:
     """The distinct ids, each at its first position (a cart's items, duplicates dropped)."""
-    _, first = np.unique(ids, return_index=True)
-    return ids[np.sort(first)]
+    return np.fromiter(dict.fromkeys(ids.tolist()), dtype=np.int64)  # a dict keeps first positions; no sort
+
+
+def in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """`np.isin(values, sorted_set)` for a sorted `sorted_set`, by binary search (a cart is ~20 ids)."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[pos] == values
 
 
 @dataclass(frozen=True)
@@ -125,10 +132,14 @@ class CandidatePool:
     anchor_array: np.ndarray  # int64: the cart item whose source score for the candidate was highest
     score_array: np.ndarray  # float64: that score
     pt_codes: np.ndarray  # int64 codes into `pt_names` (-1: not in the catalog)
+    item_rows: np.ndarray  # int64 catalog rows of the candidates (-1: not in the catalog)
     pt_names: tuple[str, ...]  # the catalog's product type names
     n_union: int  # size before the cap
-    pair_items: np.ndarray = field(repr=False)  # the union's (item, anchor) pairs by item, cart order within
-    pair_anchors: np.ndarray = field(repr=False)
+    # Every (anchor, candidate, score) pair of the union (cart items dropped), in cart order then list order:
+    # what the heuristic re-reads instead of looking the anchors up again.
+    pair_items: np.ndarray = field(repr=False)
+    pair_scores: np.ndarray = field(repr=False)
+    pair_anchor_pos: np.ndarray = field(repr=False)  # index into `anchors_used`
     anchors_used: list[int] = field(default_factory=list)  # grocery cart items queried
     skipped: list[int] = field(default_factory=list)  # cart items not queried (not grocery, or unknown)
 
@@ -151,9 +162,11 @@ class CandidatePool:
 
     @cached_property
     def candidates(self) -> list[PoolCandidate]:
-        lo = np.searchsorted(self.pair_items, self.item_array, side="left").tolist()
-        hi = np.searchsorted(self.pair_items, self.item_array, side="right").tolist()
-        anchors = self.pair_anchors.tolist()
+        by_item = np.argsort(self.pair_items, kind="stable")  # an item's anchors stay in cart order
+        items = self.pair_items[by_item]
+        lo = np.searchsorted(items, self.item_array, side="left").tolist()
+        hi = np.searchsorted(items, self.item_array, side="right").tolist()
+        anchors = np.asarray(self.anchors_used, dtype=np.int64)[self.pair_anchor_pos[by_item]].tolist()
         return [
             PoolCandidate(item, anchor, score, pt, tuple(anchors[a:b]))
             for item, anchor, score, pt, a, b in zip(
@@ -180,10 +193,8 @@ def stratified_quotas(sizes: np.ndarray, total: int, rng: np.random.Generator) -
         if left > 0:
             frac = np.where(open_ & (quotas + base < sizes), share - np.floor(share), -1.0)
             jitter = rng.random(len(sizes)) * 1e-9  # the seed breaks equal remainders
-            order = np.argsort(-(frac + jitter), kind="stable")
-            for idx in order[:left]:
-                if frac[idx] >= 0:
-                    base[idx] += 1
+            order = np.argsort(-(frac + jitter), kind="stable")[:left]
+            base[order[frac[order] >= 0]] += 1  # distinct indices: one +1 each
         if base.sum() == 0:
             break
         quotas += base
@@ -204,15 +215,14 @@ def build_pool(
     is_anchor[is_anchor] = catalog.is_grocery[rows[is_anchor]]
     used = distinct[is_anchor]
     pairs = gather_pairs(used.tolist(), source, config.per_anchor)
-    keep_pair = ~np.isin(pairs.item_ids, cart_ids)  # already in the cart: never recommended back
-    p_items, p_scores, p_anchors = pairs.item_ids[keep_pair], pairs.scores[keep_pair], used[pairs.anchor_pos[keep_pair]]
+    keep_pair = ~in_sorted(pairs.item_ids, np.sort(cart_ids))  # already in the cart: never recommended back
+    p_items, p_scores, p_pos = pairs.item_ids[keep_pair], pairs.scores[keep_pair], pairs.anchor_pos[keep_pair]
     # By item, best score first; lexsort is stable, so equal scores keep cart order and the first anchor wins.
     order = np.lexsort((-p_scores, p_items))
     s_items = p_items[order]
     head = np.ones(len(s_items), dtype=bool)
     head[1:] = s_items[1:] != s_items[:-1]
-    ids, scores, best_anchor = s_items[head], p_scores[order][head], p_anchors[order][head]
-    by_item = np.argsort(p_items, kind="stable")  # every anchor of an item, in cart order
+    ids, scores, best_anchor = s_items[head], p_scores[order][head], used[p_pos[order][head]]
     item_rows = catalog.rows(ids)
     pts = np.where(item_rows >= 0, catalog.pt_code[np.maximum(item_rows, 0)], -1).astype(np.int64)
     keep = np.arange(len(ids))
@@ -221,13 +231,14 @@ def build_pool(
         strata, inverse = np.unique(pts, return_inverse=True)
         counts = np.bincount(inverse, minlength=len(strata))
         quotas = stratified_quotas(counts, config.max_pool, rng)
-        # Within each PT the first `quota` by best score, then id: one sort for all strata.
-        order = np.lexsort((ids, -scores, inverse))
+        # Within each PT the first `quota` by best score, then id (`ids` is ascending): one sort for all strata.
+        order = np.lexsort((-scores, inverse))
         rank_in_pt = np.arange(len(order)) - (np.cumsum(counts) - counts)[inverse[order]]
-        keep = order[rank_in_pt < quotas[inverse[order]]]
-    keep = keep[np.lexsort((ids[keep], -scores[keep]))]
+        keep = np.sort(order[rank_in_pt < quotas[inverse[order]]])
+    keep = keep[np.argsort(-scores[keep], kind="stable")]  # best first; ties by id, as `keep` is ascending
     return CandidatePool(
         item_array=ids[keep], anchor_array=best_anchor[keep], score_array=scores[keep], pt_codes=pts[keep],
-        pt_names=catalog.pt_names, n_union=len(ids), anchors_used=used.tolist(),
-        skipped=distinct[~is_anchor].tolist(), pair_items=p_items[by_item], pair_anchors=p_anchors[by_item],
+        item_rows=item_rows[keep], pt_names=catalog.pt_names, n_union=len(ids),
+        pair_items=p_items, pair_scores=p_scores, pair_anchor_pos=p_pos,
+        anchors_used=used.tolist(), skipped=distinct[~is_anchor].tolist(),
     )

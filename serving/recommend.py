@@ -16,7 +16,8 @@ import numpy as np
 
 from xpollinate.errors import XPError
 from xpollinate.ranking.diversify import diversify_positions
-from xpollinate.ranking.pool import PoolConfig, as_ids, build_pool, distinct_in_order
+from xpollinate.ranking.pool import CandidatePool, PoolConfig, as_ids, build_pool, distinct_in_order
+from xpollinate.ranking.scorer import CartScorer
 from xpollinate.serving.sources import HISTORICAL, ITEM_XP, POPULAR
 from xpollinate.serving.state import ServingState
 
@@ -26,6 +27,15 @@ POPULAR_POOL = 300
 
 def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
+
+
+def _score(scorer: CartScorer, known: np.ndarray, pool: CandidatePool, household_id: int | None,
+           platform: int | None) -> np.ndarray:
+    """The scorer's `score_pool` where it has one (reuses the pool's lookups), else `score` on the pool's ids."""
+    score_pool = getattr(scorer, "score_pool", None)
+    if score_pool is not None:
+        return score_pool(known, pool, household_id, platform)
+    return scorer.score(known, pool.item_array, household_id, platform)
 
 
 def recommend_cart(
@@ -60,14 +70,14 @@ def recommend_cart(
         ids, pt_codes, anchors = pool.item_array, pool.pt_codes, pool.anchor_array
         ranker = state.scorer.name
         try:
-            scores = state.scorer.score(known, ids, household_id, platform)
+            scores = _score(state.scorer, known, pool, household_id, platform)
         except Exception as exc:  # a faulty model must not fail the request: the heuristic answers
             if isinstance(exc, XPError):  # expected refusals (e.g. no cart item the model knows)
                 log.warning("ranker %s refused a cart (%s); serving the heuristic", state.scorer.name, exc)
             else:
                 log.exception("ranker %s failed; serving the heuristic", state.scorer.name)
             fallbacks.append("ranker_error")
-            scores, ranker = state.heuristic.score(known, ids, household_id, platform), state.heuristic.name
+            scores, ranker = _score(state.heuristic, known, pool, household_id, platform), state.heuristic.name
         if not state.trained:
             fallbacks.append("no_trained_ranker")
         if by_origin[HISTORICAL]:

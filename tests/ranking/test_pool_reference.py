@@ -175,3 +175,5 @@ def test_heuristic_equals_the_reference() -> None:
         got = h.score(cart, np.asarray(candidates), household)
         want = reference_heuristic(cart, candidates, lists, catalog, persona, household)
         assert got.tolist() == want
+        # From the pool's own pairs (what the service calls): the same scores for the pool's candidates.
+        assert h.score_pool(cart, pool, household).tolist() == want[: len(pool)]
