@@ -228,8 +228,10 @@ def build_pool(
     keep = np.arange(len(ids))
     if len(ids) > config.max_pool:
         rng = np.random.default_rng(config.seed)
-        strata, inverse = np.unique(pts, return_inverse=True)
-        counts = np.bincount(inverse, minlength=len(strata))
+        # The PTs present (ascending codes, -1 first) and each candidate's index among them, by counting codes.
+        per_code = np.bincount(pts + 1, minlength=len(catalog.pt_names) + 1)
+        counts = per_code[per_code > 0]
+        inverse = (np.cumsum(per_code > 0) - 1)[pts + 1]
         quotas = stratified_quotas(counts, config.max_pool, rng)
         # Within each PT the first `quota` by best score, then id (`ids` is ascending): one sort for all strata.
         order = np.lexsort((-scores, inverse))
