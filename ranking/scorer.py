@@ -82,7 +82,8 @@ class HeuristicScorer:
     def score_pool(self, cart_item_ids, pool: CandidatePool, household_id=None, platform=None) -> np.ndarray:
         """`score(cart, pool.item_ids)` from the pairs `build_pool` already gathered for this cart (no second lookup).
 
-        The pool's pairs lack only the cart's own items, which are never its candidates: the scores are the same.
+        `pool` must come from `build_pool(cart, <this scorer's source>, <its catalog>, per_anchor=<its per_anchor>)`,
+        as in the service. Its pairs lack only the cart's own items, which are never its candidates: same scores.
         """
         anchors, weights = self._anchor_weights(cart_item_ids)
         weight_of = dict(zip(anchors.tolist(), weights.tolist()))

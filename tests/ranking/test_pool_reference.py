@@ -14,7 +14,7 @@ import pytest
 
 from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.ranking.persona import N_DEMOGRAPHIC, N_PERSONA, PersonaTable
-from xpollinate.ranking.pool import CandidatePool, PoolConfig, build_pool, stratified_quotas
+from xpollinate.ranking.pool import ArraySource, CandidatePool, PoolConfig, build_pool, stratified_quotas
 from xpollinate.ranking.scorer import HeuristicScorer
 
 from tests.ranking.conftest import ScriptedSource
@@ -124,6 +124,7 @@ def test_array_sources_give_the_pool_of_their_tuples() -> None:
             pairs = self.top(anchor_id, k)
             return np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.float64)
 
+    assert isinstance(Arrays({}), ArraySource) and not isinstance(ScriptedSource({}), ArraySource)
     rng = np.random.default_rng(7)
     catalog, lists = synthetic_catalog(rng), synthetic_lists(rng)
     for _ in range(10):
