@@ -15,6 +15,12 @@ The load generator shares the machine's cores with the server: run it alone
 
 Needs wrk (Debian/Ubuntu: `apt-get install wrk`) and a run directory with the data store
 and the historical candidate table (`xp data build`, `xp serve --build-missing`).
+
+Paths: with a trained ranker saved in the run directory (`xp ranker train`), the default
+setups add the trained ranker, eager and on its fast path. `--item-xp-store SQLITE` serves
+the item-XP lists of an existing store (copied, never written) with `--item-xp required`,
+and `--item-xp-carts` keeps only carts with an anchor that has item-XP entries; the table
+says how many of the sampled carts' anchors item-XP answered.
 """
 
 from __future__ import annotations
@@ -97,15 +103,6 @@ def start_server(home: Path, workers: int, log: Path, extra: list[str]) -> tuple
     return proc, port
 
 
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
-
 def server_cpu_seconds(pgid: int) -> float:
     """User + system CPU seconds of every process of the server's session (parent and workers)."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -140,8 +137,8 @@ def run_wrk(port: int, lines: Path, mode: str, rate: float, seconds: float, conn
 
 
 def sample_paths(port: int, carts: list[dict], n: int = 300) -> dict:
-    """What served a sample of carts: candidate path, ranker, pool size."""
-    paths, rankers, pools, sizes = {}, {}, [], []
+    """What served a sample of carts: candidate path, ranker, pool size, and which source answered each anchor."""
+    paths, rankers, pools, sizes, anchors = {}, {}, [], [], {}
     for cart in carts[:n]:
         status, body = call(port, "POST", "/v1/cart/recommend", cart)
         if status != 200:
@@ -151,7 +148,39 @@ def sample_paths(port: int, carts: list[dict], n: int = 300) -> dict:
         rankers[served["ranker"]] = rankers.get(served["ranker"], 0) + 1
         pools.append(body["pool_size"])
         sizes.append(len(cart["item_ids"]))
-    return {"paths": paths, "rankers": rankers, "pool_mean": float(np.mean(pools)), "cart_mean": float(np.mean(sizes))}
+        for source, ids in body["anchors"].items():
+            anchors[source] = anchors.get(source, 0) + len(ids)
+    return {"paths": paths, "rankers": rankers, "pool_mean": float(np.mean(pools)), "cart_mean": float(np.mean(sizes)),
+            "anchors": anchors}
+
+
+def item_xp_home(home: Path, store: Path, work: Path) -> Path:
+    """A run directory for the item-XP setups: `home`'s data, tables and models (links) and a copy of `store`.
+
+    The copy is made with SQLite's backup API (consistent even while a batch writes the original); nothing is
+    written to the store or to `home`. The service reads the item-XP store from its run directory only.
+    """
+    import sqlite3
+
+    from xpollinate.xpstore.item_xp_store import store_path
+
+    if not store.is_file():
+        raise SystemExit(f"--item-xp-store: {store} is not a file")
+    target = work / "home-item-xp"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    skip = {store_path(home).name, "bench", "serve"}
+    for entry in home.iterdir():
+        if entry.name not in skip and not entry.name.startswith(store_path(home).name):
+            (target / entry.name).symlink_to(entry)
+    src = sqlite3.connect(f"file:{store.resolve()}?mode=ro", uri=True)
+    dst = sqlite3.connect(store_path(target))
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return target
 
 
 def main() -> None:
@@ -172,8 +201,18 @@ def main() -> None:
     ap.add_argument("--max-items", type=int, default=40)
     ap.add_argument("--weeks", default=None, help="basket weeks A-B for the carts (default: the last 8)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--serve-args", default="--item-xp optional", help="`xp serve` options for every setup")
+    ap.add_argument("--serve-args", default=None, help="`xp serve` options for every setup (default: --item-xp optional, "
+                    "or --item-xp required with --item-xp-store)")
+    ap.add_argument("--item-xp-store", type=Path, default=None, metavar="SQLITE",
+                    help="serve the item-XP lists of this existing store (an item_xp.sqlite written by `xp batch`): "
+                         "copied into a bench run directory linked to --home; every setup runs with --item-xp required")
+    ap.add_argument("--item-xp-carts", action="store_true",
+                    help="with --item-xp-store: keep only carts holding at least one anchor that has item-XP entries")
     args = ap.parse_args()
+    if args.item_xp_carts and args.item_xp_store is None:
+        ap.error("--item-xp-carts needs --item-xp-store")
+    if args.serve_args is None:
+        args.serve_args = "--item-xp required" if args.item_xp_store else "--item-xp optional"
 
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `apt-get install wrk` (Debian/Ubuntu) or build it from github.com/wg/wrk")
@@ -184,6 +223,21 @@ def main() -> None:
     carts, weeks = draw_carts(home, weeks, args.carts, args.min_items, args.max_items, args.seed)
     work = home / "bench" / "serve"
     work.mkdir(parents=True, exist_ok=True)
+    serve_home = home
+    if args.item_xp_store:
+        from xpollinate.serving.sources import ItemXPLists
+        from xpollinate.xpstore.item_xp_store import store_path
+
+        serve_home = item_xp_home(home, args.item_xp_store, work)
+        lists = ItemXPLists.load(store_path(serve_home))
+        hit = [c for c in carts if any(i in lists for i in c["item_ids"])]
+        console.print(f"item-XP store {args.item_xp_store}: {len(lists)} anchors stored; {len(hit)} of {len(carts)} carts "
+                      "hold at least one anchor with item-XP entries (Poor band excluded)"
+                      + ("; only those carts are used" if args.item_xp_carts else ""))
+        if args.item_xp_carts:
+            if not hit:
+                raise SystemExit("--item-xp-carts: no cart of these weeks holds an anchor of the store")
+            carts = hit
     cart_lines = work / "carts.jsonl"
     cart_lines.write_text("\n".join(json.dumps(c, separators=(",", ":")) for c in carts) + "\n")
     anchors = list(dict.fromkeys(i for c in carts for i in c["item_ids"]))
@@ -194,9 +248,10 @@ def main() -> None:
                   f"load average {os.getloadavg()[0]:.2f} at start")
 
     from xpollinate.ranking.artifacts import current_run
+    from xpollinate.serving.process import stop_process
 
     setups = args.setup or ["1 worker=--workers 1", "2 workers=--workers 2"]
-    if args.setup is None and current_run(home) is not None:
+    if args.setup is None and current_run(serve_home) is not None:
         setups += ["2 workers, eager ranker=--workers 2 --no-fast", "2 workers, fast ranker=--workers 2 --fast"]
         setups[:2] = ["1 worker, heuristic=--workers 1 --ranker heuristic", "2 workers, heuristic=--workers 2 --ranker heuristic"]
     rows = []
@@ -204,11 +259,13 @@ def main() -> None:
         name, _, options = setup.partition("=")
         opts = options.split() + args.serve_args.split()
         workers = int(opts[opts.index("--workers") + 1]) if "--workers" in opts else 1
-        proc, port = start_server(home, workers, work / f"server-{n_setup}.log", opts)
+        proc, port = start_server(serve_home, workers, work / f"server-{n_setup}.log", opts)
         try:
             info = sample_paths(port, carts)
+            n_anchors = sum(info["anchors"].values())
             console.print(f"{name}: candidate paths {info['paths']}, rankers {info['rankers']}, "
-                          f"mean pool {info['pool_mean']:.0f}, mean cart {info['cart_mean']:.1f}")
+                          f"anchors by source {info['anchors']}, mean pool {info['pool_mean']:.0f}, "
+                          f"mean cart {info['cart_mean']:.1f}")
             if args.warmup:
                 run_wrk(port, cart_lines, "POST", args.rate, args.warmup, args.connections, proc.pid)
             runs = [("cart", args.rate, args.duration, cart_lines, "POST"),
@@ -217,17 +274,19 @@ def main() -> None:
                 runs.append(("cart, unpaced", 0, args.max_seconds, cart_lines, "POST"))
             for workload, rate, seconds, lines, mode in runs:
                 r = run_wrk(port, lines, mode, rate, seconds, args.connections, proc.pid)
+                r["ranker"] = "+".join(sorted(info["rankers"]))
+                r["item_xp_anchors"] = f"{info['anchors'].get('item_xp', 0)}/{n_anchors}"
                 rows.append((name, workload, rate, r))
                 console.print(f"  {workload}: {r['rps']:.0f} req/s, p99 {r['p99_us'] / 1000:.1f} ms, "
                               f"errors {r['errors']} {r['error_kinds']}, server CPU {r['cpu_ms']:.2f} ms/request "
                               f"(load avg before {r['load_before']:.2f})")
         finally:
-            stop_server(proc)
+            stop_process(proc)
 
     table = Table(title=f"xp serve under wrk on 127.0.0.1 ({os.cpu_count()} CPUs shared by server and wrk)")
-    for col in ("server", "workload", "target req/s", "achieved req/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
-                "max ms", "errors", "server CPU ms/req", "p99 vs baseline", "target", "load avg"):
-        table.add_column(col, justify="left" if col in ("server", "workload", "target") else "right")
+    for col in ("server", "ranker", "item-XP anchors", "workload", "target req/s", "achieved req/s", "p50 ms", "p90 ms",
+                "p99 ms", "p99.9 ms", "max ms", "errors", "server CPU ms/req", "p99 vs baseline", "target", "load avg"):
+        table.add_column(col, justify="left" if col in ("server", "ranker", "workload", "target") else "right")
     base = {w: r for n, w, _, r in rows if n == rows[0][0]}
     for name, workload, rate, r in rows:
         limit = 50.0 if workload.startswith("cart") else 10.0
@@ -238,7 +297,7 @@ def main() -> None:
             verdict = "capacity"
         ratio = base[workload]["p99_us"] / r["p99_us"] if r["p99_us"] else float("nan")
         table.add_row(
-            name, workload, f"{rate:.0f}" if rate else "unpaced", f"{r['rps']:.0f}", f"{r['p50_us'] / 1000:.2f}",
+            name, r["ranker"], r["item_xp_anchors"], workload, f"{rate:.0f}" if rate else "unpaced", f"{r['rps']:.0f}", f"{r['p50_us'] / 1000:.2f}",
             f"{r['p90_us'] / 1000:.2f}", f"{r['p99_us'] / 1000:.2f}", f"{r['p999_us'] / 1000:.2f}",
             f"{r['max_us'] / 1000:.1f}", f"{r['errors']}" + (f" ({r['error_kinds']})" if r["errors"] else ""),
             f"{r['cpu_ms']:.2f}", f"{ratio:.2f}x", verdict, f"{r['load_before']:.1f}",
@@ -246,7 +305,9 @@ def main() -> None:
     console.print(table)
     console.print("target: the paced rate held (98%), p99 under 50 ms (carts) / 10 ms (item lookups), zero errors. "
                   "server CPU ms/req: CPU seconds of the server's processes during the run / requests answered; "
-                  "load avg: 1-minute load average just before the run (above 2, other work shared the 2 cores)")
+                  "load avg: 1-minute load average just before the run (above 2, other work shared the 2 cores); "
+                  "ranker and item-XP anchors (served by item-XP / all grocery anchors): from 300 carts sent before the "
+                  "load")
 
 
 if __name__ == "__main__":

@@ -122,6 +122,9 @@ def build_table(
     return final
 
 
+_NONE = (np.zeros(0, np.int64), np.zeros(0, np.float64))
+
+
 class HistoricalSource:
     """`CandidateSource` over a precomputed candidate table: O(1) per anchor."""
 
@@ -141,9 +144,11 @@ class HistoricalSource:
     def __contains__(self, anchor_id: int) -> bool:
         return int(anchor_id) in self._lists
 
+    def top_arrays(self, anchor_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(item ids, scores) of the anchor's top `k`, best first: views, no copy (`ranking.pool.ArraySource`)."""
+        ids, scores = self._lists.get(int(anchor_id), _NONE)
+        return ids[:k], scores[:k]
+
     def top(self, anchor_id: int, k: int) -> list[tuple[int, float]]:
-        hit = self._lists.get(int(anchor_id))
-        if hit is None:
-            return []
-        ids, scores = hit
-        return list(zip(ids[:k].tolist(), scores[:k].tolist()))
+        ids, scores = self.top_arrays(anchor_id, k)
+        return list(zip(ids.tolist(), scores.tolist()))

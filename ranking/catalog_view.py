@@ -52,10 +52,11 @@ class CatalogView:
     def rows(self, ids: np.ndarray | list[int]) -> np.ndarray:
         """Row of each id, -1 for ids not in the catalog."""
         ids = np.asarray(ids, dtype=np.int64)
-        pos = np.searchsorted(self.item_ids, ids)
-        pos = np.clip(pos, 0, max(len(self.item_ids) - 1, 0))
-        found = (len(self.item_ids) > 0) & (self.item_ids[pos] == ids) if len(self.item_ids) else np.zeros(ids.shape, bool)
-        return np.where(found, pos, -1).astype(np.int64)
+        n = len(self.item_ids)
+        if n == 0:
+            return np.full(ids.shape, -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.item_ids, ids), n - 1)  # int64 already: no copy, no clip
+        return np.where(self.item_ids[pos] == ids, pos, -1)
 
     def row(self, item_id: int) -> int:
         return int(self.rows([item_id])[0])

@@ -28,6 +28,7 @@ from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.ranking.item_features import ItemFeatures, build_item_features
 from xpollinate.ranking.model import CartRanker, ModelConfig
 from xpollinate.ranking.persona import PersonaTable
+from xpollinate.ranking.pool import as_ids
 
 
 class NeuralScorer:
@@ -47,7 +48,7 @@ class NeuralScorer:
         self, cart_item_ids: Sequence[int], candidate_ids: Sequence[int], household_id: int | None = None,
         platform: int | None = None,
     ) -> np.ndarray:
-        cart_ids = np.asarray(list(cart_item_ids), dtype=np.int64)
+        cart_ids = as_ids(cart_item_ids)
         cart_rows = self.catalog.rows(cart_ids) + 1
         ok = self.features.has_embedding[cart_rows]
         report = {"unknown_cart": cart_ids[~ok].tolist(), "truncated": 0, "unknown_candidates": [], "nan_persona": 0}
@@ -59,7 +60,7 @@ class NeuralScorer:
         if len(cart_rows) > self.max_cart:
             report["truncated"] = int(len(cart_rows) - self.max_cart)
             cart_rows = cart_rows[-self.max_cart :]
-        cand_ids = np.asarray(list(candidate_ids), dtype=np.int64)
+        cand_ids = as_ids(candidate_ids)
         cand_rows = self.catalog.rows(cand_ids) + 1
         known = self.features.has_embedding[cand_rows]
         report["unknown_candidates"] = cand_ids[~known].tolist()

@@ -70,14 +70,20 @@ class PersonaTable:
             return self.scores[pos]
         return np.zeros(N_PERSONA, dtype=np.float32)
 
-    def category_affinity(self, household_id: int | None, rows: np.ndarray, catalog: CatalogView) -> np.ndarray:
-        """The household's propensity for each candidate row's category (0 outside the 47)."""
+    def category_columns(self, catalog: CatalogView) -> np.ndarray:
+        """For every catalog row, the behavioural column of its category (-1 outside the 47): once per catalog."""
+        index = {c: i for i, c in enumerate(self.categories) if c}
+        return np.fromiter((index.get(c, -1) for c in catalog.category), dtype=np.int64, count=len(catalog))
+
+    def category_affinity(self, household_id: int | None, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """The household's propensity for each candidate row's category (0 outside the 47, and for rows < 0).
+
+        `columns` is `category_columns(catalog)`, computed once by the caller, not per request.
+        """
         vec = self.vector(household_id)[N_DEMOGRAPHIC:].astype(np.float64)
         rows = np.asarray(rows, dtype=np.int64)
-        index = {c: i for i, c in enumerate(self.categories) if c}
-        cats = catalog.category[np.maximum(rows, 0)] if len(catalog) else np.zeros(len(rows), dtype=object)
-        col = np.fromiter((index.get(c, -1) for c in cats), dtype=np.int64, count=len(rows))
-        col[rows < 0] = -1
+        col = columns[np.maximum(rows, 0)] if len(columns) else np.full(len(rows), -1, dtype=np.int64)
+        col = np.where(rows >= 0, col, -1)
         return np.where(col >= 0, vec[np.maximum(col, 0)] if len(vec) else 0.0, 0.0)
 
     def save(self, path) -> None:

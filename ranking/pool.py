@@ -15,6 +15,12 @@ Serving contract (stable: the HTTP service builds on it)::
     build_pool(cart_item_ids, source, catalog, config=PoolConfig()) -> CandidatePool
     CandidatePool.item_ids / .anchor_ids / .scores / .product_types / .candidates
 
+The union is computed on arrays (one request is ~600 (anchor, candidate) pairs): a
+source that also has `top_arrays(anchor_id, k) -> (ids, scores)` (`ArraySource`: the
+historical table, the item-XP lists) is read without building tuples; the pool keeps
+its columns as arrays (`item_array`, `anchor_array`, `score_array`, `pt_codes`), and
+the list views and `PoolCandidate` objects are built only when asked for.
+
 `HistoricalSource` serves the market-basket candidates of `retrieval.candidates`,
 precomputed once per grocery item into `$XP_HOME/ranking/candidates/<key>/` (see
 `ranking.candidate_table`) so that a lookup is a dict access.
@@ -23,6 +29,7 @@ precomputed once per grocery item into `$XP_HOME/ranking/candidates/<key>/` (see
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -36,6 +43,66 @@ class CandidateSource(Protocol):
     """Ranked GM candidates of one grocery anchor item: (item_id, score), best first."""
 
     def top(self, anchor_id: int, k: int) -> list[tuple[int, float]]: ...
+
+
+@runtime_checkable
+class ArraySource(Protocol):
+    """A `CandidateSource` that also answers with arrays (int64 ids, float64 scores), so a request builds no tuples."""
+
+    def top_arrays(self, anchor_id: int, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def as_ids(values: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Item ids as a 1-d int64 array (no copy for one already)."""
+    if not isinstance(values, np.ndarray):
+        values = list(values)
+    return np.asarray(values, dtype=np.int64).reshape(-1)
+
+
+def distinct_in_order(ids: np.ndarray) -> np.ndarray:
+    """The distinct ids, each at its first position (a cart's items, duplicates dropped)."""
+    return np.fromiter(dict.fromkeys(ids.tolist()), dtype=np.int64)  # a dict keeps first positions; no sort
+
+
+def in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """`np.isin(values, sorted_set)` for a sorted `sorted_set`, by binary search (a cart is ~20 ids)."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[pos] == values
+
+
+@dataclass(frozen=True)
+class AnchorPairs:
+    """The (anchor, candidate, score) pairs of several anchors' lists, concatenated in anchor order."""
+
+    item_ids: np.ndarray  # int64
+    scores: np.ndarray  # float64
+    anchor_pos: np.ndarray  # int64: index of the pair's anchor in the anchors looked up
+
+
+def gather_pairs(anchors: Sequence[int], source: CandidateSource, k: int) -> AnchorPairs:
+    """Each anchor's top `k` candidates, concatenated: the one lookup that the pool and the heuristic share."""
+    arrays = getattr(source, "top_arrays", None)
+    ids: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    for anchor in anchors:
+        if arrays is not None:
+            i, s = arrays(anchor, k)
+        else:  # a plain CandidateSource (tests, other callers): its tuples as arrays
+            pairs = source.top(anchor, k)
+            i = np.array([p[0] for p in pairs], dtype=np.int64)
+            s = np.array([p[1] for p in pairs], dtype=np.float64)
+        ids.append(i)
+        scores.append(s)
+    if not ids:
+        return AnchorPairs(np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, np.int64))
+    lengths = [len(i) for i in ids]
+    return AnchorPairs(
+        np.concatenate(ids).astype(np.int64, copy=False),
+        np.concatenate(scores).astype(np.float64, copy=False),
+        np.repeat(np.arange(len(ids), dtype=np.int64), lengths),
+    )
 
 
 class PoolConfig(BaseModel):
@@ -59,29 +126,55 @@ class PoolCandidate:
 
 @dataclass(frozen=True)
 class CandidatePool:
-    candidates: list[PoolCandidate]
+    """The pool, best first, as aligned arrays; list views and `PoolCandidate`s on demand."""
+
+    item_array: np.ndarray  # int64 candidate ids
+    anchor_array: np.ndarray  # int64: the cart item whose source score for the candidate was highest
+    score_array: np.ndarray  # float64: that score
+    pt_codes: np.ndarray  # int64 codes into `pt_names` (-1: not in the catalog)
+    item_rows: np.ndarray  # int64 catalog rows of the candidates (-1: not in the catalog)
+    pt_names: tuple[str, ...]  # the catalog's product type names
     n_union: int  # size before the cap
+    # Every (anchor, candidate, score) pair of the union (cart items dropped), in cart order then list order:
+    # what the heuristic re-reads instead of looking the anchors up again.
+    pair_items: np.ndarray = field(repr=False)
+    pair_scores: np.ndarray = field(repr=False)
+    pair_anchor_pos: np.ndarray = field(repr=False)  # index into `anchors_used`
     anchors_used: list[int] = field(default_factory=list)  # grocery cart items queried
     skipped: list[int] = field(default_factory=list)  # cart items not queried (not grocery, or unknown)
 
     @property
     def item_ids(self) -> list[int]:
-        return [c.item_id for c in self.candidates]
+        return self.item_array.tolist()
 
     @property
     def anchor_ids(self) -> list[int]:
-        return [c.anchor_id for c in self.candidates]
+        return self.anchor_array.tolist()
 
     @property
     def scores(self) -> list[float]:
-        return [c.score for c in self.candidates]
+        return self.score_array.tolist()
 
     @property
     def product_types(self) -> list[str]:
-        return [c.product_type for c in self.candidates]
+        names = self.pt_names
+        return [names[c] if c >= 0 else "" for c in self.pt_codes.tolist()]
+
+    @cached_property
+    def candidates(self) -> list[PoolCandidate]:
+        by_item = np.argsort(self.pair_items, kind="stable")  # an item's anchors stay in cart order
+        items = self.pair_items[by_item]
+        lo = np.searchsorted(items, self.item_array, side="left").tolist()
+        hi = np.searchsorted(items, self.item_array, side="right").tolist()
+        anchors = np.asarray(self.anchors_used, dtype=np.int64)[self.pair_anchor_pos[by_item]].tolist()
+        return [
+            PoolCandidate(item, anchor, score, pt, tuple(anchors[a:b]))
+            for item, anchor, score, pt, a, b in zip(
+                self.item_ids, self.anchor_ids, self.scores, self.product_types, lo, hi)
+        ]
 
     def __len__(self) -> int:
-        return len(self.candidates)
+        return len(self.item_array)
 
 
 def stratified_quotas(sizes: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
@@ -100,10 +193,8 @@ def stratified_quotas(sizes: np.ndarray, total: int, rng: np.random.Generator) -
         if left > 0:
             frac = np.where(open_ & (quotas + base < sizes), share - np.floor(share), -1.0)
             jitter = rng.random(len(sizes)) * 1e-9  # the seed breaks equal remainders
-            order = np.argsort(-(frac + jitter), kind="stable")
-            for idx in order[:left]:
-                if frac[idx] >= 0:
-                    base[idx] += 1
+            order = np.argsort(-(frac + jitter), kind="stable")[:left]
+            base[order[frac[order] >= 0]] += 1  # distinct indices: one +1 each
         if base.sum() == 0:
             break
         quotas += base
@@ -117,51 +208,39 @@ def build_pool(
 ) -> CandidatePool:
     """Union of the top candidates of every grocery item in the cart, capped by stratified sampling."""
     config = config or PoolConfig()
-    best: dict[int, list] = {}  # item -> [score, anchor, anchors]
-    used: list[int] = []
-    skipped: list[int] = []
-    cart_ids = [int(i) for i in cart_item_ids]
-    cart = set(cart_ids)
-    seen_anchor: set[int] = set()
-    cart_rows = catalog.rows(cart_ids).tolist() if cart_ids else []  # one lookup for the whole cart
-    is_grocery = catalog.is_grocery
-    for anchor, row in zip(cart_ids, cart_rows):
-        if anchor in seen_anchor:
-            continue
-        seen_anchor.add(anchor)
-        if row < 0 or not is_grocery[row]:
-            skipped.append(anchor)
-            continue
-        used.append(anchor)
-        for item_id, score in source.top(anchor, config.per_anchor):
-            item_id = int(item_id)
-            if item_id in cart:
-                continue  # already in the cart: never recommended back
-            entry = best.get(item_id)
-            if entry is None:
-                best[item_id] = [float(score), anchor, [anchor]]
-            else:
-                entry[2].append(anchor)
-                if score > entry[0]:
-                    entry[0], entry[1] = float(score), anchor
-    ids = np.fromiter(best.keys(), dtype=np.int64, count=len(best))
-    rows = catalog.rows(ids)
-    pts = np.where(rows >= 0, catalog.pt_code[np.maximum(rows, 0)], -1)
-    scores = np.array([best[int(i)][0] for i in ids], dtype=np.float64)
+    cart_ids = as_ids(cart_item_ids)
+    distinct = distinct_in_order(cart_ids)  # unknown and non-grocery cart items are not anchors
+    rows = catalog.rows(distinct)
+    is_anchor = rows >= 0
+    is_anchor[is_anchor] = catalog.is_grocery[rows[is_anchor]]
+    used = distinct[is_anchor]
+    pairs = gather_pairs(used.tolist(), source, config.per_anchor)
+    keep_pair = ~in_sorted(pairs.item_ids, np.sort(cart_ids))  # already in the cart: never recommended back
+    p_items, p_scores, p_pos = pairs.item_ids[keep_pair], pairs.scores[keep_pair], pairs.anchor_pos[keep_pair]
+    # By item, best score first; lexsort is stable, so equal scores keep cart order and the first anchor wins.
+    order = np.lexsort((-p_scores, p_items))
+    s_items = p_items[order]
+    head = np.ones(len(s_items), dtype=bool)
+    head[1:] = s_items[1:] != s_items[:-1]
+    ids, scores, best_anchor = s_items[head], p_scores[order][head], used[p_pos[order][head]]
+    item_rows = catalog.rows(ids)
+    pts = np.where(item_rows >= 0, catalog.pt_code[np.maximum(item_rows, 0)], -1).astype(np.int64)
     keep = np.arange(len(ids))
     if len(ids) > config.max_pool:
         rng = np.random.default_rng(config.seed)
-        strata, inverse = np.unique(pts, return_inverse=True)
-        counts = np.bincount(inverse, minlength=len(strata))
+        # The PTs present (ascending codes, -1 first) and each candidate's index among them, by counting codes.
+        per_code = np.bincount(pts + 1, minlength=len(catalog.pt_names) + 1)
+        counts = per_code[per_code > 0]
+        inverse = (np.cumsum(per_code > 0) - 1)[pts + 1]
         quotas = stratified_quotas(counts, config.max_pool, rng)
-        # Within each PT the first `quota` by best score, then id: one sort for all strata.
-        order = np.lexsort((ids, -scores, inverse))
+        # Within each PT the first `quota` by best score, then id (`ids` is ascending): one sort for all strata.
+        order = np.lexsort((-scores, inverse))
         rank_in_pt = np.arange(len(order)) - (np.cumsum(counts) - counts)[inverse[order]]
-        keep = order[rank_in_pt < quotas[inverse[order]]]
-    keep = keep[np.lexsort((ids[keep], -scores[keep]))]
-    names = catalog.pt_names
-    candidates = []
-    for item_id, score, pt in zip(ids[keep].tolist(), scores[keep].tolist(), pts[keep].tolist()):
-        entry = best[item_id]
-        candidates.append(PoolCandidate(item_id, entry[1], score, names[pt] if pt >= 0 else "", tuple(entry[2])))
-    return CandidatePool(candidates=candidates, n_union=len(ids), anchors_used=used, skipped=skipped)
+        keep = np.sort(order[rank_in_pt < quotas[inverse[order]]])
+    keep = keep[np.argsort(-scores[keep], kind="stable")]  # best first; ties by id, as `keep` is ascending
+    return CandidatePool(
+        item_array=ids[keep], anchor_array=best_anchor[keep], score_array=scores[keep], pt_codes=pts[keep],
+        item_rows=item_rows[keep], pt_names=catalog.pt_names, n_union=len(ids),
+        pair_items=p_items, pair_scores=p_scores, pair_anchor_pos=p_pos,
+        anchors_used=used.tolist(), skipped=distinct[~is_anchor].tolist(),
+    )

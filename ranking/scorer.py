@@ -14,7 +14,10 @@ shopper (persona all zeros); `platform` is the store id (unknown -> a shared buc
 
 Scorers here: `HeuristicScorer`, the paper's "production" baseline (3.2: persona scores
 plus the importance of the cart's product types by their distinct item counts,
-regardless of order), and `PopularityScorer`. `load_ranker(home)` returns the trained
+regardless of order), and `PopularityScorer`. A scorer may also offer
+`score_pool(cart_item_ids, pool, household_id=None, platform=None)`: the same scores for
+`pool.item_ids`, reusing what `build_pool` already computed (the service calls it when
+present; the heuristic has it). `load_ranker(home)` returns the trained
 neural ranker saved in the run directory (`ranking.artifacts`), or None.
 """
 
@@ -25,9 +28,10 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from xpollinate.errors import XPError
 from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.ranking.persona import PersonaTable
-from xpollinate.ranking.pool import CandidateSource
+from xpollinate.ranking.pool import CandidatePool, CandidateSource, as_ids, distinct_in_order, gather_pairs
 
 
 @runtime_checkable
@@ -67,32 +71,51 @@ class HeuristicScorer:
 
     def __init__(self, catalog: CatalogView, source: CandidateSource, persona: PersonaTable, per_anchor: int = 30):
         self.catalog, self.source, self.persona, self.per_anchor = catalog, source, persona, per_anchor
+        self._columns = persona.category_columns(catalog)  # category -> persona column, once, not per request
 
     def score(self, cart_item_ids, candidate_ids, household_id=None, platform=None) -> np.ndarray:
-        cart = list(dict.fromkeys(int(i) for i in cart_item_ids))
+        anchors, weights = self._anchor_weights(cart_item_ids)
+        pairs = gather_pairs(anchors.tolist(), self.source, self.per_anchor)
+        cand = as_ids(candidate_ids)
+        return self._score(pairs.item_ids, weights[pairs.anchor_pos], pairs.scores, cand, self.catalog.rows(cand), household_id)
+
+    def score_pool(self, cart_item_ids, pool: CandidatePool, household_id=None, platform=None) -> np.ndarray:
+        """`score(cart, pool.item_ids)` from the pairs `build_pool` already gathered for this cart (no second lookup).
+
+        `pool` must come from `build_pool(cart, <this scorer's source>, <its catalog>, per_anchor=<its per_anchor>)`,
+        as in the service. Its pairs lack only the cart's own items, which are never its candidates: same scores.
+        """
+        anchors, weights = self._anchor_weights(cart_item_ids)
+        weight_of = dict(zip(anchors.tolist(), weights.tolist()))
+        try:
+            pool_weights = np.array([weight_of[a] for a in pool.anchors_used], dtype=np.float64)
+        except KeyError as exc:
+            raise XPError(f"score_pool: the pool's anchor {exc} is not a grocery item of this cart") from None
+        return self._score(pool.pair_items, pool_weights[pool.pair_anchor_pos], pool.pair_scores, pool.item_array,
+                           pool.item_rows, household_id)
+
+    def _anchor_weights(self, cart_item_ids) -> tuple[np.ndarray, np.ndarray]:
+        """The cart's grocery items (distinct, in cart order) and their weights: distinct cart items of their PT."""
+        cart = distinct_in_order(as_ids(cart_item_ids))
         rows = self.catalog.rows(cart)
-        known = rows >= 0
-        cart = [c for c, ok in zip(cart, known.tolist()) if ok]
-        rows = rows[known]
-        codes = self.catalog.pt_code[rows].tolist()
-        grocery = self.catalog.is_grocery[rows].tolist()
-        pt_count: dict[int, int] = {}
-        for code in codes:
-            pt_count[code] = pt_count.get(code, 0) + 1
-        weight: dict[int, float] = {}
-        best_score: dict[int, float] = {}
-        for anchor, code, is_grocery in zip(cart, codes, grocery):
-            if not is_grocery:
-                continue
-            w = pt_count[code]
-            for item_id, s in self.source.top(anchor, self.per_anchor):
-                weight[item_id] = weight.get(item_id, 0.0) + w
-                best_score[item_id] = max(best_score.get(item_id, -np.inf), s)
-        cand = [int(i) for i in candidate_ids]
-        cand_rows = self.catalog.rows(cand)
-        affinity = self.persona.category_affinity(household_id, cand_rows, self.catalog)
-        w = np.fromiter((weight.get(i, 0.0) for i in cand), dtype=np.float64, count=len(cand))
-        s = np.fromiter((best_score.get(i, 0.0) for i in cand), dtype=np.float64, count=len(cand))
+        cart, rows = cart[rows >= 0], rows[rows >= 0]
+        _, pt_inverse, pt_count = np.unique(self.catalog.pt_code[rows], return_inverse=True, return_counts=True)
+        grocery = self.catalog.is_grocery[rows]
+        return cart[grocery], pt_count[pt_inverse][grocery].astype(np.float64)
+
+    def _score(self, pair_items: np.ndarray, pair_weights: np.ndarray, pair_scores: np.ndarray, cand: np.ndarray,
+               cand_rows: np.ndarray, household_id: int | None) -> np.ndarray:
+        """Candidate weight = sum of its pairs' anchor weights, x (1 + persona affinity), + its best pair score as a tie-break."""
+        listed, inverse = np.unique(pair_items, return_inverse=True)
+        weight = np.bincount(inverse, weights=pair_weights, minlength=len(listed))
+        best = np.full(len(listed), -np.inf)
+        np.maximum.at(best, inverse, pair_scores)
+        w, s = np.zeros(len(cand)), np.zeros(len(cand))
+        if len(listed):
+            pos = np.minimum(np.searchsorted(listed, cand), len(listed) - 1)
+            hit = listed[pos] == cand
+            w[hit], s[hit] = weight[pos[hit]], best[pos[hit]]
+        affinity = self.persona.category_affinity(household_id, cand_rows, self._columns)
         out = w * (1.0 + affinity) + 1e-3 * np.tanh(s / 10.0)
         return np.where(cand_rows >= 0, out, -np.inf)
 

@@ -5,6 +5,7 @@ Public surface::
     ServeConfig                      every setting of the service (limits, pool, reload, workers)
     create_app(config) -> FastAPI    the ASGI app (state loaded at start, swapped on reload)
     run_server(config)               uvicorn, one or several worker processes
+    process.stop_process(proc)       stop a server subprocess (tests, benchmarks): terminate, wait, kill its group
 
 Everything else (state loading, the layered candidate source, the request pipeline,
 metrics) is private to this package.

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from xpollinate.errors import XPError
-from xpollinate.ranking.diversify import diversify
-from xpollinate.ranking.pool import PoolConfig, build_pool
+from xpollinate.ranking.diversify import diversify_positions
+from xpollinate.ranking.pool import CandidatePool, PoolConfig, as_ids, build_pool, distinct_in_order
+from xpollinate.ranking.scorer import CartScorer
 from xpollinate.serving.sources import HISTORICAL, ITEM_XP, POPULAR
 from xpollinate.serving.state import ServingState
 
@@ -28,15 +29,25 @@ def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
+def _score(scorer: CartScorer, known: np.ndarray, pool: CandidatePool, household_id: int | None,
+           platform: int | None) -> np.ndarray:
+    """The scorer's `score_pool` where it has one (reuses the pool's lookups), else `score` on the pool's ids."""
+    score_pool = getattr(scorer, "score_pool", None)
+    if score_pool is not None:
+        return score_pool(known, pool, household_id, platform)
+    return scorer.score(known, pool.item_array, household_id, platform)
+
+
 def recommend_cart(
     state: ServingState, pool_config: PoolConfig, item_ids: list[int], k: int, max_per_pt: int,
     household_id: int | None = None, platform: int | None = None,
 ) -> dict[str, Any]:
+    """Pool -> scores -> diversified top k; arrays throughout, Python objects only for the k returned."""
     catalog = state.data.catalog
-    cart = list(dict.fromkeys(item_ids))
-    rows = catalog.rows(cart) if cart else np.zeros(0, np.int64)
-    unknown = [i for i, r in zip(cart, rows) if r < 0]
-    known = [i for i, r in zip(cart, rows) if r >= 0]
+    cart = distinct_in_order(as_ids(item_ids))
+    rows = catalog.rows(cart)
+    unknown = cart[rows < 0].tolist()
+    known = cart[rows >= 0]
     fallbacks: list[str] = []
     pool = build_pool(known, state.source, catalog, pool_config)
     by_origin: dict[str, list[int]] = {ITEM_XP: [], HISTORICAL: [], "none": []}
@@ -45,62 +56,55 @@ def recommend_cart(
         o = state.source.origin(a) or "none"
         by_origin[o].append(a)
         origin_of[a] = o
-    unknown_set = set(unknown)
-    non_anchor = [i for i in pool.skipped if i not in unknown_set]
 
+    anchors: np.ndarray | None
     if len(pool) == 0:
-        fallbacks.append("empty_cart" if not known else "no_candidates")
-        in_cart = set(cart)
-        ids = [int(i) for i in state.data.popular[: POPULAR_POOL + len(cart)] if int(i) not in in_cart][:POPULAR_POOL]
+        fallbacks.append("empty_cart" if not len(known) else "no_candidates")
+        popular = state.data.popular[: POPULAR_POOL + len(cart)]
+        ids = popular[~np.isin(popular, cart)][:POPULAR_POOL]
         scores = state.popularity.score(known, ids)
-        pt_rows = catalog.rows(ids)
-        pts = [catalog.pt_names[catalog.pt_code[r]] for r in pt_rows]
-        anchors: list[int | None] = [None] * len(ids)
-        sources = [POPULAR] * len(ids)
+        pt_codes = catalog.pt_code[catalog.rows(ids)].astype(np.int64)
+        anchors = None
         ranker, candidates_path = state.popularity.name, POPULAR
     else:
-        ids, pts = pool.item_ids, pool.product_types
-        anchors = pool.anchor_ids  # type: ignore[assignment]
-        sources = [origin_of.get(a, HISTORICAL) for a in anchors]  # type: ignore[arg-type]
+        ids, pt_codes, anchors = pool.item_array, pool.pt_codes, pool.anchor_array
         ranker = state.scorer.name
         try:
-            scores = state.scorer.score(known, ids, household_id, platform)
+            scores = _score(state.scorer, known, pool, household_id, platform)
         except Exception as exc:  # a faulty model must not fail the request: the heuristic answers
             if isinstance(exc, XPError):  # expected refusals (e.g. no cart item the model knows)
                 log.warning("ranker %s refused a cart (%s); serving the heuristic", state.scorer.name, exc)
             else:
                 log.exception("ranker %s failed; serving the heuristic", state.scorer.name)
             fallbacks.append("ranker_error")
-            scores, ranker = state.heuristic.score(known, ids, household_id, platform), state.heuristic.name
+            scores, ranker = _score(state.heuristic, known, pool, household_id, platform), state.heuristic.name
         if not state.trained:
             fallbacks.append("no_trained_ranker")
         if by_origin[HISTORICAL]:
             fallbacks.append("historical_anchors")
         candidates_path = "+".join(p for p in (ITEM_XP, HISTORICAL) if by_origin[p]) or HISTORICAL
     scores = np.asarray(scores, dtype=np.float64)
-    ok = np.isfinite(scores)
-    if not ok.all():
-        keep = np.flatnonzero(ok)
-        ids = [ids[i] for i in keep]
-        pts = [pts[i] for i in keep]
-        anchors = [anchors[i] for i in keep]
-        sources = [sources[i] for i in keep]
-        scores = scores[keep]
-    picked = diversify(ids, scores, pts, k=k, max_per_pt=max_per_pt) if len(ids) else []
-    pos = {item: n for n, item in enumerate(ids)}
-    pick_rows = catalog.rows(picked) if picked else np.zeros(0, np.int64)
-    items = []
-    for rank, (item, r) in enumerate(zip(picked, pick_rows), start=1):
-        n = pos[item]
-        items.append({
-            "rank": rank, "item_id": item, "score": _finite(scores[n]), "product_type": pts[n],
-            "text": catalog.text[r], "anchor_id": anchors[n], "source": sources[n],
-        })
+    finite = np.flatnonzero(np.isfinite(scores))  # a candidate the ranker cannot represent is never shown
+    picked = finite[diversify_positions(scores[finite], pt_codes[finite].tolist(), k=k, max_per_pt=max_per_pt)] \
+        if len(finite) else finite
+    pick_ids = ids[picked].tolist()
+    pick_rows = catalog.rows(ids[picked]).tolist()
+    pick_anchors = anchors[picked].tolist() if anchors is not None else [None] * len(pick_ids)
+    names = catalog.pt_names
+    items = [
+        {
+            "rank": rank, "item_id": item, "score": _finite(score), "product_type": names[code] if code >= 0 else "",
+            "text": catalog.text[row] if row >= 0 else "", "anchor_id": anchor,
+            "source": POPULAR if anchor is None else origin_of.get(anchor, HISTORICAL),
+        }
+        for rank, (item, score, code, row, anchor) in enumerate(zip(
+            pick_ids, scores[picked].tolist(), pt_codes[picked].tolist(), pick_rows, pick_anchors), start=1)
+    ]
     return {
         "items": items,
         "served_by": {"candidates": candidates_path, "ranker": ranker, "fallbacks": fallbacks},
         "unknown_item_ids": unknown,
-        "non_anchor_item_ids": non_anchor,
+        "non_anchor_item_ids": pool.skipped,
         "anchors": {k_: v for k_, v in by_origin.items() if v},
         "pool_size": len(pool),
         "pool_union": pool.n_union,

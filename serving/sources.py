@@ -3,7 +3,8 @@
 `ItemXPLists` holds every anchor's stored item-XP recommendations (the latest run that
 finished it), read once from the item-XP store at start or reload. As a `CandidateSource`
 it answers (item_id, combined score), best first, without the Poor band (combined below
-`min_combined`), which the paper removes before ranking.
+`min_combined`), which the paper removes before ranking; the lists are kept as arrays
+(`top_arrays`, what the pool reads) and `top` gives the same as tuples.
 
 `LayeredSource` asks the item-XP lists first and, for an anchor with no item-XP entry,
 the precomputed historical table (`ranking.candidate_table.HistoricalSource`). Scores keep
@@ -22,6 +23,7 @@ from xpollinate.ranking.candidate_table import HistoricalSource
 from xpollinate.xpstore.item_xp_store import ItemXPStore
 
 ITEM_XP, HISTORICAL, POPULAR = "item_xp", "historical", "popular"
+_NONE = (np.zeros(0, np.int64), np.zeros(0, np.float64))
 
 
 class ItemXPLists:
@@ -29,11 +31,14 @@ class ItemXPLists:
 
     def __init__(self, recs: dict[int, list[dict[str, Any]]], min_combined: float = 0.4):
         self.recs = recs
-        self._lists: dict[int, list[tuple[int, float]]] = {}
+        self._lists: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for anchor, rows in recs.items():
-            kept = [(int(r["item_id"]), float(r["combined"])) for r in rows if float(r["combined"]) >= min_combined]
+            kept = [r for r in rows if float(r["combined"]) >= min_combined]
             if kept:
-                self._lists[int(anchor)] = kept
+                self._lists[int(anchor)] = (
+                    np.array([int(r["item_id"]) for r in kept], dtype=np.int64),
+                    np.array([float(r["combined"]) for r in kept], dtype=np.float64),
+                )
 
     @classmethod
     def load(cls, path: Path, min_combined: float = 0.4) -> "ItemXPLists":
@@ -53,8 +58,14 @@ class ItemXPLists:
     def __contains__(self, anchor_id: int) -> bool:
         return int(anchor_id) in self._lists
 
+    def top_arrays(self, anchor_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(item ids, combined scores) of the anchor's top `k`, best first (`ranking.pool.ArraySource`)."""
+        ids, scores = self._lists.get(int(anchor_id), _NONE)
+        return ids[:k], scores[:k]
+
     def top(self, anchor_id: int, k: int) -> list[tuple[int, float]]:
-        return self._lists.get(int(anchor_id), [])[:k]
+        ids, scores = self.top_arrays(anchor_id, k)
+        return list(zip(ids.tolist(), scores.tolist()))
 
     def stored(self, anchor_id: int) -> list[dict[str, Any]]:
         """All stored rows of an anchor (every band), ranked."""
@@ -74,9 +85,14 @@ class LayeredSource:
             return HISTORICAL
         return None
 
+    def top_arrays(self, anchor_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if anchor_id in self.item_xp:
+            return self.item_xp.top_arrays(anchor_id, k)
+        return self.historical.top_arrays(anchor_id, k)
+
     def top(self, anchor_id: int, k: int) -> list[tuple[int, float]]:
-        hit = self.item_xp.top(anchor_id, k)
-        return hit if hit else self.historical.top(anchor_id, k)
+        ids, scores = self.top_arrays(anchor_id, k)
+        return list(zip(ids.tolist(), scores.tolist()))
 
 
 def popular_gm(n_baskets: np.ndarray, is_gm: np.ndarray, item_ids: np.ndarray, n: int = 500) -> np.ndarray:

@@ -22,6 +22,7 @@ import pytest
 from xpollinate.catalog.build import build
 from xpollinate.catalog.store import DataStore
 from xpollinate.graphs.state import ScoredItem
+from xpollinate.serving.process import stop_process
 from xpollinate.serving.state import historical_table_path
 from xpollinate.retrieval.associations import AssocConfig
 from xpollinate.xpstore.item_xp_store import AnchorOutcome, ItemXPStore, store_path
@@ -143,12 +144,7 @@ def running(home: Path, *args: str, log_dir: Path) -> Iterator[Service]:
                 time.sleep(0.2)
         yield service
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, grace_s=15)
 
 
 @pytest.fixture(scope="module")

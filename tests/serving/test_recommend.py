@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from xpollinate.errors import XPError
-from xpollinate.ranking.pool import PoolConfig
+from xpollinate.ranking.pool import ArraySource, PoolConfig
 from xpollinate.serving.config import ServeConfig
 from xpollinate.serving.recommend import recommend_cart
 from xpollinate.serving.state import ServingState, load_state
@@ -27,6 +27,10 @@ def test_layered_source_prefers_item_xp_and_drops_poor(state: ServingState) -> N
     assert src.origin(1) == "item_xp" and src.origin(3) == "historical" and src.origin(999) is None
     assert src.top(1, 30) == [(16, 0.8), (15, 0.65)]  # 13 is Poor (0.3): stored, never pooled
     assert src.top(3, 1) == [(13, 7.0)]
+    assert isinstance(src, ArraySource)  # what the pool reads: the same lists as arrays
+    for anchor, k in ((1, 30), (3, 1), (999, 30)):
+        ids, scores = src.top_arrays(anchor, k)
+        assert ids.dtype == np.int64 and list(zip(ids.tolist(), scores.tolist())) == src.top(anchor, k)
     assert [r["item_id"] for r in state.item_xp.stored(1)] == [16, 15, 13]
 
 
