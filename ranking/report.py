@@ -57,7 +57,7 @@ def table8(runs: dict[str, dict], baselines: dict[str, dict], label: str = "bask
                      *(f"{b[f'ndcg@{k}']:.4f}" for k in KS),
                      *(("-",) * 3 if name == "heuristic" else (f"{lift(b[f'ndcg@{k}'], base[f'ndcg@{k}']):+.2f}" for k in KS))])
     groups = group_runs(runs, label)
-    for arch in [a + p for p in ("", PRIOR) for a in ORDER]:
+    for arch in [a + p for a in ORDER for p in ("", PRIOR)]:  # each variant beside its popularity-prior twin
         for loss in ("pairwise", "listwise"):
             ms = groups.get((arch, loss, 50))
             if not ms:
