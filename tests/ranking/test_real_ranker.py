@@ -28,7 +28,10 @@ def test_real_baskets_end_to_end(real_home, real_store: DataStore) -> None:
     assert 1_100_000 < metrics["parameters"] < 1_300_000
     assert metrics["test"]["carts"] == stats["test"]["examples"]
     base = baseline_metrics(task)
-    assert 0 < base["heuristic"]["ndcg@4"] < 1 and 0 < metrics["test"]["ndcg@4"] <= 1
+    # a handful of test carts after one epoch: NDCG may be 0, but every cart is scored
+    assert 0 < base["heuristic"]["ndcg@4"] < 1 and 0 <= metrics["test"]["ndcg@4"] <= 1
+    assert len(metrics["test"]["per_cart"]) == stats["test"]["examples"]
+    assert np.isfinite(metrics["curve"][0]["loss"])
     ranker = load_ranker(real_home)
     ex = task.split("test").iloc[0]
     scores = ranker.score(list(ex["cart"]), list(ex["candidates"]), int(ex["household_id"]), int(ex["store_id"]))
