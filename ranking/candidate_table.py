@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from xpollinate.catalog.store import DataStore
+from xpollinate.ranking.pool import AnchorLists
 from xpollinate.retrieval.associations import Associations
 from xpollinate.retrieval.candidates import CandidateConfig, historical_candidates, pt_associations
 from xpollinate.settings import ensure_dir, run_home
@@ -122,10 +123,7 @@ def build_table(
     return final
 
 
-_NONE = (np.zeros(0, np.int64), np.zeros(0, np.float64))
-
-
-class HistoricalSource:
+class HistoricalSource(AnchorLists):
     """`CandidateSource` over a precomputed candidate table: O(1) per anchor."""
 
     def __init__(self, table: pd.DataFrame):
@@ -135,20 +133,9 @@ class HistoricalSource:
         ends = np.r_[starts[1:], len(anchors)]
         ids = table["item_id"].to_numpy(dtype=np.int64)
         scores = table["score"].to_numpy(dtype=np.float64)
-        self._lists = {int(anchors[s]): (ids[s:e], scores[s:e]) for s, e in zip(starts, ends)}
+        super().__init__({int(anchors[s]): (ids[s:e], scores[s:e]) for s, e in zip(starts, ends)})
 
     @classmethod
     def load(cls, path: Path) -> "HistoricalSource":
         return cls(pd.read_parquet(path))
 
-    def __contains__(self, anchor_id: int) -> bool:
-        return int(anchor_id) in self._lists
-
-    def top_arrays(self, anchor_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(item ids, scores) of the anchor's top `k`, best first: views, no copy (`ranking.pool.ArraySource`)."""
-        ids, scores = self._lists.get(int(anchor_id), _NONE)
-        return ids[:k], scores[:k]
-
-    def top(self, anchor_id: int, k: int) -> list[tuple[int, float]]:
-        ids, scores = self.top_arrays(anchor_id, k)
-        return list(zip(ids.tolist(), scores.tolist()))

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from xpollinate.errors import XPError
 from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.settings import ensure_dir, run_home
 
@@ -69,8 +70,6 @@ def popularity_prior(basket_counts: np.ndarray) -> np.ndarray:
     """log1p(count) / log1p(max count) per catalog row, with the padding row 0 first."""
     counts = np.asarray(basket_counts, dtype=np.float64)
     if counts.ndim != 1 or (len(counts) and (~np.isfinite(counts) | (counts < 0)).any()):
-        from xpollinate.errors import XPError
-
         raise XPError("popularity: expected one finite, non-negative basket count per catalog item")
     top = np.log1p(counts.max()) if len(counts) and counts.max() > 0 else 1.0
     return np.r_[0.0, np.log1p(counts) / top].astype(np.float32)
@@ -86,8 +85,6 @@ def build_item_features(
     (`TaskData.popularity`), so the prior never sees validation or test baskets.
     """
     if len(popularity) != len(catalog):
-        from xpollinate.errors import XPError
-
         raise XPError(f"popularity has {len(popularity)} counts for {len(catalog)} catalog items")
     if embed_fn is None:
         from xpollinate.retrieval.embedder import embed as embed_fn

@@ -52,6 +52,30 @@ class ArraySource(Protocol):
     def top_arrays(self, anchor_id: int, k: int) -> tuple[np.ndarray, np.ndarray]: ...
 
 
+_NO_CANDIDATES = (np.zeros(0, np.int64), np.zeros(0, np.float64))
+
+
+class AnchorLists:
+    """An `ArraySource` over per-anchor arrays held in memory: anchor id -> (ids, scores), best first.
+
+    The one implementation of the lookups shared by the historical table and the item-XP lists."""
+
+    def __init__(self, lists: dict[int, tuple[np.ndarray, np.ndarray]]):
+        self._lists = lists
+
+    def __contains__(self, anchor_id: int) -> bool:
+        return int(anchor_id) in self._lists
+
+    def top_arrays(self, anchor_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(item ids, scores) of the anchor's top `k`, best first: views, no copy."""
+        ids, scores = self._lists.get(int(anchor_id), _NO_CANDIDATES)
+        return ids[:k], scores[:k]
+
+    def top(self, anchor_id: int, k: int) -> list[tuple[int, float]]:
+        ids, scores = self.top_arrays(anchor_id, k)
+        return list(zip(ids.tolist(), scores.tolist()))
+
+
 def as_ids(values: Sequence[int] | np.ndarray) -> np.ndarray:
     """Item ids as a 1-d int64 array (no copy for one already)."""
     if not isinstance(values, np.ndarray):

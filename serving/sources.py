@@ -20,25 +20,26 @@ from typing import Any
 import numpy as np
 
 from xpollinate.ranking.candidate_table import HistoricalSource
+from xpollinate.ranking.pool import AnchorLists
 from xpollinate.xpstore.item_xp_store import ItemXPStore
 
 ITEM_XP, HISTORICAL, POPULAR = "item_xp", "historical", "popular"
-_NONE = (np.zeros(0, np.int64), np.zeros(0, np.float64))
 
 
-class ItemXPLists:
+class ItemXPLists(AnchorLists):
     """Every anchor's item-XP recommendations, in memory; a `CandidateSource` over them."""
 
     def __init__(self, recs: dict[int, list[dict[str, Any]]], min_combined: float = 0.4):
         self.recs = recs
-        self._lists: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        lists: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for anchor, rows in recs.items():
             kept = [r for r in rows if float(r["combined"]) >= min_combined]
             if kept:
-                self._lists[int(anchor)] = (
+                lists[int(anchor)] = (
                     np.array([int(r["item_id"]) for r in kept], dtype=np.int64),
                     np.array([float(r["combined"]) for r in kept], dtype=np.float64),
                 )
+        super().__init__(lists)
 
     @classmethod
     def load(cls, path: Path, min_combined: float = 0.4) -> "ItemXPLists":
@@ -54,18 +55,6 @@ class ItemXPLists:
 
     def __len__(self) -> int:
         return len(self.recs)
-
-    def __contains__(self, anchor_id: int) -> bool:
-        return int(anchor_id) in self._lists
-
-    def top_arrays(self, anchor_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(item ids, combined scores) of the anchor's top `k`, best first (`ranking.pool.ArraySource`)."""
-        ids, scores = self._lists.get(int(anchor_id), _NONE)
-        return ids[:k], scores[:k]
-
-    def top(self, anchor_id: int, k: int) -> list[tuple[int, float]]:
-        ids, scores = self.top_arrays(anchor_id, k)
-        return list(zip(ids.tolist(), scores.tolist()))
 
     def stored(self, anchor_id: int) -> list[dict[str, Any]]:
         """All stored rows of an anchor (every band), ranked."""
