@@ -137,7 +137,10 @@ class CartRanker(nn.Module):
 
     def encode_cart(self, cart_rows: torch.Tensor, cart_mask: torch.Tensor) -> torch.Tensor:
         """T(c): [B, L, d] (identity: the item representations themselves)."""
-        x = self.items(cart_rows)
+        return self.contextualise(self.items(cart_rows), cart_mask)
+
+    def contextualise(self, x: torch.Tensor, cart_mask: torch.Tensor) -> torch.Tensor:
+        """T(c) from the cart's item representations [B, L, d] (right-padded; `cart_mask` marks real items)."""
         arch = self.cfg.arch
         if arch in ("xp", "transformer"):
             lengths = cart_mask.sum(1, keepdim=True)
@@ -147,7 +150,7 @@ class CartRanker(nn.Module):
             lengths = cart_mask.sum(1).clamp_min(1).cpu()
             packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
             out, _ = self.lstm(packed)
-            x, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=cart_rows.shape[1])
+            x, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         return x
 
     def forward(

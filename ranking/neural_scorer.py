@@ -1,5 +1,9 @@
 """A trained neural ranker behind the `CartScorer` protocol (what `load_ranker` returns).
 
+`score` takes one cart; `score_many` takes several `ScoreRequest`s and hands them to the
+model in one call where it can batch (`FastRanker.score_many`, what the service's
+micro-batcher uses), each request keeping its own outcome and report (`last_reports`).
+
 Bad input, per request (each case has a test):
 
 - cart ids not in the catalog, or with no embedding (never bought): skipped, listed in
@@ -16,6 +20,7 @@ Bad input, per request (each case has a test):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -29,6 +34,26 @@ from xpollinate.ranking.item_features import ItemFeatures, build_item_features
 from xpollinate.ranking.model import CartRanker, ModelConfig
 from xpollinate.ranking.persona import PersonaTable
 from xpollinate.ranking.pool import as_ids
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """One cart's scoring request, as `CartScorer.score` takes it."""
+
+    cart_item_ids: Sequence[int] | np.ndarray
+    candidate_ids: Sequence[int] | np.ndarray
+    household_id: int | None = None
+    platform: int | None = None
+
+
+@dataclass
+class _Prepared:
+    cart_rows: np.ndarray  # feature-table rows, at most max_cart, most recent last
+    cand_rows: np.ndarray  # the known candidates' rows
+    known: np.ndarray  # bool per candidate id
+    persona: np.ndarray  # float32 [64], finite
+    platform: int
+    report: dict
 
 
 class NeuralScorer:
@@ -48,40 +73,81 @@ class NeuralScorer:
         self, cart_item_ids: Sequence[int], candidate_ids: Sequence[int], household_id: int | None = None,
         platform: int | None = None,
     ) -> np.ndarray:
-        cart_ids = as_ids(cart_item_ids)
+        (result,) = self.score_many([ScoreRequest(cart_item_ids, candidate_ids, household_id, platform)])
+        self.last_report = self.last_reports[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def score_many(self, requests: Sequence[ScoreRequest]) -> list[np.ndarray | XPError]:
+        """Scores for several carts in one model call where the model can batch (`FastRanker.score_many`).
+
+        Each request's outcome stands alone: its scores, or the `XPError` that refused it (an empty cart);
+        one request's refusal never fails another. Reports per request in `last_reports`.
+        """
+        prepared: list[_Prepared | XPError] = []
+        for r in requests:
+            try:
+                prepared.append(self._prepare(r))
+            except XPError as exc:
+                prepared.append(exc)
+        self.last_reports = [p.report if isinstance(p, _Prepared) else getattr(p, "report", {}) for p in prepared]
+        todo = [p for p in prepared if isinstance(p, _Prepared) and p.known.any()]
+        raw = iter(self._model_scores(todo) if todo else [])
+        out: list[np.ndarray | XPError] = []
+        for p in prepared:
+            if isinstance(p, XPError):
+                out.append(p)
+                continue
+            scores = np.full(len(p.known), -np.inf, dtype=np.float64)
+            if p.known.any():
+                s = next(raw)
+                if not np.isfinite(s).all():
+                    out.append(XPError(f"the ranker produced {int((~np.isfinite(s)).sum())} non-finite scores; "
+                                       "check the item features (`xp ranker prepare --force`)"))
+                    continue
+                scores[p.known] = s
+            out.append(scores)
+        return out
+
+    def _prepare(self, r: ScoreRequest) -> _Prepared:
+        cart_ids = as_ids(r.cart_item_ids)
         cart_rows = self.catalog.rows(cart_ids) + 1
         ok = self.features.has_embedding[cart_rows]
         report = {"unknown_cart": cart_ids[~ok].tolist(), "truncated": 0, "unknown_candidates": [], "nan_persona": 0}
         cart_rows = cart_rows[ok]
         if len(cart_rows) == 0:
-            self.last_report = report
-            raise XPError("empty cart: no known cart items to rank against" +
+            exc = XPError("empty cart: no known cart items to rank against" +
                           (f" (unknown ids skipped: {report['unknown_cart'][:10]})" if report["unknown_cart"] else ""))
+            exc.report = report  # type: ignore[attr-defined]
+            raise exc
         if len(cart_rows) > self.max_cart:
             report["truncated"] = int(len(cart_rows) - self.max_cart)
             cart_rows = cart_rows[-self.max_cart :]
-        cand_ids = as_ids(candidate_ids)
+        cand_ids = as_ids(r.candidate_ids)
         cand_rows = self.catalog.rows(cand_ids) + 1
         known = self.features.has_embedding[cand_rows]
         report["unknown_candidates"] = cand_ids[~known].tolist()
-        out = np.full(len(cand_ids), -np.inf, dtype=np.float64)
-        self.last_report = report
-        if not known.any():
-            return out
-        persona = self.persona.vector(household_id).copy()
+        persona = self.persona.vector(r.household_id).astype(np.float32, copy=True)
         bad = ~np.isfinite(persona)
         report["nan_persona"] = int(bad.sum())
         persona[bad] = 0.0
-        plat = self.platforms.get(int(platform), 0) if platform is not None else 0
-        with torch.inference_mode():
-            cart_t = torch.from_numpy(cart_rows).unsqueeze(0)
-            cand_t = torch.from_numpy(cand_rows[known]).unsqueeze(0)
-            s = self.model(cart_t, torch.ones_like(cart_t, dtype=torch.bool), cand_t,
-                           torch.from_numpy(persona).unsqueeze(0), torch.tensor([plat])).squeeze(0).numpy()
-        if not np.isfinite(s).all():
-            raise XPError(f"the ranker produced {int((~np.isfinite(s)).sum())} non-finite scores; "
-                          "check the item features (`xp ranker prepare --force`)")
-        out[known] = s
+        plat = self.platforms.get(int(r.platform), 0) if r.platform is not None else 0
+        return _Prepared(cart_rows, cand_rows[known], known, persona, plat, report)
+
+    def _model_scores(self, batch: list[_Prepared]) -> list[np.ndarray]:
+        persona = np.stack([p.persona for p in batch])
+        platform = np.array([p.platform for p in batch], dtype=np.int64)
+        many = getattr(self.model, "score_many", None)
+        if many is not None:
+            return many([p.cart_rows for p in batch], [p.cand_rows for p in batch], persona, platform)
+        out = []
+        with torch.inference_mode():  # the eager model: one request at a time, as trained
+            for i, p in enumerate(batch):
+                cart_t = torch.from_numpy(p.cart_rows).unsqueeze(0)
+                out.append(self.model(cart_t, torch.ones_like(cart_t, dtype=torch.bool),
+                                      torch.from_numpy(p.cand_rows).unsqueeze(0), torch.from_numpy(persona[i : i + 1]),
+                                      torch.from_numpy(platform[i : i + 1])).squeeze(0).numpy())
         return out
 
     @classmethod

@@ -140,7 +140,7 @@ class TestBadInput:
             scorer.persona = saved
 
 
-@pytest.mark.parametrize("arch", ["xp", "transformer"])
+@pytest.mark.parametrize("arch", ["xp", "transformer", "bilstm", "identity", "deepfm"])
 def test_fast_path_equals_eager_model(arch: str, fixture_features) -> None:
     from xpollinate.ranking.fast import FastRanker
 
@@ -155,6 +155,11 @@ def test_fast_path_equals_eager_model(arch: str, fixture_features) -> None:
     with torch.inference_mode():
         eager = model(cart, cart > 0, cands, persona, platform)
     assert torch.allclose(fast(cart, cart > 0, cands, persona, platform), eager, atol=1e-4)
+    # several requests of different cart and candidate lengths in one call: each equals its own eager scores
+    many = fast.score_many([np.array([1, 2, 4]), np.array([3, 5])], [np.array([8, 9, 10]), np.array([9, 11])],
+                           persona.numpy(), platform.numpy())
+    assert [len(s) for s in many] == [3, 2]
+    assert np.allclose(many[0], eager[0].numpy(), atol=1e-4) and np.allclose(many[1], eager[1, :2].numpy(), atol=1e-4)
     bf16 = FastRanker(model, bf16=True)(cart, cart > 0, cands, persona, platform)
     assert bf16.dtype == torch.float32
     scale = float(eager.abs().max())
@@ -166,3 +171,24 @@ def test_item_features_refuse_popularity_of_another_catalog(fixture_task) -> Non
 
     with pytest.raises(XPError, match="popularity has 3 counts"):
         build_item_features(fixture_task.catalog, np.ones(3))
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_score_many_keeps_each_request_apart(scorer, fast: bool) -> None:
+    from xpollinate.ranking.fast import FastRanker
+    from xpollinate.ranking.neural_scorer import NeuralScorer, ScoreRequest
+
+    if fast:
+        scorer = NeuralScorer(FastRanker(scorer.model), scorer.catalog, scorer.features, scorer.persona, scorer.platforms)
+    hh = int(scorer.persona.household_ids[0])
+    out = scorer.score_many([
+        ScoreRequest([1, 3], [11, 13]),
+        ScoreRequest([777], [11, 12]),  # nothing known in the cart: refused, alone
+        ScoreRequest([1, 777, 3, 2], [11, 424242, 13], household_id=hh, platform=1),
+    ])
+    reports = scorer.last_reports
+    assert reports[1]["unknown_cart"] == [777] and reports[2]["unknown_candidates"] == [424242]
+    assert np.allclose(out[0], scorer.score([1, 3], [11, 13]), atol=1e-5)
+    assert isinstance(out[1], XPError) and "empty cart" in str(out[1])
+    assert out[2][1] == -np.inf
+    assert np.allclose(out[2][[0, 2]], scorer.score([1, 3, 2], [11, 13], household_id=hh, platform=1), atol=1e-5)
