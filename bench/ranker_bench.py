@@ -1,20 +1,24 @@
-"""Benchmark: cart-XP ranker inference (and the training time of its saved run).
+"""Benchmark: cart-XP ranker inference (and the training time of its saved runs).
 
-Inference: a cart of 20 and of 50 items against 300 GM candidates, the paper's model
-(arch xp, ~1.2M parameters) on the real item features. Two implementations in the same
-process, same weights, same requests:
+A cart of 20 and of 50 items against 300 GM candidates, on the real item features, for the
+paper's model (arch xp, ~1.2M parameters) and any other arch asked for (`--arch`). Every
+implementation runs in the same process on the same weights and requests:
 
-- eager: the plain `CartRanker` forward (the baseline);
+- eager: the plain `CartRanker` forward, one request at a time (the baseline);
 - fast: `ranking.fast.FastRanker` (per-item projections and attention queries precomputed
-  in the embedding store; cart/persona/platform part of the first MLP layer once per request);
-- fast bf16: the same with its matrix products in bfloat16 (`FastRanker(bf16=True)`).
+  in the embedding store; cart/persona/platform part of the first MLP layer once per
+  request), one request at a time;
+- fast, micro-batch: `FastRanker.score_many` over --micro requests at once on one thread,
+  what the service's micro-batcher does under load (one torch thread per worker);
+- fast, batch: the same over --batch requests with --threads threads;
+- with --bf16, the fast path in bfloat16 as well (useful only on CPUs with AVX512-BF16/AMX).
 
-Single requests (batch 1, 1 torch thread): p50 / p99 latency. Batched (batches of
---batch requests, --threads threads): requests per second. Weights: the CURRENT trained
-run if its arch is xp, else a fresh initialisation (speed does not depend on the values).
-Training time: read from the saved xp runs' metrics (`xp ranker train` measures it).
+Single requests (1 torch thread): p50 / p99 latency and req/s (1 / mean). Weights: the saved
+run `<arch>+pop-listwise-basket-c50-s0` (else the CURRENT run if its arch matches, else a fresh
+initialisation: speed does not depend on the values). Training time: read from the saved
+runs' metrics (`xp ranker train` measures it).
 
-    python bench/ranker_bench.py [--requests 300] [--batch 64] [--threads 2]
+    python bench/ranker_bench.py [--arch xp --arch deepfm] [--requests 300] [--micro 8] [--batch 64] [--threads 2]
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ from rich.console import Console
 from rich.table import Table
 
 from xpollinate.catalog.store import DataStore
-from xpollinate.ranking.artifacts import current_run, read_json
+from xpollinate.ranking.artifacts import current_run, models_root, read_json
 from xpollinate.ranking.catalog_view import CatalogView
-from xpollinate.ranking.fast import FastRanker
+from xpollinate.ranking.fast import FAST_ARCHS, FastRanker
 from xpollinate.ranking.item_features import build_item_features
 from xpollinate.ranking.model import CartRanker, ModelConfig, count_parameters
 from xpollinate.ranking.runs import saved_runs
@@ -42,11 +46,8 @@ def requests(features, catalog: CatalogView, cart: int, n: int, seed: int = 0) -
     known = np.flatnonzero(features.has_embedding)
     gm = known[catalog.is_gm[known - 1]]
     grocery = known[catalog.is_grocery[known - 1]]
-    out = []
-    for _ in range(n):
-        out.append((rng.choice(grocery, cart, replace=False), rng.choice(gm, 300, replace=False),
-                    rng.random(64).astype(np.float32), int(rng.integers(0, 50))))
-    return out
+    return [(rng.choice(grocery, cart, replace=False), rng.choice(gm, 300, replace=False),
+             rng.random(64).astype(np.float32), int(rng.integers(0, 50))) for _ in range(n)]
 
 
 def batch(reqs: list[tuple]) -> tuple[torch.Tensor, ...]:
@@ -57,7 +58,8 @@ def batch(reqs: list[tuple]) -> tuple[torch.Tensor, ...]:
     return cart, torch.ones_like(cart, dtype=torch.bool), cands, persona, platform
 
 
-def single(fn, reqs) -> tuple[float, float]:
+def single(fn, reqs) -> tuple[float, float, float]:
+    """p50 ms, p99 ms, requests/s of one request at a time."""
     for r in reqs[:10]:
         fn(*batch([r]))
     times = []
@@ -66,7 +68,7 @@ def single(fn, reqs) -> tuple[float, float]:
         t = time.perf_counter()
         fn(*args)
         times.append(time.perf_counter() - t)
-    return float(np.percentile(times, 50) * 1000), float(np.percentile(times, 99) * 1000)
+    return float(np.percentile(times, 50) * 1000), float(np.percentile(times, 99) * 1000), len(times) / sum(times)
 
 
 def throughput(fn, reqs, size: int) -> float:
@@ -78,55 +80,82 @@ def throughput(fn, reqs, size: int) -> float:
     return len(batches) * size / (time.perf_counter() - t)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    console = Console(width=160)
-    task = prepare(DataStore.open(), TaskConfig())  # the prepared task (cached): catalog and training-week popularity
-    catalog = task.catalog
-    features = build_item_features(catalog, task.popularity)
-    run = current_run()
+def micro(fast: FastRanker, reqs, size: int) -> float:
+    """Requests/s of `score_many` over groups of `size` requests (the service's micro-batches)."""
+    groups = [reqs[i : i + size] for i in range(0, len(reqs) - size + 1, size)]
+    as_args = [([r[0] for r in g], [r[1] for r in g], np.stack([r[2] for r in g]), np.array([r[3] for r in g]))
+               for g in groups]
+    fast.score_many(*as_args[0])
+    t = time.perf_counter()
+    for a in as_args:
+        fast.score_many(*a)
+    return len(groups) * size / (time.perf_counter() - t)
+
+
+def load_model(arch: str, features) -> tuple[CartRanker, str]:
+    run = models_root() / f"{arch}+pop-listwise-basket-c50-s0"
+    if not (run / "weights.pt").is_file():
+        run = current_run()
     config = read_json(run, "config")["model"] if run else None
-    if config and config["arch"] == "xp":
+    if config and config["arch"] == arch:
         model = CartRanker(ModelConfig.model_validate(config))
         model.load_state_dict(torch.load(run / "weights.pt", weights_only=True))
         source = f"trained run {run.name}"
     else:
-        model = CartRanker(ModelConfig(arch="xp"))
+        model = CartRanker(ModelConfig(arch=arch))
         source = "fresh initialisation"
     model.set_features(features)
-    model.eval()
-    fast = FastRanker(model)
-    fast_bf16 = FastRanker(model, bf16=True)
+    return model.eval(), source
 
-    def eager(*a):
-        with torch.inference_mode():
-            return model(*a)
 
-    table = Table(title=f"cart-XP ranker inference, 300 candidates ({count_parameters(model):,} parameters, {source})")
-    for col in ("cart", "implementation", "p50 ms (1 req)", "p99 ms (1 req)", f"req/s (batch {args.batch})",
-                "req/s vs eager"):
-        table.add_column(col, justify="left" if col in ("implementation",) else "right")
-    for cart in (20, 50):
-        reqs = requests(features, catalog, cart, args.requests)
-        rows = {}
-        for name, fn in (("eager (baseline)", eager), ("fast (precomputed)", fast), ("fast, bf16", fast_bf16)):
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", action="append", choices=list(FAST_ARCHS), help="archs to time (default: xp)")
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--micro", type=int, default=8, help="micro-batch size, one thread (the service's setting)")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--bf16", action="store_true", help="also time the fast path in bfloat16")
+    args = parser.parse_args()
+    console = Console(width=180)
+    task = prepare(DataStore.open(), TaskConfig())  # the prepared task (cached): catalog and training-week popularity
+    catalog = task.catalog
+    features = build_item_features(catalog, task.popularity)
+    table = Table(title="cart-XP ranker inference, 300 candidates; eager one request at a time is the baseline")
+    for col in ("model", "cart", "implementation", "p50 ms (1 req)", "p99 ms (1 req)", "req/s 1 thread",
+                f"req/s {args.threads} threads", "req/s vs eager"):
+        table.add_column(col, justify="left" if col in ("model", "implementation") else "right")
+    for arch in args.arch or ["xp"]:
+        model, source = load_model(arch, features)
+        fasts = {"fast": FastRanker(model)} | ({"fast, bf16": FastRanker(model, bf16=True)} if args.bf16 else {})
+        console.print(f"{arch}: {count_parameters(model):,} parameters, {source}")
+
+        def eager(*a):
+            with torch.inference_mode():
+                return model(*a)
+
+        for cart in (20, 50):
+            reqs = requests(features, catalog, cart, args.requests)
             torch.set_num_threads(1)
-            p50, p99 = single(fn, reqs)
-            torch.set_num_threads(args.threads)
-            rps = throughput(fn, reqs * max(1, 2048 // len(reqs)), args.batch)
-            rows[name] = (p50, p99, rps)
-        base = rows["eager (baseline)"][2]
-        for name, (p50, p99, rps) in rows.items():
-            table.add_row(str(cart), name, f"{p50:.2f}", f"{p99:.2f}", f"{rps:,.0f}", f"{rps / base:.2f}x")
+            p50, p99, base = single(eager, reqs)
+            rows = [("eager (baseline), 1 request", f"{p50:.2f}", f"{p99:.2f}", base, None)]
+            for name, fast in fasts.items():
+                p50, p99, rps = single(fast, reqs)
+                rows.append((f"{name}, 1 request", f"{p50:.2f}", f"{p99:.2f}", rps, None))
+                rows.append((f"{name}, micro-batch {args.micro}", "", "", micro(fast, reqs, args.micro), None))
+                torch.set_num_threads(args.threads)
+                rows.append((f"{name}, batch {args.batch}", "", "", None,
+                             throughput(fast, reqs * max(1, 2048 // len(reqs)), args.batch)))
+                torch.set_num_threads(1)
+            for name, p50, p99, one, many in rows:
+                rps = one if one is not None else many
+                table.add_row(arch, str(cart), name, p50, p99, f"{one:,.0f}" if one is not None else "",
+                              f"{many:,.0f}" if many is not None else "", f"{rps / base:.2f}x")
     console.print(table)
 
-    runs = {k: v for k, v in saved_runs().items() if k.startswith(("xp-", "xp+pop-"))}
+    runs = saved_runs()
     if runs:
-        t = Table(title="training time of saved xp runs (measured by xp ranker train)")
+        t = Table(title="training time of saved runs (measured by xp ranker train)")
         for col in ("run", "train carts", "best epoch", "s to best val", "s total", "val NDCG@4"):
             t.add_column(col, justify="left" if col == "run" else "right")
         for rid, m in runs.items():

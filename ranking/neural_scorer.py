@@ -34,16 +34,7 @@ from xpollinate.ranking.item_features import ItemFeatures, build_item_features
 from xpollinate.ranking.model import CartRanker, ModelConfig
 from xpollinate.ranking.persona import PersonaTable
 from xpollinate.ranking.pool import as_ids
-
-
-@dataclass(frozen=True)
-class ScoreRequest:
-    """One cart's scoring request, as `CartScorer.score` takes it."""
-
-    cart_item_ids: Sequence[int] | np.ndarray
-    candidate_ids: Sequence[int] | np.ndarray
-    household_id: int | None = None
-    platform: int | None = None
+from xpollinate.ranking.scorer import ScoreRequest
 
 
 @dataclass

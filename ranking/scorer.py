@@ -23,6 +23,7 @@ neural ranker saved in the run directory (`ranking.artifacts`), or None.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
@@ -32,6 +33,16 @@ from xpollinate.errors import XPError
 from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.ranking.persona import PersonaTable
 from xpollinate.ranking.pool import CandidatePool, CandidateSource, as_ids, distinct_in_order, gather_pairs
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """One cart's scoring request, as `CartScorer.score` takes it (a batching scorer's `score_many` takes several)."""
+
+    cart_item_ids: Sequence[int] | np.ndarray
+    candidate_ids: Sequence[int] | np.ndarray
+    household_id: int | None = None
+    platform: int | None = None
 
 
 @runtime_checkable

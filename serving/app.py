@@ -21,7 +21,8 @@ from xpollinate.ranking.pool import PoolConfig
 from xpollinate.serving import metrics
 from xpollinate.serving.config import ServeConfig
 from xpollinate.serving.holder import ReloadOutcome, StateHolder
-from xpollinate.serving.recommend import item_xp_view, recommend_cart
+from xpollinate.serving.batcher import RankerBatcher
+from xpollinate.serving.recommend import item_xp_view, recommend_cart_batched
 from xpollinate.serving.schemas import CartResponse, ItemXPResponse, Readiness, cart_request_model
 
 log = logging.getLogger("xpollinate.serving")
@@ -60,6 +61,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     holder.on_reload = lambda outcome: _count_reload(outcome, holder)
     pool_config = PoolConfig(per_anchor=config.per_anchor, max_pool=config.max_pool)
     CartRequest = cart_request_model(config)
+    batcher = RankerBatcher(config.max_batch, on_batch=metrics.RANKER_BATCH.observe)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -139,8 +141,8 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         state = holder.state
         if state is None:
             return _not_ready(holder)
-        result = recommend_cart(
-            state, pool_config, body.item_ids, body.k, body.max_per_pt, body.household_id, body.platform,
+        result = await recommend_cart_batched(
+            state, pool_config, batcher, body.item_ids, body.k, body.max_per_pt, body.household_id, body.platform,
         )
         metrics.POOL.observe(result["pool_size"])
         served = result["served_by"]

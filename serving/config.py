@@ -43,8 +43,9 @@ class ServeConfig(BaseModel):
     min_combined: float = Field(0.4, ge=0.0, le=1.0, description="item-XP recs below this combined score (band Poor) never enter a pool")
     watch_s: float = Field(10.0, ge=0.0, description="seconds between checks for a new store or model version (0: no watcher)")
     fast: bool = Field(True, description="serve the trained ranker's fast path (ranking.fast: precomputed item parts, same scores)")
-    bf16: bool = Field(False, description="fast path with bfloat16 matrix products (about 2x throughput on AVX512-BF16 CPUs; scores to ~1e-2)")
+    bf16: bool = Field(False, description="fast path with bfloat16 matrix products (faster only on CPUs with AVX512-BF16 or AMX; scores to ~1e-2)")
     threads: int = Field(1, ge=1, le=64, description="torch threads per worker")
+    max_batch: int = Field(16, ge=1, le=256, description="most concurrent carts the trained ranker scores in one call (1: no batching)")
 
     def to_env(self) -> dict[str, str]:
         return {CONFIG_ENV: self.model_dump_json()}

@@ -21,6 +21,7 @@ POOL = Histogram("xp_cart_pool_size", "Candidates in a cart's pool (after the ca
 CART_PATH = Counter("xp_cart_requests_total", "Cart requests by candidate path and ranker", ["candidates", "ranker"])
 FALLBACKS = Counter("xp_fallbacks_total", "Fallbacks taken", ["kind"])
 RELOADS = Counter("xp_state_reloads_total", "State (re)loads by outcome", ["outcome"])
+RANKER_BATCH = Histogram("xp_ranker_batch_size", "Carts scored per trained-ranker call (micro-batching)", buckets=(1, 2, 4, 8, 16, 32, 64, 128))
 READY = Gauge("xp_ready", "1 when this worker serves a loaded state", multiprocess_mode="livemin")
 
 ENDPOINTS = {"/v1/cart/recommend": "cart", "/healthz": "healthz", "/readyz": "readyz", "/metrics": "metrics", "/admin/reload": "reload"}

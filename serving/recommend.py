@@ -1,7 +1,9 @@
 """One cart request and one item lookup, as pure functions of a `ServingState`.
 
 Cart: pool (`ranking.pool.build_pool` over the layered item-XP/historical source) ->
-scores (the trained ranker, else the heuristic) -> `ranking.diversify` -> top k. An
+scores (the trained ranker, else the heuristic) -> `ranking.diversify` -> top k. The service
+scores through the worker's micro-batcher (`recommend_cart_batched`): the same plan and
+finish, with the trained ranker called for several concurrent carts at once. An
 empty pool (empty cart, or no grocery item with candidates) is answered with popular GM
 items. The result says which path served it (`served_by`) and why (`fallbacks`).
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,7 +20,8 @@ import numpy as np
 from xpollinate.errors import XPError
 from xpollinate.ranking.diversify import diversify_positions
 from xpollinate.ranking.pool import CandidatePool, PoolConfig, as_ids, build_pool, distinct_in_order
-from xpollinate.ranking.scorer import CartScorer
+from xpollinate.ranking.scorer import CartScorer, ScoreRequest
+from xpollinate.serving.batcher import RankerBatcher
 from xpollinate.serving.sources import HISTORICAL, ITEM_XP, POPULAR
 from xpollinate.serving.state import ServingState
 
@@ -38,17 +42,23 @@ def _score(scorer: CartScorer, known: np.ndarray, pool: CandidatePool, household
     return scorer.score(known, pool.item_array, household_id, platform)
 
 
-def recommend_cart(
-    state: ServingState, pool_config: PoolConfig, item_ids: list[int], k: int, max_per_pt: int,
-    household_id: int | None = None, platform: int | None = None,
-) -> dict[str, Any]:
-    """Pool -> scores -> diversified top k; arrays throughout, Python objects only for the k returned."""
+@dataclass(frozen=True)
+class CartPlan:
+    """A cart request up to scoring: the cart's ids split by what the catalog knows, and its candidate pool."""
+
+    cart: np.ndarray
+    known: np.ndarray
+    unknown: list[int]
+    pool: CandidatePool
+    by_origin: dict[str, list[int]]
+    origin_of: dict[int, str]
+
+
+def plan_cart(state: ServingState, pool_config: PoolConfig, item_ids: list[int]) -> CartPlan:
     catalog = state.data.catalog
     cart = distinct_in_order(as_ids(item_ids))
     rows = catalog.rows(cart)
-    unknown = cart[rows < 0].tolist()
     known = cart[rows >= 0]
-    fallbacks: list[str] = []
     pool = build_pool(known, state.source, catalog, pool_config)
     by_origin: dict[str, list[int]] = {ITEM_XP: [], HISTORICAL: [], "none": []}
     origin_of: dict[int, str] = {}
@@ -56,7 +66,48 @@ def recommend_cart(
         o = state.source.origin(a) or "none"
         by_origin[o].append(a)
         origin_of[a] = o
+    return CartPlan(cart, known, cart[rows < 0].tolist(), pool, by_origin, origin_of)
 
+
+def recommend_cart(
+    state: ServingState, pool_config: PoolConfig, item_ids: list[int], k: int, max_per_pt: int,
+    household_id: int | None = None, platform: int | None = None,
+) -> dict[str, Any]:
+    """Pool -> scores -> diversified top k; arrays throughout, Python objects only for the k returned."""
+    plan = plan_cart(state, pool_config, item_ids)
+    scored: np.ndarray | Exception | None = None
+    if len(plan.pool):
+        try:
+            scored = _score(state.scorer, plan.known, plan.pool, household_id, platform)
+        except Exception as exc:  # a faulty model must not fail the request: finish_cart serves the heuristic
+            scored = exc
+    return finish_cart(state, plan, scored, k, max_per_pt, household_id, platform)
+
+
+async def recommend_cart_batched(
+    state: ServingState, pool_config: PoolConfig, batcher: RankerBatcher, item_ids: list[int], k: int,
+    max_per_pt: int, household_id: int | None = None, platform: int | None = None,
+) -> dict[str, Any]:
+    """`recommend_cart`, with a scorer that can batch (`score_many`) called through the worker's micro-batcher."""
+    if not hasattr(state.scorer, "score_many"):
+        return recommend_cart(state, pool_config, item_ids, k, max_per_pt, household_id, platform)
+    plan = plan_cart(state, pool_config, item_ids)
+    scored: np.ndarray | Exception | None = None
+    if len(plan.pool):
+        try:
+            scored = await batcher.score(state.scorer, ScoreRequest(plan.known, plan.pool.item_array, household_id, platform))
+        except Exception as exc:
+            scored = exc
+    return finish_cart(state, plan, scored, k, max_per_pt, household_id, platform)
+
+
+def finish_cart(
+    state: ServingState, plan: CartPlan, scored: np.ndarray | Exception | None, k: int, max_per_pt: int,
+    household_id: int | None, platform: int | None,
+) -> dict[str, Any]:
+    """Scores (or the ranker's failure: the heuristic answers) -> diversified top k -> the response body."""
+    catalog, pool, cart, known = state.data.catalog, plan.pool, plan.cart, plan.known
+    fallbacks: list[str] = []
     anchors: np.ndarray | None
     if len(pool) == 0:
         fallbacks.append("empty_cart" if not len(known) else "no_candidates")
@@ -69,20 +120,19 @@ def recommend_cart(
     else:
         ids, pt_codes, anchors = pool.item_array, pool.pt_codes, pool.anchor_array
         ranker = state.scorer.name
-        try:
-            scores = _score(state.scorer, known, pool, household_id, platform)
-        except Exception as exc:  # a faulty model must not fail the request: the heuristic answers
-            if isinstance(exc, XPError):  # expected refusals (e.g. no cart item the model knows)
-                log.warning("ranker %s refused a cart (%s); serving the heuristic", state.scorer.name, exc)
+        if isinstance(scored, Exception):
+            if isinstance(scored, XPError):  # expected refusals (e.g. no cart item the model knows)
+                log.warning("ranker %s refused a cart (%s); serving the heuristic", state.scorer.name, scored)
             else:
-                log.exception("ranker %s failed; serving the heuristic", state.scorer.name)
+                log.error("ranker %s failed; serving the heuristic", state.scorer.name, exc_info=scored)
             fallbacks.append("ranker_error")
-            scores, ranker = _score(state.heuristic, known, pool, household_id, platform), state.heuristic.name
+            scored, ranker = _score(state.heuristic, known, pool, household_id, platform), state.heuristic.name
+        scores = scored
         if not state.trained:
             fallbacks.append("no_trained_ranker")
-        if by_origin[HISTORICAL]:
+        if plan.by_origin[HISTORICAL]:
             fallbacks.append("historical_anchors")
-        candidates_path = "+".join(p for p in (ITEM_XP, HISTORICAL) if by_origin[p]) or HISTORICAL
+        candidates_path = "+".join(p for p in (ITEM_XP, HISTORICAL) if plan.by_origin[p]) or HISTORICAL
     scores = np.asarray(scores, dtype=np.float64)
     finite = np.flatnonzero(np.isfinite(scores))  # a candidate the ranker cannot represent is never shown
     picked = finite[diversify_positions(scores[finite], pt_codes[finite].tolist(), k=k, max_per_pt=max_per_pt)] \
@@ -90,7 +140,7 @@ def recommend_cart(
     pick_ids = ids[picked].tolist()
     pick_rows = catalog.rows(ids[picked]).tolist()
     pick_anchors = anchors[picked].tolist() if anchors is not None else [None] * len(pick_ids)
-    names = catalog.pt_names
+    names, origin_of = catalog.pt_names, plan.origin_of
     items = [
         {
             "rank": rank, "item_id": item, "score": _finite(score), "product_type": names[code] if code >= 0 else "",
@@ -103,9 +153,9 @@ def recommend_cart(
     return {
         "items": items,
         "served_by": {"candidates": candidates_path, "ranker": ranker, "fallbacks": fallbacks},
-        "unknown_item_ids": unknown,
+        "unknown_item_ids": plan.unknown,
         "non_anchor_item_ids": pool.skipped,
-        "anchors": {k_: v for k_, v in by_origin.items() if v},
+        "anchors": {k_: v for k_, v in plan.by_origin.items() if v},
         "pool_size": len(pool),
         "pool_union": pool.n_union,
         "versions": state.versions,

@@ -124,10 +124,10 @@ def _for_serving(trained: CartScorer, config: ServeConfig) -> CartScorer:
     import torch
 
     torch.set_num_threads(config.threads)
-    from xpollinate.ranking.fast import FastRanker
+    from xpollinate.ranking.fast import FAST_ARCHS, FastRanker
     from xpollinate.ranking.neural_scorer import NeuralScorer
 
-    if config.fast and isinstance(trained, NeuralScorer) and trained.model.cfg.arch in ("xp", "transformer"):
+    if config.fast and isinstance(trained, NeuralScorer) and trained.model.cfg.arch in FAST_ARCHS:
         return NeuralScorer(FastRanker(trained.model, bf16=config.bf16), trained.catalog, trained.features,
                             trained.persona, trained.platforms, name=f"{trained.name}+fast" + ("-bf16" if config.bf16 else ""))
     return trained

@@ -176,7 +176,8 @@ def test_item_features_refuse_popularity_of_another_catalog(fixture_task) -> Non
 @pytest.mark.parametrize("fast", [False, True])
 def test_score_many_keeps_each_request_apart(scorer, fast: bool) -> None:
     from xpollinate.ranking.fast import FastRanker
-    from xpollinate.ranking.neural_scorer import NeuralScorer, ScoreRequest
+    from xpollinate.ranking.neural_scorer import NeuralScorer
+    from xpollinate.ranking.scorer import ScoreRequest
 
     if fast:
         scorer = NeuralScorer(FastRanker(scorer.model), scorer.catalog, scorer.features, scorer.persona, scorer.platforms)
