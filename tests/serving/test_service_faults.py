@@ -127,3 +127,26 @@ def test_trained_ranker_is_served_on_its_fast_path_with_the_eager_scores(trained
         assert abs(scores["xp+fast"][item] - s) < 1e-4
         if item in scores["xp+fast-bf16"]:  # bfloat16: close, not equal
             assert abs(scores["xp+fast-bf16"][item] - s) <= 0.03 * scale + 1e-3
+
+
+def test_concurrent_carts_are_micro_batched_with_the_scores_of_single_requests(trained_home: Path, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    carts = [{"item_ids": c, "k": 5, "max_per_pt": 5, "household_id": h}
+             for c, h in (([1, 3, 4], 1), ([2, 5], None), ([3, 4, 5, 1], 1), ([4], None))] * 6
+    ranked = {}
+    for max_batch in ("1", "16"):
+        with running(trained_home, "--watch", "0", "--max-batch", max_batch, log_dir=tmp_path) as svc:
+            svc.wait_ready()
+            with ThreadPoolExecutor(12) as pool:
+                answers = list(pool.map(lambda c: svc.call("POST", "/v1/cart/recommend", c), carts))
+            assert all(status == 200 and body["served_by"]["ranker"] == "xp+fast" for status, body in answers)
+            ranked[max_batch] = [[(i["item_id"], i["score"]) for i in body["items"]] for _, body in answers]
+            _, metrics = svc.call("GET", "/metrics")
+            calls = float(re.search(r"xp_ranker_batch_size_count ([0-9.e+]+)", metrics).group(1))
+            scored = float(re.search(r"xp_ranker_batch_size_sum ([0-9.e+]+)", metrics).group(1))
+            assert scored == len(carts)  # every cart scored by the trained ranker, exactly once
+            assert calls == len(carts) if max_batch == "1" else 1 <= calls <= len(carts)
+    for alone, batched in zip(ranked["1"], ranked["16"]):
+        assert [i for i, _ in alone] == [i for i, _ in batched] and alone
+        assert all(abs(a - b) < 1e-4 for (_, a), (_, b) in zip(alone, batched))
