@@ -1,4 +1,4 @@
-"""`xp ranker prepare|train|eval`: the cart-XP ranker on Complete Journey baskets."""
+"""`xp ranker prepare|train|eval|use`: the cart-XP ranker on Complete Journey baskets."""
 
 from __future__ import annotations
 
@@ -142,6 +142,26 @@ def eval_cmd(train_until: TrainUntil = 41, val_until: ValUntil = 46, label: Labe
          ["cart size", "carts", "lift@2 %", "lift@4 %", "lift@6 %"])
     show(report.ablation(runs, label=label), "Cart context 50 vs 30 (xp+pop/listwise)",
          ["max cart", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "change@2 %", "change@4 %", "change@6 %"])
+
+
+@app.command("use")
+@handle_errors
+def use_cmd(run_id: Annotated[Optional[str], typer.Argument(help="A saved run id (omit to list the saved runs).")] = None) -> None:
+    """Make a saved run the CURRENT ranker (what `xp serve` loads, and picks up live), or list the runs."""
+    from xpollinate.ranking.artifacts import current_run, models_root, set_current
+    from xpollinate.ranking.runs import saved_runs
+
+    runs = saved_runs()
+    if run_id is None:
+        current = current_run()
+        rows = [[("* " if current and current.name == rid else "  ") + rid, f"{m['test']['ndcg@4']:.4f}",
+                 f"{m['parameters']:,}"] for rid, m in runs.items()]
+        show(rows, f"saved rankers in {models_root()} (* = CURRENT)", ["run", "test NDCG@4", "parameters"])
+        return
+    if run_id not in runs:
+        raise XPError(f"no saved ranker run {run_id!r}; saved: {', '.join(runs) or 'none (xp ranker train)'}")
+    set_current(run_id)
+    out.print(f"CURRENT ranker: {run_id}")
 
 
 def show(rows: list[list[str]], title: str, columns: list[str]) -> None:
