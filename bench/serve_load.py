@@ -16,8 +16,9 @@ The load generator shares the machine's cores with the server: run it alone
 Needs wrk (Debian/Ubuntu: `apt-get install wrk`) and a run directory with the data store
 and the historical candidate table (`xp data build`, `xp serve --build-missing`).
 
-Paths: with a trained ranker saved in the run directory (`xp ranker train`), the default
-setups add the trained ranker, eager and on its fast path. `--item-xp-store SQLITE` serves
+Paths: with a trained ranker saved in the run directory (`xp ranker train`; `xp ranker use RUN`
+picks which), the default setups are the heuristic, then the trained ranker on its fast path
+one cart per model call (`--max-batch 1`) and micro-batched (the default), all on 2 workers. `--item-xp-store SQLITE` serves
 the item-XP lists of an existing store (copied, never written) with `--item-xp required`,
 and `--item-xp-carts` keeps only carts with an anchor that has item-XP entries; the table
 says how many of the sampled carts' anchors item-XP answered.
@@ -188,7 +189,8 @@ def main() -> None:
     ap.add_argument("--home", type=Path, default=None, help="run directory (default $XP_HOME or ./.xp)")
     ap.add_argument("--setup", action="append", default=None, metavar="NAME=OPTIONS",
                     help="a server setup: a name and `xp serve` options (repeat; the first is the baseline). Default: "
-                         "1 vs 2 workers, and with a trained ranker the eager model vs its fast path on 2 workers")
+                         "1 vs 2 workers; with a trained ranker, the heuristic vs the ranker one cart per call vs "
+                         "micro-batched, on 2 workers")
     ap.add_argument("--rate", type=float, default=600, help="cart requests/s (the paper's production load)")
     ap.add_argument("--duration", type=float, default=60, help="seconds of paced cart load")
     ap.add_argument("--item-rate", type=float, default=600, help="item lookups/s")
@@ -252,8 +254,9 @@ def main() -> None:
 
     setups = args.setup or ["1 worker=--workers 1", "2 workers=--workers 2"]
     if args.setup is None and current_run(serve_home) is not None:
-        setups += ["2 workers, eager ranker=--workers 2 --no-fast", "2 workers, fast ranker=--workers 2 --fast"]
-        setups[:2] = ["1 worker, heuristic=--workers 1 --ranker heuristic", "2 workers, heuristic=--workers 2 --ranker heuristic"]
+        setups = ["2 workers, heuristic=--workers 2 --ranker heuristic",
+                  "2 workers, trained ranker, one cart per call=--workers 2 --max-batch 1",
+                  "2 workers, trained ranker, micro-batched=--workers 2"]
     rows = []
     for n_setup, setup in enumerate(setups):
         name, _, options = setup.partition("=")
