@@ -28,6 +28,7 @@ def serve_cmd(
     fast: Annotated[bool, typer.Option("--fast/--no-fast", help="Serve the trained ranker's fast path (item parts precomputed, same scores) or the eager model.")] = True,
     bf16: Annotated[bool, typer.Option("--bf16", help="Fast path in bfloat16 (faster only on CPUs with AVX512-BF16 or AMX; scores differ by ~1e-2).")] = False,
     threads: Annotated[int, typer.Option(help="Torch threads per worker.")] = 1,
+    ranker_run: Annotated[Optional[str], typer.Option("--ranker-run", help="Serve this saved ranker run instead of CURRENT (`xp ranker use` lists them).")] = None,
     max_batch: Annotated[int, typer.Option(help="Most concurrent carts the trained ranker scores in one call (1: one at a time). Carts that queue while the model runs are scored together; none waits on a timer.")] = 16,
     home: Annotated[Optional[Path], typer.Option(help="Run directory (default: $XP_HOME or ./.xp).")] = None,
     build_missing: Annotated[bool, typer.Option("--build-missing", help="First build the historical candidate table if missing (minutes on the full data).")] = False,
@@ -42,7 +43,7 @@ def serve_cmd(
         "host": host, "port": port, "workers": workers, "ranker": ranker, "item_xp": item_xp, "max_cart": max_cart,
         "max_k": max_k, "default_k": default_k, "max_per_pt": max_per_pt, "per_anchor": per_anchor,
         "max_pool": max_pool, "watch_s": watch, "threads": threads, "fast": fast, "bf16": bf16,
-        "max_batch": max_batch,
+        "max_batch": max_batch, "ranker_run": ranker_run,
     }
     if home is not None:
         settings["home"] = home.expanduser().resolve()

@@ -73,9 +73,14 @@ def read_json(run: Path, name: str) -> dict:
     return json.loads((run / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def load_current(home: Path | None = None) -> "CartScorer | None":
-    """The CURRENT trained ranker as a CartScorer, or None when none was trained."""
-    run = current_run(home)
+def load_current(home: Path | None = None, run_id: str | None = None) -> "CartScorer | None":
+    """The CURRENT trained ranker (or saved run `run_id`) as a CartScorer, or None when there is none."""
+    if run_id is not None:
+        run = models_root(home) / run_id
+        if not (run / "weights.pt").is_file() or run_id.startswith(".") or "/" in run_id:
+            return None
+    else:
+        run = current_run(home)
     if run is None:
         return None
     from xpollinate.ranking.neural_scorer import NeuralScorer

@@ -131,8 +131,8 @@ class HeuristicScorer:
         return np.where(cand_rows >= 0, out, -np.inf)
 
 
-def load_ranker(home: Path | None = None) -> "CartScorer | None":
-    """The trained neural ranker in the run directory (`xp ranker train`), or None if none was saved."""
+def load_ranker(home: Path | None = None, run_id: str | None = None) -> "CartScorer | None":
+    """The CURRENT trained neural ranker in the run directory (`xp ranker train`), or saved run `run_id`; None if none."""
     from xpollinate.ranking.artifacts import load_current
 
-    return load_current(home)
+    return load_current(home, run_id)

@@ -45,6 +45,7 @@ class ServeConfig(BaseModel):
     fast: bool = Field(True, description="serve the trained ranker's fast path (ranking.fast: precomputed item parts, same scores)")
     bf16: bool = Field(False, description="fast path with bfloat16 matrix products (faster only on CPUs with AVX512-BF16 or AMX; scores to ~1e-2)")
     threads: int = Field(1, ge=1, le=64, description="torch threads per worker")
+    ranker_run: str | None = Field(None, description="serve this saved ranker run instead of CURRENT (a run id under ranking/models)")
     max_batch: int = Field(16, ge=1, le=256, description="most concurrent carts the trained ranker scores in one call (1: no batching)")
 
     def to_env(self) -> dict[str, str]:

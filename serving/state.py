@@ -100,9 +100,12 @@ def versions(config: ServeConfig) -> dict[str, str]:
     table = historical_table_path(home, build, config.per_anchor) if build != "missing" else None
     xp = store_path(home)
     pointer = models_root(home) / "CURRENT"
-    ranker = "off" if config.ranker == "heuristic" else (
-        pointer.read_text(encoding="utf-8").strip() + "@" + _stat(pointer) if pointer.is_file() else "none"
-    )
+    if config.ranker == "heuristic":
+        ranker = "off"
+    elif config.ranker_run:
+        ranker = f"{config.ranker_run}@{_stat(models_root(home) / config.ranker_run / 'weights.pt')}"
+    else:
+        ranker = pointer.read_text(encoding="utf-8").strip() + "@" + _stat(pointer) if pointer.is_file() else "none"
     return {
         "data": build,
         "historical": f"{table.parent.name}@{_stat(table)}" if table else "missing",
@@ -182,11 +185,14 @@ def load_state(config: ServeConfig, previous: ServingState | None = None) -> Ser
         trained = previous.scorer
     elif config.ranker != "heuristic":
         try:
-            trained = load_ranker(home)
+            trained = load_ranker(home, config.ranker_run)
         except Exception as exc:  # a damaged or incompatible model file: say so, never serve it
-            reasons.append(f"trained ranker: cannot load {models_root(home) / 'CURRENT'}: {exc}")
+            reasons.append(f"trained ranker: cannot load {models_root(home) / (config.ranker_run or 'CURRENT')}: {exc}")
         else:
-            if trained is None and config.ranker == "neural":
+            if trained is None and config.ranker_run:
+                reasons.append(f"trained ranker: no saved run {config.ranker_run!r} under {models_root(home)} "
+                               "(`xp ranker use` lists them)")
+            elif trained is None and config.ranker == "neural":
                 reasons.append(f"trained ranker: none saved under {models_root(home)}; train one or start with --ranker auto")
 
     if reasons or data is None or historical is None or item_xp is None:

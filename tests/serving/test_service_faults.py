@@ -150,3 +150,14 @@ def test_concurrent_carts_are_micro_batched_with_the_scores_of_single_requests(t
     for alone, batched in zip(ranked["1"], ranked["16"]):
         assert [i for i, _ in alone] == [i for i, _ in batched] and alone
         assert all(abs(a - b) < 1e-4 for (_, a), (_, b) in zip(alone, batched))
+
+
+def test_ranker_run_serves_a_named_run_and_an_unknown_one_blocks_readiness(trained_home: Path, tmp_path: Path) -> None:
+    run = (models_root(trained_home) / "CURRENT").read_text().strip()
+    with running(trained_home, "--watch", "0", "--ranker-run", "no-such-run", log_dir=tmp_path) as svc:
+        body = svc.wait_ready(expect=503)
+        assert any("no saved run 'no-such-run'" in r for r in body["reasons"])
+    (models_root(trained_home) / "CURRENT").unlink()  # the named run is served without a CURRENT pointer
+    with running(trained_home, "--watch", "0", "--ranker-run", run, log_dir=tmp_path) as svc:
+        ready = svc.wait_ready()
+        assert ready["state"]["trained_ranker"] is True and ready["state"]["versions"]["ranker"].startswith(run + "@")
