@@ -1,7 +1,7 @@
 """Results: trains the missing runs of the comparison, then prints Table 8, Table 15 and the
 30-vs-50 cart-context ablation from every saved run (`xp ranker eval` prints the same tables).
 
-Runs are named by `--variants`, each `ARCH[+pop]:LOSS` (`+pop`: with the popularity prior;
+Runs are named by `--variants`, each `ARCH[+pre][+pop]:LOSS` (`+pre`: pre-norm cart encoder; `+pop`: with the popularity prior;
 without it the paper's item representation exactly), trained once per `--seeds`; the
 30-item context runs `--ablation` over `--ablation-seeds`. A run already saved is not
 retrained, so the command can be stopped and started again.
@@ -35,13 +35,14 @@ VARIANTS = ["xp+pop:listwise", "xp+pop:pairwise", "xp:listwise", "transformer+po
 
 
 def parse_variant(text: str, max_cart: int = 50) -> tuple[ModelConfig, str]:
-    """`xp+pop:listwise` -> (ModelConfig(arch=xp, pop_dim=8), listwise)."""
+    """`xp+pop:listwise` -> (ModelConfig(arch=xp, pop_dim=8), listwise); `xp+pre+pop`: pre-norm encoder too."""
     arch, _, loss = text.partition(":")
-    base = arch.removesuffix(report.PRIOR)
-    if base not in ARCHS or loss not in ("listwise", "pairwise"):
-        raise XPError(f"variant {text!r}: expected ARCH[+pop]:LOSS with ARCH in {', '.join(ARCHS)} "
-                      "and LOSS listwise or pairwise")
-    return ModelConfig(arch=base, pop_dim=8 if arch.endswith(report.PRIOR) else 0, max_cart=max_cart), loss  # type: ignore[arg-type]
+    base = arch.removesuffix(report.PRIOR).removesuffix(report.PRE_NORM)
+    if base not in ARCHS or loss not in ("listwise", "pairwise") or (report.PRE_NORM in arch and base not in ("xp", "transformer")):
+        raise XPError(f"variant {text!r}: expected ARCH[+pre][+pop]:LOSS with ARCH in {', '.join(ARCHS)} "
+                      "and LOSS listwise or pairwise (+pre: xp and transformer only)")
+    return ModelConfig(arch=base, pop_dim=8 if arch.endswith(report.PRIOR) else 0, max_cart=max_cart,  # type: ignore[arg-type]
+                       norm_first=report.PRE_NORM in arch), loss
 
 
 def _claim_path(rid: str) -> Path:
@@ -74,7 +75,7 @@ def release(rid: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--variants", nargs="+", default=VARIANTS, help="ARCH[+pop]:LOSS, trained for every seed")
+    parser.add_argument("--variants", nargs="+", default=VARIANTS, help="ARCH[+pre][+pop]:LOSS, trained for every seed")
     parser.add_argument("--ablation", default="xp+pop:listwise", help="the variant of the 30-vs-50 context ablation")
     parser.add_argument("--ablation-seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--max-train", type=int, default=None, help="subsample the training carts (default: all)")

@@ -89,6 +89,10 @@ def train_cmd(
         "--popularity/--no-popularity",
         help="Popularity prior in the item representation (training-week log basket count, our extension); "
              "--no-popularity is the paper's item representation exactly.")] = True,
+    norm_first: Annotated[bool, typer.Option(
+        "--norm-first/--post-norm",
+        help="Cart encoder (xp, transformer) with pre-norm layers and a final layer norm, or post-norm (PyTorch's "
+             "default; the paper states neither).")] = False,
     train_until: TrainUntil = 41, val_until: ValUntil = 46, label: Label = "basket",
 ) -> None:
     """Train one ranker; the best validation NDCG@4 epoch is kept, tested on the test weeks and
@@ -102,7 +106,7 @@ def train_cmd(
         raise XPError(f"--model: {model!r}; choose one of {', '.join(ARCHS)}")
     if loss not in ("listwise", "pairwise"):
         raise XPError(f"--loss: {loss!r}; choose listwise or pairwise")
-    mcfg = ModelConfig(arch=model, max_cart=max_cart, pop_dim=8 if popularity else 0)  # type: ignore[arg-type]
+    mcfg = ModelConfig(arch=model, max_cart=max_cart, pop_dim=8 if popularity else 0, norm_first=norm_first)  # type: ignore[arg-type]
     tcfg = TrainConfig(loss=loss, seed=seed, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,  # type: ignore[arg-type]
                        neg_per_cart=neg_per_cart, max_train=max_train, max_minutes=max_minutes, threads=threads)
     task, features = _task(train_until, val_until, label)

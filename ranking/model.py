@@ -5,7 +5,8 @@
 - item representation r_i = W_r [t_i, v_i, p_i, tau_i]: title and PT text embeddings,
   log-price projected to 16, OG/GM flag embedded in 8, projected to d = 128;
 - T(c): a 4-layer, 4-head transformer encoder over the cart (up to 50 items, most
-  recent last, with learned position-from-the-end embeddings);
+  recent last, with learned position-from-the-end embeddings); post-norm layers, or
+  pre-norm ones with a final layer norm (`norm_first`, our option: the paper states neither);
 - A(i, c): one cross-attention layer, candidate r_i attending over T(c); as in a
   transformer layer it keeps a residual and a layer norm, LN(r_i + MHA(r_i, T(c), T(c))),
   so the candidate's own identity reaches the MLP;
@@ -44,6 +45,8 @@ class ModelConfig(BaseModel):
     arch: Arch = "xp"
     d_model: int = Field(128, ge=8, le=1024)
     layers: int = Field(4, ge=1, le=12)
+    norm_first: bool = Field(False, description="pre-norm encoder layers and a final layer norm (our option; "
+                             "False: post-norm, PyTorch's default and the original transformer's)")
     heads: int = Field(4, ge=1, le=16)
     ff: int = Field(512, ge=8, le=4096, description="transformer feed-forward width")
     max_cart: int = Field(50, ge=1, le=500, description="cart items seen (most recent kept)")
@@ -114,8 +117,9 @@ class CartRanker(nn.Module):
         self.platform = nn.Embedding(cfg.n_platforms, cfg.platform_dim)
         if cfg.arch in ("xp", "transformer"):
             self.position = nn.Embedding(cfg.max_cart, d)
-            layer = nn.TransformerEncoderLayer(d, cfg.heads, cfg.ff, cfg.dropout, batch_first=True, norm_first=False)
-            self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
+            layer = nn.TransformerEncoderLayer(d, cfg.heads, cfg.ff, cfg.dropout, batch_first=True, norm_first=cfg.norm_first)
+            self.encoder = nn.TransformerEncoder(layer, cfg.layers, norm=nn.LayerNorm(d) if cfg.norm_first else None,
+                                                 enable_nested_tensor=False)
         elif cfg.arch == "bilstm":
             self.lstm = nn.LSTM(d, d // 2, batch_first=True, bidirectional=True)
         if cfg.arch == "xp":

@@ -1,7 +1,8 @@
 """One training run end to end (train, test, save), and the baselines' test scores.
 
-A run's id names what it is: `<arch>[+pop]-<loss>-<label>-c<max_cart>-s<seed>` (`+pop`: with
-the popularity prior, `ModelConfig.pop_dim > 0`); training the same settings again
+A run's id names what it is: `<arch>[+pre][+pop]-<loss>-<label>-c<max_cart>-s<seed>` (`+pre`:
+pre-norm cart encoder, `ModelConfig.norm_first`; `+pop`: with the popularity prior,
+`ModelConfig.pop_dim > 0`); training the same settings again
 replaces that run. Test metrics are NDCG@2/4/6 over every test cart,
 overall and per cart-size bucket (context items before truncation), with the per-cart
 values kept so that tables can compute lifts and spreads later (`ranking.report`).
@@ -28,8 +29,8 @@ BUCKETS = ((0, 10, "<10"), (10, 20, "10-20"), (20, 30, "20-30"), (30, 40, "30-40
 
 
 def run_id(model: ModelConfig, train_cfg: TrainConfig, task: TaskData) -> str:
-    prior = "+pop" if model.pop_dim else ""
-    return f"{model.arch}{prior}-{train_cfg.loss}-{task.config.label}-c{model.max_cart}-s{train_cfg.seed}"
+    variant = ("+pre" if model.norm_first and model.arch in ("xp", "transformer") else "") + ("+pop" if model.pop_dim else "")
+    return f"{model.arch}{variant}-{train_cfg.loss}-{task.config.label}-c{model.max_cart}-s{train_cfg.seed}"
 
 
 def bucket_summary(table: np.ndarray, n_context: np.ndarray) -> dict[str, dict]:

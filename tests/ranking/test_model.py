@@ -140,12 +140,12 @@ class TestBadInput:
             scorer.persona = saved
 
 
-@pytest.mark.parametrize("arch", ["xp", "transformer", "bilstm", "identity", "deepfm"])
+@pytest.mark.parametrize("arch", ["xp", "transformer", "bilstm", "identity", "deepfm", "xp+pre"])
 def test_fast_path_equals_eager_model(arch: str, fixture_features) -> None:
     from xpollinate.ranking.fast import FastRanker
 
     torch.manual_seed(1)
-    model = CartRanker(ModelConfig(arch=arch, n_platforms=3)).eval()
+    model = CartRanker(ModelConfig(arch=arch.removesuffix("+pre"), norm_first=arch.endswith("+pre"), n_platforms=3)).eval()
     model.set_features(fixture_features)
     fast = FastRanker(model)
     cart = torch.tensor([[1, 2, 4, 0], [3, 5, 0, 0]])
@@ -193,3 +193,13 @@ def test_score_many_keeps_each_request_apart(scorer, fast: bool) -> None:
     assert isinstance(out[1], XPError) and "empty cart" in str(out[1])
     assert out[2][1] == -np.inf
     assert np.allclose(out[2][[0, 2]], scorer.score([1, 3, 2], [11, 13], household_id=hh, platform=1), atol=1e-5)
+
+
+def test_run_ids_name_the_prior_and_a_pre_norm_encoder(fixture_task) -> None:
+    from xpollinate.ranking.runs import run_id
+    from xpollinate.ranking.train import TrainConfig
+
+    assert run_id(ModelConfig(arch="xp", norm_first=True), TrainConfig(seed=2), fixture_task) == "xp+pre+pop-listwise-basket-c50-s2"
+    assert run_id(ModelConfig(arch="xp", pop_dim=0), TrainConfig(loss="pairwise"), fixture_task) == "xp-pairwise-basket-c50-s0"
+    # no cart encoder to pre-norm: the option changes nothing, and the id says nothing
+    assert run_id(ModelConfig(arch="deepfm", norm_first=True), TrainConfig(), fixture_task) == "deepfm+pop-listwise-basket-c50-s0"

@@ -18,6 +18,7 @@ def runs() -> dict[str, dict]:
         "xp+pop-listwise-basket-c50-s0": _metrics(0.12, {"<10": 0.10}),
         "xp+pop-listwise-basket-c50-s1": _metrics(0.14, {"<10": 0.12}),
         "xp-listwise-basket-c50-s0": _metrics(0.11),
+        "xp+pre+pop-listwise-basket-c50-s0": _metrics(0.15),  # pre-norm encoder: its own row
         "xp+pop-listwise-basket-c30-s0": _metrics(0.09),
         "xp+pop-listwise-7d-c50-s0": _metrics(0.50),  # another label: never mixed in
         "not-a-run": _metrics(0.99),
@@ -36,6 +37,8 @@ def test_table8_groups_seeds_and_names_the_prior(runs) -> None:
     paper = rows[("Transformer + cross-attention (paper)", "listwise")]
     assert paper[2] == "1" and paper[4] == "0.1100" and paper[7] == "+10.00"
     assert rows[("popularity", "-")][7] == "+25.00"
+    pre = rows[("Transformer + cross-attention (paper), pre-norm + popularity prior", "listwise")]
+    assert pre[2] == "1" and pre[4] == "0.1500"
 
 
 def test_table15_and_ablation_use_the_prior_variant_by_default(runs) -> None:
