@@ -104,18 +104,25 @@ def start_server(home: Path, workers: int, log: Path, extra: list[str]) -> tuple
     return proc, port
 
 
-def server_cpu_seconds(pgid: int) -> float:
-    """User + system CPU seconds of every process of the server's session (parent and workers)."""
+def server_cpu_seconds(pgid: int) -> dict[int, float]:
+    """User + system CPU seconds of every process of the server's session (parent and workers), by pid."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    out = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if int(fields[2]) == pgid:  # field 5 of /proc/PID/stat: process group
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
+            out[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return out
+
+
+def worker_split(cpu0: dict[int, float], cpu1: dict[int, float]) -> str:
+    """Each busy process's share of the server's CPU during a run, largest first ("52/48": balanced workers)."""
+    used = sorted((cpu1[p] - cpu0.get(p, 0.0) for p in cpu1), reverse=True)
+    total = sum(used) or 1.0
+    return "/".join(f"{100 * u / total:.0f}" for u in used if u / total >= 0.02)
 
 
 def run_wrk(port: int, lines: Path, mode: str, rate: float, seconds: float, connections: int, pgid: int) -> dict:
@@ -124,7 +131,8 @@ def run_wrk(port: int, lines: Path, mode: str, rate: float, seconds: float, conn
     load = os.getloadavg()[0]
     cpu0 = server_cpu_seconds(pgid)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-    cpu = server_cpu_seconds(pgid) - cpu0
+    cpu1 = server_cpu_seconds(pgid)
+    cpu = sum(cpu1.values()) - sum(cpu0.values())
     line = next((x for x in out.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
     if line is None:
         raise SystemExit(f"wrk failed: {out.stdout}\n{out.stderr}")
@@ -134,6 +142,7 @@ def run_wrk(port: int, lines: Path, mode: str, rate: float, seconds: float, conn
     r["error_kinds"] = ", ".join(f"{k} {r[k]}" for k in ("connect", "read", "write", "status", "timeout") if r[k])
     r["cpu_ms"] = 1000 * cpu / max(r["requests"], 1)  # server CPU per answered request
     r["load_before"] = load
+    r["split"] = worker_split(cpu0, cpu1)
     return r
 
 
@@ -282,13 +291,14 @@ def main() -> None:
                 rows.append((name, workload, rate, r))
                 console.print(f"  {workload}: {r['rps']:.0f} req/s, p99 {r['p99_us'] / 1000:.1f} ms, "
                               f"errors {r['errors']} {r['error_kinds']}, server CPU {r['cpu_ms']:.2f} ms/request "
-                              f"(load avg before {r['load_before']:.2f})")
+                              f"(by process {r['split']} %; load avg before {r['load_before']:.2f})")
         finally:
             stop_process(proc)
 
     table = Table(title=f"xp serve under wrk on 127.0.0.1 ({os.cpu_count()} CPUs shared by server and wrk)")
     for col in ("server", "ranker", "item-XP anchors", "workload", "target req/s", "achieved req/s", "p50 ms", "p90 ms",
-                "p99 ms", "p99.9 ms", "max ms", "errors", "server CPU ms/req", "p99 vs baseline", "target", "load avg"):
+                "p99 ms", "p99.9 ms", "max ms", "errors", "server CPU ms/req", "CPU % by process", "p99 vs baseline", "target",
+                "load avg"):
         table.add_column(col, justify="left" if col in ("server", "ranker", "workload", "target") else "right")
     base = {w: r for n, w, _, r in rows if n == rows[0][0]}
     for name, workload, rate, r in rows:
@@ -303,11 +313,12 @@ def main() -> None:
             name, r["ranker"], r["item_xp_anchors"], workload, f"{rate:.0f}" if rate else "unpaced", f"{r['rps']:.0f}", f"{r['p50_us'] / 1000:.2f}",
             f"{r['p90_us'] / 1000:.2f}", f"{r['p99_us'] / 1000:.2f}", f"{r['p999_us'] / 1000:.2f}",
             f"{r['max_us'] / 1000:.1f}", f"{r['errors']}" + (f" ({r['error_kinds']})" if r["errors"] else ""),
-            f"{r['cpu_ms']:.2f}", f"{ratio:.2f}x", verdict, f"{r['load_before']:.1f}",
+            f"{r['cpu_ms']:.2f}", r["split"], f"{ratio:.2f}x", verdict, f"{r['load_before']:.1f}",
         )
     console.print(table)
     console.print("target: the paced rate held (98%), p99 under 50 ms (carts) / 10 ms (item lookups), zero errors. "
-                  "server CPU ms/req: CPU seconds of the server's processes during the run / requests answered; "
+                  "server CPU ms/req: CPU seconds of the server's processes during the run / requests answered; CPU % by process: "
+                  "each busy server process's share of that CPU (two workers near 50/50 share the load evenly); "
                   "load avg: 1-minute load average just before the run (above 2, other work shared the 2 cores); "
                   "ranker and item-XP anchors (served by item-XP / all grocery anchors): from 300 carts sent before the "
                   "load")

@@ -12,6 +12,7 @@ them on /readyz and keeps serving the previous state, if it had one.
 from __future__ import annotations
 
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,14 @@ class ServingState:
             "catalog_items": len(self.data.catalog),
             "loaded_at": self.loaded_at,
             "load_seconds": round(self.load_seconds, 3),
+            "torch_threads": _torch_threads(),
         }
+
+
+def _torch_threads() -> int | None:
+    """Torch's intra-op threads as seen by the calling thread (the event loop's, from /readyz); None before torch loads."""
+    torch = sys.modules.get("torch")
+    return int(torch.get_num_threads()) if torch is not None else None
 
 
 def _stat(path: Path) -> str:
