@@ -36,7 +36,7 @@ def run_server(config: ServeConfig) -> None:
     os.environ.update(config.to_env())
     # torch's thread count is per calling thread: set it for every thread of every worker (the event loop's
     # included) before torch loads; `torch.set_num_threads` in the state loader's thread reaches no other thread.
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(config.threads)
     multiproc_dir = None
     if config.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
