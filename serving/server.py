@@ -34,8 +34,8 @@ def run_server(config: ServeConfig) -> None:
     import uvicorn
 
     os.environ.update(config.to_env())
-    # torch's thread count is per calling thread: set it for every thread of every worker (the event loop's
-    # included) before torch loads; `torch.set_num_threads` in the state loader's thread reaches no other thread.
+    # torch's thread count is per calling thread (`torch.set_num_threads` in the state loader's thread does not
+    # reach a thread that already ran torch): set it for every thread of every worker before torch loads.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(config.threads)
     multiproc_dir = None
