@@ -10,15 +10,17 @@ Most of the ranker's arithmetic depends only on the item, or only on the request
   part of the first MLP layer are per request: computed once, shared by all candidates.
 
 Per candidate there remain the attention over the cart, the output projection, residual +
-layer norm, and the candidate's slice of the MLP. Without cross-attention (arch
-`transformer`) the candidate's slice of the first MLP layer depends only on the item, so
-it is precomputed too (`item_hidden`, 512 floats per item): per candidate only a gather
-and the last two MLP layers remain. Results equal the eager model's (eval mode) to float
-rounding; a test checks it. Built from a trained `CartRanker` of arch `xp` or `transformer`.
+layer norm, and the candidate's slice of the MLP. Without cross-attention (archs
+`transformer`, `bilstm`, `identity`) the candidate's slice of the first MLP layer depends
+only on the item, so it is precomputed too (`item_hidden`, 512 floats per item): per
+candidate only a gather and the last two MLP layers remain. DeepFM likewise, with its
+first-order and FM terms split into a per-item and a per-request part. Results equal the
+eager model's (eval mode) to float rounding; a test checks every arch.
 
 Several requests at once (`score_many`, what the service's micro-batcher calls): the cart
 encoder runs once over the padded batch, since its 20-row matrix products are where a
-single request wastes most time (3.4 ms alone vs ~1 ms per cart in batches of 8 here); the
+single request wastes most time (2-3 ms alone against ~1 ms per cart in batches of 8 on a
+2-vCPU Zen 3); the
 per-candidate work then runs request by request on that request's own cart (no padded
 keys, and a 300-row hidden layer stays in cache where a batched [B*300, 512] one does not).
 
@@ -88,7 +90,7 @@ class FastRanker(nn.Module):
                 persona: torch.Tensor, platform: torch.Tensor) -> torch.Tensor:
         """The eager model's contract: scores [B, C] for padded candidate rows [B, C] (row 0 = padding)."""
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            cart, shared, kv = self._encode(cart_rows, cart_mask, persona, platform)
+            shared, kv = self._encode(cart_rows, cart_mask, persona, platform)
             return torch.stack([
                 self._candidates(None if kv is None else kv[i][cart_mask[i]], cand_rows[i], shared[i])
                 for i in range(len(cand_rows))
@@ -104,7 +106,7 @@ class FastRanker(nn.Module):
             cart_rows[i, : len(c)] = torch.from_numpy(np.asarray(c, dtype=np.int64))
         cart_mask = torch.arange(cart_rows.shape[1]) < lengths.unsqueeze(1)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            _, shared, kv = self._encode(cart_rows, cart_mask, torch.from_numpy(persona), torch.from_numpy(platform))
+            shared, kv = self._encode(cart_rows, cart_mask, torch.from_numpy(persona), torch.from_numpy(platform))
             return [
                 self._candidates(None if kv is None else kv[i, :n], torch.from_numpy(np.asarray(c, dtype=np.int64)),
                                  shared[i]).float().numpy()
@@ -112,7 +114,7 @@ class FastRanker(nn.Module):
             ]
 
     def _encode(self, cart_rows: torch.Tensor, cart_mask: torch.Tensor, persona: torch.Tensor, platform: torch.Tensor):
-        """Per request: T(c) [B, L, d], the shared terms [B, H(+1+d)], cross-attention keys|values [B, L, 2d]."""
+        """Per request: the shared terms [B, H] (deepfm: [B, H + 1 + d]), cross-attention keys|values [B, L, 2d]."""
         m = self.model
         B, L = cart_rows.shape
         cart = m.contextualise(self.item_repr.index_select(0, cart_rows.reshape(-1)).view(B, L, -1), cart_mask)
@@ -125,10 +127,10 @@ class FastRanker(nn.Module):
             fm_const = 0.5 * (s.pow(2).sum(-1) - rest.pow(2).sum(-1))
             shared = torch.cat([torch.addmm(self.b1, rest, self.w_shared.T),
                                 (rest @ self.fo_shared + self.fo_bias + fm_const).unsqueeze(-1), s], dim=-1)
-            return cart, shared, None
+            return shared, None
         shared = torch.addmm(self.b1, torch.cat([pooled, e_p, e_u], dim=-1), self.w_shared.T)  # [B, H]
         kv = torch.matmul(cart, self.w_kv.T) + self.b_kv if self.arch == "xp" else None
-        return cart, shared, kv
+        return shared, kv
 
     def _candidates(self, kv: torch.Tensor | None, cand_rows: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
         """Scores [C] of one request's candidates, given its cart's keys|values [L, 2d] (no padding) and shared terms."""

@@ -39,12 +39,13 @@ from xpollinate.ranking.scorer import ScoreRequest
 
 @dataclass
 class _Prepared:
-    cart_rows: np.ndarray  # feature-table rows, at most max_cart, most recent last
-    cand_rows: np.ndarray  # the known candidates' rows
-    known: np.ndarray  # bool per candidate id
-    persona: np.ndarray  # float32 [64], finite
-    platform: int
     report: dict
+    error: XPError | None = None  # the request is refused (nothing below is set)
+    cart_rows: np.ndarray | None = None  # feature-table rows, at most max_cart, most recent last
+    cand_rows: np.ndarray | None = None  # the known candidates' rows
+    known: np.ndarray | None = None  # bool per candidate id
+    persona: np.ndarray | None = None  # float32 [64], finite
+    platform: int = 0
 
 
 class NeuralScorer:
@@ -76,19 +77,14 @@ class NeuralScorer:
         Each request's outcome stands alone: its scores, or the `XPError` that refused it (an empty cart);
         one request's refusal never fails another. Reports per request in `last_reports`.
         """
-        prepared: list[_Prepared | XPError] = []
-        for r in requests:
-            try:
-                prepared.append(self._prepare(r))
-            except XPError as exc:
-                prepared.append(exc)
-        self.last_reports = [p.report if isinstance(p, _Prepared) else getattr(p, "report", {}) for p in prepared]
-        todo = [p for p in prepared if isinstance(p, _Prepared) and p.known.any()]
+        prepared = [self._prepare(r) for r in requests]
+        self.last_reports = [p.report for p in prepared]
+        todo = [p for p in prepared if p.error is None and p.known.any()]
         raw = iter(self._model_scores(todo) if todo else [])
         out: list[np.ndarray | XPError] = []
         for p in prepared:
-            if isinstance(p, XPError):
-                out.append(p)
+            if p.error is not None:
+                out.append(p.error)
                 continue
             scores = np.full(len(p.known), -np.inf, dtype=np.float64)
             if p.known.any():
@@ -108,10 +104,8 @@ class NeuralScorer:
         report = {"unknown_cart": cart_ids[~ok].tolist(), "truncated": 0, "unknown_candidates": [], "nan_persona": 0}
         cart_rows = cart_rows[ok]
         if len(cart_rows) == 0:
-            exc = XPError("empty cart: no known cart items to rank against" +
-                          (f" (unknown ids skipped: {report['unknown_cart'][:10]})" if report["unknown_cart"] else ""))
-            exc.report = report  # type: ignore[attr-defined]
-            raise exc
+            return _Prepared(report, XPError("empty cart: no known cart items to rank against" + (
+                f" (unknown ids skipped: {report['unknown_cart'][:10]})" if report["unknown_cart"] else "")))
         if len(cart_rows) > self.max_cart:
             report["truncated"] = int(len(cart_rows) - self.max_cart)
             cart_rows = cart_rows[-self.max_cart :]
@@ -124,7 +118,7 @@ class NeuralScorer:
         report["nan_persona"] = int(bad.sum())
         persona[bad] = 0.0
         plat = self.platforms.get(int(r.platform), 0) if r.platform is not None else 0
-        return _Prepared(cart_rows, cand_rows[known], known, persona, plat, report)
+        return _Prepared(report, None, cart_rows, cand_rows[known], known, persona, plat)
 
     def _model_scores(self, batch: list[_Prepared]) -> list[np.ndarray]:
         persona = np.stack([p.persona for p in batch])
