@@ -76,8 +76,10 @@ def read_json(run: Path, name: str) -> dict:
 def load_current(home: Path | None = None, run_id: str | None = None) -> "CartScorer | None":
     """The CURRENT trained ranker (or saved run `run_id`) as a CartScorer, or None when there is none."""
     if run_id is not None:
+        if run_id.startswith(".") or "/" in run_id:  # a run id names a folder of models_root, nothing else
+            return None
         run = models_root(home) / run_id
-        if not (run / "weights.pt").is_file() or run_id.startswith(".") or "/" in run_id:
+        if not (run / "weights.pt").is_file():
             return None
     else:
         run = current_run(home)

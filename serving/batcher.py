@@ -6,8 +6,9 @@ task already runnable (parsed while the previous model call held the loop) reach
 queue, then scores up to `max_batch` of them in one `score_many` call, and repeats while
 requests wait. Nothing waits on a timer: an idle worker scores a lone request at once, a
 busy one batches what queued during its last call. This is where the trained ranker's
-throughput comes from: the cart encoder's small matrix products cost ~3x less per cart
-in batches of 8 than one cart at a time (`ranking.fast`).
+throughput comes from: the cart encoder's small matrix products are cheaper per cart in a
+batch (`ranking.fast`): the paper's model scores 1.8x as many carts per second in batches of
+8 as one at a time (`bench/ranker_bench.py`), and a served cart costs half the CPU.
 
 The model call runs on the loop, as before batching: it is CPU work with no I/O, and each
 worker process has its own core. Requests of different states (a reload swapped the
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class _Waiting:
 class RankerBatcher:
     """Per event loop: `await batcher.score(scorer, request)` -> that request's scores."""
 
-    def __init__(self, max_batch: int = 16, yields: int = 4, on_batch: Any = None):
+    def __init__(self, max_batch: int = 16, yields: int = 4, on_batch: Callable[[int], None] | None = None):
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
         self.max_batch, self.yields = max_batch, yields
