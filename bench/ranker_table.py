@@ -24,7 +24,7 @@ from xpollinate.errors import XPError
 from xpollinate.ranking import report
 from xpollinate.ranking.artifacts import current_run, models_root, set_current
 from xpollinate.ranking.item_features import build_item_features
-from xpollinate.ranking.model import ARCHS, ModelConfig
+from xpollinate.ranking.model import ARCHS, TRANSFORMER_ARCHS, ModelConfig
 from xpollinate.ranking.runs import baseline_metrics, run_id, saved_runs, train_and_save
 from xpollinate.ranking.task import TaskConfig, prepare
 from xpollinate.ranking.train import TrainConfig, encode_split
@@ -38,7 +38,7 @@ def parse_variant(text: str, max_cart: int = 50) -> tuple[ModelConfig, str]:
     """`xp+pop:listwise` -> (ModelConfig(arch=xp, pop_dim=8), listwise); `xp+pre+pop`: pre-norm encoder too."""
     arch, _, loss = text.partition(":")
     base = arch.removesuffix(report.PRIOR).removesuffix(report.PRE_NORM)
-    if base not in ARCHS or loss not in ("listwise", "pairwise") or (report.PRE_NORM in arch and base not in ("xp", "transformer")):
+    if base not in ARCHS or loss not in ("listwise", "pairwise") or (report.PRE_NORM in arch and base not in TRANSFORMER_ARCHS):
         raise XPError(f"variant {text!r}: expected ARCH[+pre][+pop]:LOSS with ARCH in {', '.join(ARCHS)} "
                       "and LOSS listwise or pairwise (+pre: xp and transformer only)")
     return ModelConfig(arch=base, pop_dim=8 if arch.endswith(report.PRIOR) else 0, max_cart=max_cart,  # type: ignore[arg-type]

@@ -37,6 +37,7 @@ from xpollinate.ranking.persona import N_PERSONA
 
 Arch = Literal["xp", "transformer", "bilstm", "identity", "deepfm"]
 ARCHS: tuple[str, ...] = ("xp", "transformer", "bilstm", "identity", "deepfm")
+TRANSFORMER_ARCHS: tuple[str, ...] = ("xp", "transformer")  # the archs whose cart encoder is a transformer (norm_first applies)
 
 
 class ModelConfig(BaseModel):
@@ -115,7 +116,7 @@ class CartRanker(nn.Module):
         self.items = ItemEncoder(cfg)
         self.persona = nn.Linear(N_PERSONA, d)
         self.platform = nn.Embedding(cfg.n_platforms, cfg.platform_dim)
-        if cfg.arch in ("xp", "transformer"):
+        if cfg.arch in TRANSFORMER_ARCHS:
             self.position = nn.Embedding(cfg.max_cart, d)
             layer = nn.TransformerEncoderLayer(d, cfg.heads, cfg.ff, cfg.dropout, batch_first=True, norm_first=cfg.norm_first)
             self.encoder = nn.TransformerEncoder(layer, cfg.layers, norm=nn.LayerNorm(d) if cfg.norm_first else None,
@@ -146,7 +147,7 @@ class CartRanker(nn.Module):
     def contextualise(self, x: torch.Tensor, cart_mask: torch.Tensor) -> torch.Tensor:
         """T(c) from the cart's item representations [B, L, d] (right-padded; `cart_mask` marks real items)."""
         arch = self.cfg.arch
-        if arch in ("xp", "transformer"):
+        if arch in TRANSFORMER_ARCHS:
             lengths = cart_mask.sum(1, keepdim=True)
             pos = (lengths - 1 - torch.arange(x.shape[1], device=x.device)).clamp(0, self.cfg.max_cart - 1)
             x = self.encoder(x + self.position(pos), src_key_padding_mask=~cart_mask)

@@ -20,7 +20,7 @@ from xpollinate.ranking.artifacts import models_root, save_run
 from xpollinate.ranking.batches import Encoded
 from xpollinate.ranking.item_features import ItemFeatures, build_item_features
 from xpollinate.ranking.metrics import ndcg_table
-from xpollinate.ranking.model import ModelConfig
+from xpollinate.ranking.model import TRANSFORMER_ARCHS, ModelConfig
 from xpollinate.ranking.scorer import HeuristicScorer, PopularityScorer
 from xpollinate.ranking.task import TaskData
 from xpollinate.ranking.train import Tick, TrainConfig, encode_split, model_scores, ndcg_summary, scorer_scores, train
@@ -29,7 +29,7 @@ BUCKETS = ((0, 10, "<10"), (10, 20, "10-20"), (20, 30, "20-30"), (30, 40, "30-40
 
 
 def run_id(model: ModelConfig, train_cfg: TrainConfig, task: TaskData) -> str:
-    variant = ("+pre" if model.norm_first and model.arch in ("xp", "transformer") else "") + ("+pop" if model.pop_dim else "")
+    variant = ("+pre" if model.norm_first and model.arch in TRANSFORMER_ARCHS else "") + ("+pop" if model.pop_dim else "")
     return f"{model.arch}{variant}-{train_cfg.loss}-{task.config.label}-c{model.max_cart}-s{train_cfg.seed}"
 
 
