@@ -13,7 +13,6 @@ exactly what diversification exists to prevent. NaN scores rank last.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Hashable, Sequence
 
 import numpy as np
@@ -34,13 +33,14 @@ def diversify_positions(
     s = np.asarray(scores, dtype=np.float64)
     s = np.where(np.isnan(s), -np.inf, s)
     order = np.argsort(-s, kind="stable")
-    taken: Counter = Counter()
+    taken: dict[Hashable, int] = {}
     picked: list[int] = []
     for idx in order.tolist():
         pt = product_types[idx]
-        if taken[pt] >= max_per_pt:
+        n = taken.get(pt, 0)
+        if n >= max_per_pt:
             continue
-        taken[pt] += 1
+        taken[pt] = n + 1
         picked.append(idx)
         if len(picked) == k:
             break

@@ -71,20 +71,22 @@ class PersonaTable:
         return np.zeros(N_PERSONA, dtype=np.float32)
 
     def category_columns(self, catalog: CatalogView) -> np.ndarray:
-        """For every catalog row, the behavioural column of its category (-1 outside the 47): once per catalog."""
+        """For every catalog row, the behavioural column of its category (-1 outside the 47): once per catalog.
+
+        One more entry, -1, follows the last row, so that indexing with row -1 (not in the catalog) reads -1."""
         index = {c: i for i, c in enumerate(self.categories) if c}
-        return np.fromiter((index.get(c, -1) for c in catalog.category), dtype=np.int64, count=len(catalog))
+        columns = np.fromiter((index.get(c, -1) for c in catalog.category), dtype=np.int64, count=len(catalog))
+        return np.append(columns, -1)
 
     def category_affinity(self, household_id: int | None, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """The household's propensity for each candidate row's category (0 outside the 47, and for rows < 0).
 
         `columns` is `category_columns(catalog)`, computed once by the caller, not per request.
         """
-        vec = self.vector(household_id)[N_DEMOGRAPHIC:].astype(np.float64)
-        rows = np.asarray(rows, dtype=np.int64)
-        col = columns[np.maximum(rows, 0)] if len(columns) else np.full(len(rows), -1, dtype=np.int64)
-        col = np.where(rows >= 0, col, -1)
-        return np.where(col >= 0, vec[np.maximum(col, 0)] if len(vec) else 0.0, 0.0)
+        # A trailing 0 after the behavioural scores: column -1 (no category, or row -1) reads it.
+        vec = np.zeros(N_BEHAVIOURAL + 1, dtype=np.float64)
+        vec[:N_BEHAVIOURAL] = self.vector(household_id)[N_DEMOGRAPHIC:]
+        return vec[columns[np.asarray(rows, dtype=np.int64)]]
 
     def save(self, path) -> None:
         frame = pd.DataFrame(self.scores, columns=[f"p{i}" for i in range(N_PERSONA)])

@@ -29,7 +29,7 @@ precomputed once per grocery item into `$XP_HOME/ranking/candidates/<key>/` (see
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -65,6 +65,10 @@ class AnchorLists:
 
     def __contains__(self, anchor_id: int) -> bool:
         return int(anchor_id) in self._lists
+
+    def anchor_ids(self) -> list[int]:
+        """Every anchor with a list."""
+        return list(self._lists)
 
     def top_arrays(self, anchor_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(item ids, scores) of the anchor's top `k`, best first: views, no copy."""
@@ -103,14 +107,20 @@ class AnchorPairs:
     item_ids: np.ndarray  # int64
     scores: np.ndarray  # float64
     anchor_pos: np.ndarray  # int64: index of the pair's anchor in the anchors looked up
+    item_rows: np.ndarray | None = None  # int64 catalog rows of the items, where the source knows them
 
 
-def gather_pairs(anchors: Sequence[int], source: CandidateSource, k: int) -> AnchorPairs:
-    """Each anchor's top `k` candidates, concatenated: the one lookup that the pool and the heuristic share."""
+def gather_pairs(anchors: Sequence[int] | np.ndarray, source: CandidateSource, k: int) -> AnchorPairs:
+    """Each anchor's top `k` candidates, concatenated: the one lookup that the pool and the heuristic share.
+
+    A source with `pairs(anchors, k)` (`ranking.candidate_index.CandidateIndex`) answers all anchors at once."""
+    whole = getattr(source, "pairs", None)
+    if whole is not None:
+        return whole(as_ids(anchors), k)
     arrays = getattr(source, "top_arrays", None)
     ids: list[np.ndarray] = []
     scores: list[np.ndarray] = []
-    for anchor in anchors:
+    for anchor in (anchors.tolist() if isinstance(anchors, np.ndarray) else anchors):
         if arrays is not None:
             i, s = arrays(anchor, k)
         else:  # a plain CandidateSource (tests, other callers): its tuples as arrays
@@ -164,6 +174,8 @@ class CandidatePool:
     pair_items: np.ndarray = field(repr=False)
     pair_scores: np.ndarray = field(repr=False)
     pair_anchor_pos: np.ndarray = field(repr=False)  # index into `anchors_used`
+    pair_union: np.ndarray = field(repr=False)  # index of each pair's item among the union (before the cap)
+    union_pos: np.ndarray = field(repr=False)  # index of each pool item among the union
     anchors_used: list[int] = field(default_factory=list)  # grocery cart items queried
     skipped: list[int] = field(default_factory=list)  # cart items not queried (not grocery, or unknown)
 
@@ -201,7 +213,31 @@ class CandidatePool:
         return len(self.item_array)
 
 
-def stratified_quotas(sizes: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
+@lru_cache(maxsize=64)
+def _seed_draws(seed: int) -> np.ndarray:
+    draws = np.random.default_rng(seed).random(4096)
+    draws.flags.writeable = False
+    return draws
+
+
+class SeedDraws:
+    """The uniform draws of `np.random.default_rng(seed)`, in the same order, from a per-seed cache.
+
+    Making a Generator costs ~0.1 ms (seed hashing): as much as the rest of a pool's cap. A pool needs
+    only the generator's first few hundred draws, identical for every request with the same seed."""
+
+    def __init__(self, seed: int):
+        self.seed, self.used = seed, 0
+
+    def random(self, n: int) -> np.ndarray:
+        end = self.used + n
+        cached = _seed_draws(self.seed)
+        draws = cached[self.used:end] if end <= len(cached) else np.random.default_rng(self.seed).random(end)[self.used:]
+        self.used = end
+        return draws
+
+
+def stratified_quotas(sizes: np.ndarray, total: int, rng: np.random.Generator | SeedDraws) -> np.ndarray:
     """Slots per stratum proportional to `sizes`, summing to min(total, sizes.sum()), none above its size."""
     sizes = np.asarray(sizes, dtype=np.int64)
     total = int(min(total, sizes.sum()))
@@ -238,7 +274,7 @@ def build_pool(
     is_anchor = rows >= 0
     is_anchor[is_anchor] = catalog.is_grocery[rows[is_anchor]]
     used = distinct[is_anchor]
-    pairs = gather_pairs(used.tolist(), source, config.per_anchor)
+    pairs = gather_pairs(used, source, config.per_anchor)
     keep_pair = ~in_sorted(pairs.item_ids, np.sort(cart_ids))  # already in the cart: never recommended back
     p_items, p_scores, p_pos = pairs.item_ids[keep_pair], pairs.scores[keep_pair], pairs.anchor_pos[keep_pair]
     # By item, best score first; lexsort is stable, so equal scores keep cart order and the first anchor wins.
@@ -246,12 +282,16 @@ def build_pool(
     s_items = p_items[order]
     head = np.ones(len(s_items), dtype=bool)
     head[1:] = s_items[1:] != s_items[:-1]
-    ids, scores, best_anchor = s_items[head], p_scores[order][head], used[p_pos[order][head]]
-    item_rows = catalog.rows(ids)
-    pts = np.where(item_rows >= 0, catalog.pt_code[np.maximum(item_rows, 0)], -1).astype(np.int64)
+    first = order[head]
+    ids, scores, best_anchor = s_items[head], p_scores[first], used[p_pos[first]]
+    pair_union = np.empty(len(order), dtype=np.int64)
+    pair_union[order] = np.cumsum(head) - 1
+    # Rows from the source where it has them (a compiled index), else one binary search over the catalog.
+    item_rows = pairs.item_rows[keep_pair][first] if pairs.item_rows is not None else catalog.rows(ids)
+    pts = catalog.pt_codes_of(item_rows)
     keep = np.arange(len(ids))
     if len(ids) > config.max_pool:
-        rng = np.random.default_rng(config.seed)
+        rng = SeedDraws(config.seed)  # the draws of np.random.default_rng(seed), without making one per request
         # The PTs present (ascending codes, -1 first) and each candidate's index among them, by counting codes.
         per_code = np.bincount(pts + 1, minlength=len(catalog.pt_names) + 1)
         counts = per_code[per_code > 0]
@@ -265,6 +305,6 @@ def build_pool(
     return CandidatePool(
         item_array=ids[keep], anchor_array=best_anchor[keep], score_array=scores[keep], pt_codes=pts[keep],
         item_rows=item_rows[keep], pt_names=catalog.pt_names, n_union=len(ids),
-        pair_items=p_items, pair_scores=p_scores, pair_anchor_pos=p_pos,
+        pair_items=p_items, pair_scores=p_scores, pair_anchor_pos=p_pos, pair_union=pair_union, union_pos=keep,
         anchors_used=used.tolist(), skipped=distinct[~is_anchor].tolist(),
     )

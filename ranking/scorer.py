@@ -102,17 +102,19 @@ class HeuristicScorer:
             pool_weights = np.array([weight_of[a] for a in pool.anchors_used], dtype=np.float64)
         except KeyError as exc:
             raise XPError(f"score_pool: the pool's anchor {exc} is not a grocery item of this cart") from None
-        return self._score(pool.pair_items, pool_weights[pool.pair_anchor_pos], pool.pair_scores, pool.item_array,
-                           pool.item_rows, household_id)
+        # The pool grouped the pairs by item already: the weights are one bincount, the best pair score its score.
+        weight = np.bincount(pool.pair_union, weights=pool_weights[pool.pair_anchor_pos], minlength=pool.n_union)
+        return self._combine(weight[pool.union_pos], pool.score_array, pool.item_rows, household_id)
 
     def _anchor_weights(self, cart_item_ids) -> tuple[np.ndarray, np.ndarray]:
         """The cart's grocery items (distinct, in cart order) and their weights: distinct cart items of their PT."""
         cart = distinct_in_order(as_ids(cart_item_ids))
         rows = self.catalog.rows(cart)
         cart, rows = cart[rows >= 0], rows[rows >= 0]
-        _, pt_inverse, pt_count = np.unique(self.catalog.pt_code[rows], return_inverse=True, return_counts=True)
+        codes = self.catalog.pt_code[rows]
+        per_pt = np.bincount(codes)  # distinct cart items per product type (the cart is distinct already)
         grocery = self.catalog.is_grocery[rows]
-        return cart[grocery], pt_count[pt_inverse][grocery].astype(np.float64)
+        return cart[grocery], per_pt[codes[grocery]].astype(np.float64)
 
     def _score(self, pair_items: np.ndarray, pair_weights: np.ndarray, pair_scores: np.ndarray, cand: np.ndarray,
                cand_rows: np.ndarray, household_id: int | None) -> np.ndarray:
@@ -126,8 +128,12 @@ class HeuristicScorer:
             pos = np.minimum(np.searchsorted(listed, cand), len(listed) - 1)
             hit = listed[pos] == cand
             w[hit], s[hit] = weight[pos[hit]], best[pos[hit]]
+        return self._combine(w, s, cand_rows, household_id)
+
+    def _combine(self, weight: np.ndarray, best: np.ndarray, cand_rows: np.ndarray, household_id: int | None) -> np.ndarray:
+        """The one scoring formula: weight x (1 + persona affinity), + the best pair score as a tie-break."""
         affinity = self.persona.category_affinity(household_id, cand_rows, self._columns)
-        out = w * (1.0 + affinity) + 1e-3 * np.tanh(s / 10.0)
+        out = weight * (1.0 + affinity) + 1e-3 * np.tanh(best / 10.0)
         return np.where(cand_rows >= 0, out, -np.inf)
 
 

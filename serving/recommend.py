@@ -62,8 +62,8 @@ def plan_cart(state: ServingState, pool_config: PoolConfig, item_ids: list[int])
     pool = build_pool(known, state.source, catalog, pool_config)
     by_origin: dict[str, list[int]] = {ITEM_XP: [], HISTORICAL: [], "none": []}
     origin_of: dict[int, str] = {}
-    for a in pool.anchors_used:
-        o = state.source.origin(a) or "none"
+    for a, o in zip(pool.anchors_used, state.source.origin_names(pool.anchors_used)):
+        o = o or "none"
         by_origin[o].append(a)
         origin_of[a] = o
     return CartPlan(cart, known, cart[rows < 0].tolist(), pool, by_origin, origin_of)
@@ -114,11 +114,12 @@ def finish_cart(
         popular = state.data.popular[: POPULAR_POOL + len(cart)]
         ids = popular[~np.isin(popular, cart)][:POPULAR_POOL]
         scores = state.popularity.score(known, ids)
-        pt_codes = catalog.pt_code[catalog.rows(ids)].astype(np.int64)
+        rows = catalog.rows(ids)
+        pt_codes = catalog.pt_code[rows].astype(np.int64)
         anchors = None
         ranker, candidates_path = state.popularity.name, POPULAR
     else:
-        ids, pt_codes, anchors = pool.item_array, pool.pt_codes, pool.anchor_array
+        ids, rows, pt_codes, anchors = pool.item_array, pool.item_rows, pool.pt_codes, pool.anchor_array
         ranker = state.scorer.name
         if isinstance(scored, Exception):
             if isinstance(scored, XPError):  # expected refusals (e.g. no cart item the model knows)
@@ -138,7 +139,7 @@ def finish_cart(
     picked = finite[diversify_positions(scores[finite], pt_codes[finite].tolist(), k=k, max_per_pt=max_per_pt)] \
         if len(finite) else finite
     pick_ids = ids[picked].tolist()
-    pick_rows = catalog.rows(ids[picked]).tolist()
+    pick_rows = rows[picked].tolist()
     pick_anchors = anchors[picked].tolist() if anchors is not None else [None] * len(pick_ids)
     names, origin_of = catalog.pt_names, plan.origin_of
     items = [

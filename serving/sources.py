@@ -10,6 +10,8 @@ it answers (item_id, combined score), best first, without the Poor band (combine
 the precomputed historical table (`ranking.candidate_table.HistoricalSource`). Scores keep
 the scale of the source that answered (combined in [0, 1] vs shrunk lift); each pooled
 candidate's anchor and source are reported, so a response says which path produced it.
+A serving state compiles it once (`compile`: a `ranking.candidate_index.CandidateIndex`
+with the same lists) so that a request looks all its anchors up at once.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from xpollinate.ranking.candidate_index import CandidateIndex
 from xpollinate.ranking.candidate_table import HistoricalSource
+from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.ranking.pool import AnchorLists
 from xpollinate.xpstore.item_xp_store import ItemXPStore
 
@@ -73,6 +77,14 @@ class LayeredSource:
         if anchor_id in self.historical:
             return HISTORICAL
         return None
+
+    def anchor_ids(self) -> list[int]:
+        """Every anchor either layer answers."""
+        return self.item_xp.anchor_ids() + self.historical.anchor_ids()
+
+    def compile(self, catalog: CatalogView, k: int) -> CandidateIndex:
+        """This source's top `k` of every anchor as one `CandidateIndex` (what a serving state asks)."""
+        return CandidateIndex.compile(self, self.anchor_ids(), catalog, k, origin=self.origin)
 
     def top_arrays(self, anchor_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         if anchor_id in self.item_xp:

@@ -24,6 +24,7 @@ from xpollinate.catalog.store import DataStore, current_build_id, data_root
 from xpollinate.errors import XPError
 from xpollinate.ranking.artifacts import models_root
 from xpollinate.ranking.candidate_table import HistoricalSource
+from xpollinate.ranking.candidate_index import CandidateIndex
 from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.ranking.persona import PersonaTable
 from xpollinate.ranking.scorer import CartScorer, HeuristicScorer, PopularityScorer, load_ranker
@@ -55,7 +56,7 @@ class ServingState:
     data: DataPart
     historical: HistoricalSource
     item_xp: ItemXPLists
-    source: LayeredSource
+    source: CandidateIndex  # the layered item-XP/historical source, compiled (same lists, one lookup per cart)
     scorer: CartScorer  # the trained ranker, or the heuristic when none is served
     heuristic: HeuristicScorer  # always there: answers when a trained ranker fails a request
     popularity: PopularityScorer
@@ -207,7 +208,9 @@ def load_state(config: ServeConfig, previous: ServingState | None = None) -> Ser
         raise NotReadyError(reasons or ["incomplete state"])
     if trained is not None and not (previous and trained is previous.scorer):
         trained = _for_serving(trained, config)
-    source = LayeredSource(item_xp, historical)
+    reuse = previous is not None and all(old.get(p) == now[p] for p in ("data", "historical", "item_xp"))
+    source = previous.source if reuse and previous.source.k == config.per_anchor else \
+        LayeredSource(item_xp, historical).compile(data.catalog, config.per_anchor)
     heuristic = HeuristicScorer(data.catalog, source, data.persona, config.per_anchor)
     return ServingState(
         versions=now, data=data, historical=historical, item_xp=item_xp, source=source,

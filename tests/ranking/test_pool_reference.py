@@ -14,7 +14,8 @@ import pytest
 
 from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.ranking.persona import N_DEMOGRAPHIC, N_PERSONA, PersonaTable
-from xpollinate.ranking.pool import ArraySource, CandidatePool, PoolConfig, build_pool, stratified_quotas
+from xpollinate.ranking.candidate_index import CandidateIndex
+from xpollinate.ranking.pool import ArraySource, CandidatePool, PoolConfig, SeedDraws, build_pool, stratified_quotas
 from xpollinate.ranking.scorer import HeuristicScorer
 
 from tests.ranking.conftest import ScriptedSource
@@ -178,3 +179,59 @@ def test_heuristic_equals_the_reference() -> None:
         assert got.tolist() == want
         # From the pool's own pairs (what the service calls): the same scores for the pool's candidates.
         assert h.score_pool(cart, pool, household).tolist() == want[: len(pool)]
+
+
+class ArrayLists(ScriptedSource):
+    """The scripted lists as an `ArraySource` (what the service compiles)."""
+
+    def top_arrays(self, anchor_id: int, k: int):
+        pairs = self.top(anchor_id, k)
+        return np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.float64)
+
+
+def test_compiled_index_gives_the_same_pool_heuristic_and_origins() -> None:
+    """`CandidateIndex` (what a serving state builds) answers exactly as the source it was compiled from."""
+    rng = np.random.default_rng(5)
+    catalog, lists = synthetic_catalog(rng), synthetic_lists(rng)
+    source = ArrayLists(lists)
+    origin = {a: ("item_xp" if a % 20 == 0 else "historical") for a in lists}
+    del origin[int(GROCERY_IDS[3])]  # the source "does not hold" this anchor after all: left out of the index
+    index = CandidateIndex.compile(source, list(lists), catalog, k=45, origin=origin.get)
+    assert len(index) == len(lists) - 1 and int(GROCERY_IDS[3]) not in index and int(GROCERY_IDS[0]) in index
+    assert index.origin_names(np.array([10, 20, int(GROCERY_IDS[3]), UNKNOWN])) == ["historical", "item_xp", None, None]
+    lists_held = {a: v for a, v in lists.items() if a in origin}
+    scores = rng.uniform(0, 1, (2, N_PERSONA)).astype(np.float32)
+    persona = PersonaTable(np.array([1, 2]), scores, tuple(f"cat{c}" for c in range(10)) + ("",) * 37)
+    h_index, h_ref = HeuristicScorer(catalog, index, persona), HeuristicScorer(catalog, ScriptedSource(lists_held), persona)
+    for n in range(30):
+        cart = random_cart(rng, int(rng.integers(1, 30)))
+        config = PoolConfig(per_anchor=[30, 10, 45][n % 3], max_pool=[300, 60][n % 2], seed=n)
+        got, want = build_pool(cart, index, catalog, config), build_pool(cart, ScriptedSource(lists_held), catalog, config)
+        assert as_tuples(got) == as_tuples(want), (n, cart)
+        assert got.item_rows.tolist() == catalog.rows(want.item_array).tolist()
+        if config.per_anchor == 30:
+            household = [None, 2][n % 2]
+            assert h_index.score_pool(cart, got, household).tolist() == h_ref.score_pool(cart, want, household).tolist()
+            assert h_index.score(cart, got.item_array, household).tolist() == h_ref.score(cart, want.item_array, household).tolist()
+    anchor = int(GROCERY_IDS[0])
+    assert index.top(anchor, 7) == lists[anchor][:7]
+    assert index.top(UNKNOWN, 7) == []
+
+
+def test_seed_draws_are_the_generators_draws() -> None:
+    """The pool's cached draws replay `np.random.default_rng(seed)` exactly, past the cache too."""
+    for seed in (0, 3):
+        g, d = np.random.default_rng(seed), SeedDraws(seed)
+        for n in (5, 300, 4000, 7):  # crosses the 4096 cached draws
+            assert d.random(n).tolist() == g.random(n).tolist()
+
+
+def test_catalog_rows_small_and_large_lookups_agree() -> None:
+    catalog = synthetic_catalog(np.random.default_rng(2))
+    ids = np.concatenate([catalog.item_ids[::7], [UNKNOWN, -5, 0]])
+    large = catalog.rows(np.tile(ids, 3))[: len(ids)]  # > 64 ids: binary search
+    for chunk in (ids[:10], ids[10:70], ids[-3:]):
+        small = catalog.rows(chunk)
+        assert small.dtype == np.int64 and small.tolist() == catalog.rows(np.tile(chunk, 70))[: len(chunk)].tolist()
+    assert large[-3:].tolist() == [-1, -1, -1] and (catalog.item_ids[large[:-3]] == ids[:-3]).all()
+    assert catalog.pt_codes_of(np.array([0, -1])).tolist() == [int(catalog.pt_code[0]), -1]
