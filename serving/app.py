@@ -22,6 +22,7 @@ from xpollinate.serving import metrics
 from xpollinate.serving.config import ServeConfig
 from xpollinate.serving.holder import ReloadOutcome, StateHolder
 from xpollinate.serving.batcher import RankerBatcher
+from xpollinate.serving.body_route import body_model_route
 from xpollinate.serving.recommend import item_xp_view, recommend_cart_batched
 from xpollinate.serving.schemas import CartResponse, ItemXPResponse, Readiness, cart_request_model
 
@@ -132,11 +133,6 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
             metrics.FALLBACKS.labels("item_historical").inc()
         return JSON(view)
 
-    @app.post(
-        "/v1/cart/recommend", response_model=CartResponse,
-        summary="Rank GM recommendations for a live cart (pool -> ranker -> diversified top k)",
-        responses={503: {"description": "not ready"}},
-    )
     async def cart_recommend(body: CartRequest) -> JSON:  # type: ignore[valid-type]
         state = holder.state
         if state is None:
@@ -151,6 +147,13 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
             metrics.FALLBACKS.labels(kind).inc()
         return JSON(result)
 
+    # The body is validated from its bytes in one pass (`body_route`): FastAPI's generic handler costs more CPU
+    # than the cart work itself. Same OpenAPI entry, same 422s.
+    app.router.add_api_route(
+        "/v1/cart/recommend", cart_recommend, methods=["POST"], response_model=CartResponse,
+        summary="Rank GM recommendations for a live cart (pool -> ranker -> diversified top k)",
+        responses={503: {"description": "not ready"}}, route_class_override=body_model_route(CartRequest),
+    )
     return app
 
 
