@@ -14,7 +14,8 @@ layer norm, and the candidate's slice of the MLP. Without cross-attention (archs
 `transformer`, `bilstm`, `identity`) the candidate's slice of the first MLP layer depends
 only on the item, so it is precomputed too (`item_hidden`, 512 floats per item): per
 candidate only a gather and the last two MLP layers remain. DeepFM likewise, with its
-first-order and FM terms split into a per-item and a per-request part. Results equal the
+first-order and FM terms split into a per-item and a per-request part, the per-item parts in
+one table row per item (one gather per candidate). Results equal the
 eager model's (eval mode) to float rounding; a test checks every arch.
 
 Several requests at once (`score_many`, what the service's micro-batcher calls): the cart
@@ -64,16 +65,19 @@ class FastRanker(nn.Module):
         first: nn.Linear = model.mlp[0]
         w = first.weight.detach()
         self.b1 = first.bias.detach()
-        self.tail = nn.Sequential(*list(model.mlp.children())[1:])
+        # The MLP after its first layer: (W^T, b) of each Linear, a ReLU before each (dropout is off in eval mode).
+        linears = [m for m in list(model.mlp.children())[1:] if isinstance(m, nn.Linear)]
+        self.tail_layers = [(m.weight.detach().T.contiguous(), m.bias.detach()) for m in linears]
         # the first MLP layer's input is [cart, candidate, rest...]; deepfm's is [candidate, cart, persona, platform]
         cand_cols = slice(0, d) if self.arch == "deepfm" else slice(d, 2 * d)
         self.w_cand = w[:, cand_cols]
         self.w_shared = torch.cat([w[:, : cand_cols.start], w[:, cand_cols.stop :]], dim=1)
-        if self.arch != "xp":  # the candidate's slice of the first layer depends on the item alone
+        if self.arch not in ("xp", "deepfm"):  # the candidate's slice of the first layer depends on the item alone
             self.register_buffer("item_hidden", (reprs @ self.w_cand.T).clone())
         if self.arch == "deepfm":
+            # One row per item, gathered once per candidate: [first-layer slice (H) | first-order term (1) | r_i (d)].
             fo = model.first_order.weight.detach()[0]
-            self.register_buffer("item_first", (reprs @ fo[:d]).clone())
+            self.register_buffer("item_wide", torch.cat([reprs @ self.w_cand.T, (reprs @ fo[:d]).unsqueeze(1), reprs], 1))
             self.fo_shared, self.fo_bias = fo[d:], model.first_order.bias.detach()
         if self.arch == "xp":
             attn = model.cross
@@ -136,15 +140,22 @@ class FastRanker(nn.Module):
         """Scores [C] of one request's candidates, given its cart's keys|values [L, 2d] (no padding) and shared terms."""
         if self.arch == "deepfm":
             h = self.b1.shape[0]
-            deep = self.tail(self.item_hidden.index_select(0, cand_rows) + shared[:h]).squeeze(-1)
-            wide = self.item_first.index_select(0, cand_rows) + self.item_repr.index_select(0, cand_rows) @ shared[h + 1 :]
-            return deep + wide + shared[h]
+            rows = self.item_wide.index_select(0, cand_rows)  # [C, H + 1 + d]
+            wide = torch.addmv(rows[:, h] + shared[h], rows[:, h + 1 :], shared[h + 1 :])  # first order + FM
+            return self._tail(rows[:, :h] + shared[:h]) + wide
         if self.arch != "xp":
-            return self.tail(self.item_hidden.index_select(0, cand_rows) + shared).squeeze(-1)
+            return self._tail(self.item_hidden.index_select(0, cand_rows) + shared)
         C, L, d, h = len(cand_rows), kv.shape[0], self.item_repr.shape[1], self.heads
         k, v = kv.view(L, 2, h, d // h).permute(1, 2, 0, 3)  # [h, L, dh] each
         q = self.item_query.index_select(0, cand_rows).view(C, h, d // h).transpose(0, 1)  # [h, C, dh], pre-scaled
         att = torch.bmm(torch.softmax(torch.bmm(q, k.transpose(1, 2)), dim=-1), v)  # [h, C, dh]
         att = torch.addmm(self.bo, att.transpose(0, 1).reshape(C, d), self.wo.T)
         cand = self.norm(self.item_repr.index_select(0, cand_rows) + att)  # A(i, c)
-        return self.tail(torch.addmm(shared, cand, self.w_cand.T)).squeeze(-1)
+        return self._tail(torch.addmm(shared, cand, self.w_cand.T))
+
+    def _tail(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The MLP after its first layer's pre-activation [C, H]: ReLU, Linear, ..., down to scores [C]."""
+        x = hidden
+        for wt, b in self.tail_layers:
+            x = torch.addmm(b, torch.relu(x), wt)
+        return x.squeeze(-1)
