@@ -64,3 +64,4 @@ def test_reload_reuses_unchanged_parts(own_home: Path) -> None:
     assert second.data is first.data and second.historical is first.historical  # catalog not re-read
     assert second.item_xp is not first.item_xp and second.source.origin(5) == "item_xp"
     assert second.versions["item_xp"] != first.versions["item_xp"] and second.versions["data"] == first.versions["data"]
+    assert load_state(config, previous=second).source is second.source  # nothing changed: the compiled index is kept
