@@ -10,7 +10,9 @@ implementation runs in the same process on the same weights and requests:
   request), one request at a time;
 - fast, micro-batch: `FastRanker.score_many` over --micro requests at once on one thread,
   what the service's micro-batcher does under load (one torch thread per worker);
-- fast, batch: the same over --batch requests with --threads threads;
+- fast, micro-batch, processes: --threads processes, each running `score_many` over --micro
+  requests at a time on one torch thread: the service's layout (`xp serve --workers 2`);
+- fast, batch: the same over --batch requests in one process with --threads torch threads;
 - with --bf16, the fast path in bfloat16 as well (useful only on CPUs with AVX512-BF16/AMX).
 
 Single requests (1 torch thread): p50 / p99 latency and req/s (1 / mean). Weights: the saved
@@ -24,6 +26,7 @@ runs' metrics (`xp ranker train` measures it).
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import time
 
 import numpy as np
@@ -92,6 +95,38 @@ def micro(fast: FastRanker, reqs, size: int) -> float:
     return len(groups) * size / (time.perf_counter() - t)
 
 
+def micro_processes(fast: FastRanker, reqs, size: int, procs: int) -> float:
+    """Requests/s of `procs` processes, each scoring its share in micro-batches of `size` on one torch thread.
+
+    The service's layout: `xp serve --workers 2`, one torch thread per worker, micro-batched. The processes are
+    forked with the model loaded (copy-on-write), warm up, wait on a barrier, and report when they finish;
+    requests/s is all requests over the time from the barrier to the last finish."""
+    ctx = mp.get_context("fork")
+    barrier, done = ctx.Barrier(procs + 1), ctx.Queue()
+    shares = [reqs[i::procs] for i in range(procs)]
+
+    def work(share: list[tuple]) -> None:
+        torch.set_num_threads(1)
+        groups = [share[i : i + size] for i in range(0, len(share) - size + 1, size)]
+        as_args = [([r[0] for r in g], [r[1] for r in g], np.stack([r[2] for r in g]), np.array([r[3] for r in g]))
+                   for g in groups]
+        fast.score_many(*as_args[0])
+        barrier.wait()
+        for a in as_args:
+            fast.score_many(*a)
+        done.put((len(groups) * size, time.perf_counter()))  # CLOCK_MONOTONIC: comparable across processes
+
+    workers = [ctx.Process(target=work, args=(share,)) for share in shares]
+    for w in workers:
+        w.start()
+    barrier.wait()
+    start = time.perf_counter()
+    results = [done.get(timeout=600) for _ in workers]
+    for w in workers:
+        w.join()
+    return sum(n for n, _ in results) / (max(t for _, t in results) - start)
+
+
 def load_model(arch: str, features) -> tuple[CartRanker, str]:
     run = models_root() / f"{arch}+pop-listwise-basket-c50-s0"
     if not (run / "weights.pt").is_file():
@@ -143,6 +178,8 @@ def main() -> None:
                 p50, p99, rps = single(fast, reqs)
                 rows.append((f"{name}, 1 request", f"{p50:.2f}", f"{p99:.2f}", rps, None))
                 rows.append((f"{name}, micro-batch {args.micro}", "", "", micro(fast, reqs, args.micro), None))
+                rows.append((f"{name}, micro-batch {args.micro}, {args.threads} processes x 1 thread", "", "", None,
+                             micro_processes(fast, reqs * max(1, 2048 // len(reqs)), args.micro, args.threads)))
                 torch.set_num_threads(args.threads)
                 rows.append((f"{name}, batch {args.batch}", "", "", None,
                              throughput(fast, reqs * max(1, 2048 // len(reqs)), args.batch)))
