@@ -71,6 +71,7 @@ class ServingState:
             "trained_ranker": self.trained,
             "item_xp_anchors": len(self.item_xp),
             "catalog_items": len(self.data.catalog),
+            "ranker_hot_candidates": getattr(getattr(self.scorer, "model", None), "hot_rows", None),
             "loaded_at": self.loaded_at,
             "load_seconds": round(self.load_seconds, 3),
             "torch_threads": _torch_threads(),
@@ -145,6 +146,18 @@ def _for_serving(trained: CartScorer, config: ServeConfig) -> CartScorer:
     return trained
 
 
+def _with_hot_candidates(trained: CartScorer, source: CandidateIndex) -> CartScorer:
+    """The fast path with compact candidate tables for every item the index can pool (`FastRanker.with_hot_rows`)."""
+    from xpollinate.ranking.fast import FastRanker
+    from xpollinate.ranking.neural_scorer import NeuralScorer
+
+    if not (isinstance(trained, NeuralScorer) and isinstance(trained.model, FastRanker)):
+        return trained
+    rows = trained.catalog.rows(np.unique(source.item_ids)) + 1  # feature-table rows (0: not in its catalog)
+    return NeuralScorer(trained.model.with_hot_rows(rows[rows > 0]), trained.catalog, trained.features,
+                        trained.persona, trained.platforms, name=trained.name)
+
+
 def load_state(config: ServeConfig, previous: ServingState | None = None) -> ServingState:
     """Build a full state, reusing the parts of `previous` whose version is unchanged."""
     started = time.perf_counter()
@@ -206,11 +219,13 @@ def load_state(config: ServeConfig, previous: ServingState | None = None) -> Ser
 
     if reasons or data is None or historical is None or item_xp is None:
         raise NotReadyError(reasons or ["incomplete state"])
-    if trained is not None and not (previous and trained is previous.scorer):
-        trained = _for_serving(trained, config)
     reuse = previous is not None and all(old.get(p) == now[p] for p in ("data", "historical", "item_xp"))
     source = previous.source if reuse and previous.source.k == config.per_anchor else \
         LayeredSource(item_xp, historical).compile(data.catalog, config.per_anchor)
+    if trained is not None and not (previous and trained is previous.scorer and source is previous.source):
+        if not (previous and trained is previous.scorer):
+            trained = _for_serving(trained, config)
+        trained = _with_hot_candidates(trained, source)
     heuristic = HeuristicScorer(data.catalog, source, data.persona, config.per_anchor)
     return ServingState(
         versions=now, data=data, historical=historical, item_xp=item_xp, source=source,

@@ -160,6 +160,12 @@ def test_fast_path_equals_eager_model(arch: str, fixture_features) -> None:
                            persona.numpy(), platform.numpy())
     assert [len(s) for s in many] == [3, 2]
     assert np.allclose(many[0], eager[0].numpy(), atol=1e-4) and np.allclose(many[1], eager[1, :2].numpy(), atol=1e-4)
+    # Compact candidate tables: the same values, so the same scores, whether all, some or none are hot.
+    plain = fast(cart, cart > 0, cands, persona, platform)
+    for hot_rows, n_hot in (([8, 9, 10, 11, 0, 10], 4), ([8, 9, 10], 3), ([], 0)):
+        hot = fast.with_hot_rows(hot_rows)
+        assert hot.hot_rows == n_hot and fast.hot_rows == 0 and hot.item_repr is fast.item_repr
+        assert torch.equal(hot(cart, cart > 0, cands, persona, platform), plain)
     bf16 = FastRanker(model, bf16=True)(cart, cart > 0, cands, persona, platform)
     assert bf16.dtype == torch.float32
     scale = float(eager.abs().max())

@@ -118,6 +118,8 @@ def test_trained_ranker_is_served_on_its_fast_path_with_the_eager_scores(trained
             ready = svc.wait_ready()
             assert ready["state"]["trained_ranker"] is True and ready["state"]["ranker"] == name
             assert ready["state"]["torch_threads"] == 1  # the event loop's thread too, not only the loader's
+            hot = ready["state"]["ranker_hot_candidates"]  # the fast path reads the pool's items from compact tables
+            assert hot is None if name == "xp" else hot >= 4, hot
             status, body = svc.call("POST", "/v1/cart/recommend", cart)
             assert status == 200 and body["served_by"]["ranker"] == name
             assert "no_trained_ranker" not in body["served_by"]["fallbacks"]
