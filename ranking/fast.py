@@ -25,12 +25,12 @@ single request wastes most time (2-3 ms alone against ~1 ms per cart in batches 
 per-candidate work then runs request by request on that request's own cart (no padded
 keys, and a 300-row hidden layer stays in cache where a batched [B*300, 512] one does not).
 
-Candidate rows are gathered from tables of every catalog item (a DeepFM row is 2.5 KB; the
-table 236 MB): on this VM, 300 random rows cost ~0.3 ms, DRAM-bound. A service's
-candidates come from a small set (2.3k distinct items in the historical table), so
-`with_hot_rows(rows)` returns the same ranker with compact copies of its candidate-side
-tables for those rows (6 MB: cache-resident); a request whose candidates are all hot
-reads them there, any other the full tables. Same values, same scores (tested).
+Candidate rows are gathered from tables of every catalog item (a DeepFM row is 2.5 KB, the
+table 236 MB): on the README's 2-vCPU Zen 3 VM, 300 random rows cost ~0.3 ms, DRAM-bound.
+A service's candidates come from a small set (2.3k distinct items in the historical
+table), so `with_hot_rows(rows)` returns the same ranker with compact copies of its
+candidate-side tables for those rows (6 MB: cache-resident); a request whose candidates
+are all hot reads them there, any other the full tables. Same values, same scores (tested).
 
 `bf16=True` runs the matrix products in bfloat16 (`torch.autocast`; layer norms and
 softmax stay float32): faster only on CPUs with AVX512-BF16 or AMX, scores equal to the
