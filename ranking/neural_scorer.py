@@ -110,7 +110,9 @@ class NeuralScorer:
             report["truncated"] = int(len(cart_rows) - self.max_cart)
             cart_rows = cart_rows[-self.max_cart :]
         cand_ids = as_ids(r.candidate_ids)
-        cand_rows = self.catalog.rows(cand_ids) + 1
+        if r.candidate_rows is not None and len(r.candidate_rows) != len(cand_ids):
+            return _Prepared(report, XPError(f"{len(r.candidate_rows)} candidate rows for {len(cand_ids)} candidates"))
+        cand_rows = (self.catalog.rows(cand_ids) if r.candidate_rows is None else r.candidate_rows) + 1
         known = self.features.has_embedding[cand_rows]
         report["unknown_candidates"] = cand_ids[~known].tolist()
         persona = self.persona.vector(r.household_id).astype(np.float32, copy=True)

@@ -43,6 +43,9 @@ class ScoreRequest:
     candidate_ids: Sequence[int] | np.ndarray
     household_id: int | None = None
     platform: int | None = None
+    # The candidates' rows in the scorer's own catalog (-1: not in it), when the caller has them already
+    # (the service's pool): saves a binary search over the whole catalog per request.
+    candidate_rows: np.ndarray | None = None
 
 
 @runtime_checkable

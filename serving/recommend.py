@@ -69,6 +69,12 @@ def plan_cart(state: ServingState, pool_config: PoolConfig, item_ids: list[int])
     return CartPlan(cart, known, cart[rows < 0].tolist(), pool, by_origin, origin_of)
 
 
+def score_request(state: ServingState, plan: CartPlan, household_id: int | None, platform: int | None) -> ScoreRequest:
+    """The plan's scoring request; with the pool's catalog rows when the scorer reads the same catalog (no lookup)."""
+    rows = plan.pool.item_rows if getattr(state.scorer, "catalog", None) is state.data.catalog else None
+    return ScoreRequest(plan.known, plan.pool.item_array, household_id, platform, candidate_rows=rows)
+
+
 def recommend_cart(
     state: ServingState, pool_config: PoolConfig, item_ids: list[int], k: int, max_per_pt: int,
     household_id: int | None = None, platform: int | None = None,
@@ -78,7 +84,9 @@ def recommend_cart(
     scored: np.ndarray | Exception | None = None
     if len(plan.pool):
         try:
-            scored = _score(state.scorer, plan.known, plan.pool, household_id, platform)
+            many = getattr(state.scorer, "score_many", None)
+            scored = many([score_request(state, plan, household_id, platform)])[0] if many is not None else \
+                _score(state.scorer, plan.known, plan.pool, household_id, platform)
         except Exception as exc:  # a faulty model must not fail the request: finish_cart serves the heuristic
             scored = exc
     return finish_cart(state, plan, scored, k, max_per_pt, household_id, platform)
@@ -95,7 +103,7 @@ async def recommend_cart_batched(
     scored: np.ndarray | Exception | None = None
     if len(plan.pool):
         try:
-            scored = await batcher.score(state.scorer, ScoreRequest(plan.known, plan.pool.item_array, household_id, platform))
+            scored = await batcher.score(state.scorer, score_request(state, plan, household_id, platform))
         except Exception as exc:
             scored = exc
     return finish_cart(state, plan, scored, k, max_per_pt, household_id, platform)

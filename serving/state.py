@@ -146,7 +146,7 @@ def _for_serving(trained: CartScorer, config: ServeConfig) -> CartScorer:
     return trained
 
 
-def _with_hot_candidates(trained: CartScorer, source: CandidateIndex) -> CartScorer:
+def _with_hot_candidates(trained: CartScorer, source: CandidateIndex, catalog: CatalogView) -> CartScorer:
     """The fast path with compact candidate tables for every item the index can pool (`FastRanker.with_hot_rows`)."""
     from xpollinate.ranking.fast import FastRanker
     from xpollinate.ranking.neural_scorer import NeuralScorer
@@ -154,8 +154,11 @@ def _with_hot_candidates(trained: CartScorer, source: CandidateIndex) -> CartSco
     if not (isinstance(trained, NeuralScorer) and isinstance(trained.model, FastRanker)):
         return trained
     rows = trained.catalog.rows(np.unique(source.item_ids)) + 1  # feature-table rows (0: not in its catalog)
-    return NeuralScorer(trained.model.with_hot_rows(rows[rows > 0]), trained.catalog, trained.features,
-                        trained.persona, trained.platforms, name=trained.name)
+    # The serving catalog stands in for the ranker's own when they hold the same items (the same data build):
+    # then the pool's candidate rows are the ranker's rows too, and requests pass them (`ScoreRequest.candidate_rows`).
+    same = np.array_equal(trained.catalog.item_ids, catalog.item_ids)
+    return NeuralScorer(trained.model.with_hot_rows(rows[rows > 0]), catalog if same else trained.catalog,
+                        trained.features, trained.persona, trained.platforms, name=trained.name)
 
 
 def load_state(config: ServeConfig, previous: ServingState | None = None) -> ServingState:
@@ -225,7 +228,7 @@ def load_state(config: ServeConfig, previous: ServingState | None = None) -> Ser
     if trained is not None and not (previous and trained is previous.scorer and source is previous.source):
         if not (previous and trained is previous.scorer):
             trained = _for_serving(trained, config)
-        trained = _with_hot_candidates(trained, source)
+        trained = _with_hot_candidates(trained, source, data.catalog)
     heuristic = HeuristicScorer(data.catalog, source, data.persona, config.per_anchor)
     return ServingState(
         versions=now, data=data, historical=historical, item_xp=item_xp, source=source,

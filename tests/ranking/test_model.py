@@ -199,6 +199,14 @@ def test_score_many_keeps_each_request_apart(scorer, fast: bool) -> None:
     assert isinstance(out[1], XPError) and "empty cart" in str(out[1])
     assert out[2][1] == -np.inf
     assert np.allclose(out[2][[0, 2]], scorer.score([1, 3, 2], [11, 13], household_id=hh, platform=1), atol=1e-5)
+    # Candidate rows given by the caller (the service's pool) replace the lookup: the same scores; a misaligned
+    # list is that request's refusal alone.
+    cands = np.array([11, 424242, 13])
+    given, bad = scorer.score_many([
+        ScoreRequest([1, 3, 2], cands, hh, 1, candidate_rows=scorer.catalog.rows(cands)),
+        ScoreRequest([1, 3], cands, candidate_rows=np.array([0])),
+    ])
+    assert np.allclose(given, out[2], atol=1e-5) and isinstance(bad, XPError) and "candidate rows" in str(bad)
 
 
 def test_run_ids_name_the_prior_and_a_pre_norm_encoder(fixture_task) -> None:
