@@ -83,16 +83,21 @@ def throughput(fn, reqs, size: int) -> float:
     return len(batches) * size / (time.perf_counter() - t)
 
 
+def micro_args(reqs: list[tuple], size: int) -> list[tuple]:
+    """`score_many` arguments for consecutive groups of `size` requests (a last, shorter group is dropped)."""
+    groups = [reqs[i : i + size] for i in range(0, len(reqs) - size + 1, size)]
+    return [([r[0] for r in g], [r[1] for r in g], np.stack([r[2] for r in g]), np.array([r[3] for r in g]))
+            for g in groups]
+
+
 def micro(fast: FastRanker, reqs, size: int) -> float:
     """Requests/s of `score_many` over groups of `size` requests (the service's micro-batches)."""
-    groups = [reqs[i : i + size] for i in range(0, len(reqs) - size + 1, size)]
-    as_args = [([r[0] for r in g], [r[1] for r in g], np.stack([r[2] for r in g]), np.array([r[3] for r in g]))
-               for g in groups]
+    as_args = micro_args(reqs, size)
     fast.score_many(*as_args[0])
     t = time.perf_counter()
     for a in as_args:
         fast.score_many(*a)
-    return len(groups) * size / (time.perf_counter() - t)
+    return len(as_args) * size / (time.perf_counter() - t)
 
 
 def micro_processes(fast: FastRanker, reqs, size: int, procs: int) -> float:
@@ -107,14 +112,12 @@ def micro_processes(fast: FastRanker, reqs, size: int, procs: int) -> float:
 
     def work(share: list[tuple]) -> None:
         torch.set_num_threads(1)
-        groups = [share[i : i + size] for i in range(0, len(share) - size + 1, size)]
-        as_args = [([r[0] for r in g], [r[1] for r in g], np.stack([r[2] for r in g]), np.array([r[3] for r in g]))
-                   for g in groups]
+        as_args = micro_args(share, size)
         fast.score_many(*as_args[0])
         barrier.wait()
         for a in as_args:
             fast.score_many(*a)
-        done.put((len(groups) * size, time.perf_counter()))  # CLOCK_MONOTONIC: comparable across processes
+        done.put((len(as_args) * size, time.perf_counter()))  # CLOCK_MONOTONIC: comparable across processes
 
     workers = [ctx.Process(target=work, args=(share,)) for share in shares]
     for w in workers:

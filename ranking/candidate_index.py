@@ -22,7 +22,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from xpollinate.ranking.catalog_view import CatalogView
-from xpollinate.ranking.pool import AnchorPairs, ArraySource
+from xpollinate.ranking.pool import AnchorPairs, ArraySource, sorted_lookup
 
 
 @dataclass(frozen=True)
@@ -72,19 +72,12 @@ class CandidateIndex:
     def __len__(self) -> int:
         return len(self.anchor_ids)
 
-    def _positions(self, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Index of each anchor in `anchor_ids`, and whether it is there."""
-        if len(self.anchor_ids) == 0:
-            return np.zeros(len(anchors), np.int64), np.zeros(len(anchors), bool)
-        pos = np.minimum(np.searchsorted(self.anchor_ids, anchors), len(self.anchor_ids) - 1)
-        return pos, self.anchor_ids[pos] == anchors
-
     def __contains__(self, anchor_id: int) -> bool:
-        return bool(self._positions(np.array([int(anchor_id)], dtype=np.int64))[1][0])
+        return bool(sorted_lookup(self.anchor_ids, np.array([int(anchor_id)], dtype=np.int64))[1][0])
 
     def origin_names(self, anchors: np.ndarray) -> list[str | None]:
         """The source that answered each anchor (None: no list)."""
-        pos, hit = self._positions(np.asarray(anchors, dtype=np.int64))
+        pos, hit = sorted_lookup(self.anchor_ids, np.asarray(anchors, dtype=np.int64))
         origins = self.origins
         return [origins[c] if h else None for c, h in zip(self.origin_codes[pos].tolist(), hit.tolist())]
 
@@ -94,7 +87,7 @@ class CandidateIndex:
     def pairs(self, anchors: np.ndarray, k: int) -> AnchorPairs:
         """Every anchor's top `k` (at most the compiled k), concatenated in anchor order, with the items' rows."""
         anchors = np.asarray(anchors, dtype=np.int64)
-        pos, hit = self._positions(anchors)
+        pos, hit = sorted_lookup(self.anchor_ids, anchors)
         start = self.offsets[pos]
         n = np.where(hit, np.minimum(self.offsets[pos + 1] - start, k), 0)
         before = np.cumsum(n) - n

@@ -57,6 +57,12 @@ class NeuralScorer:
         self.catalog, self.features, self.persona, self.platforms, self.name = catalog, features, persona, platforms, name
         self.last_report: dict = {}
 
+    def with_model(self, model, catalog: CatalogView | None = None, name: str | None = None) -> "NeuralScorer":
+        """The same scorer (features, persona, platforms) around another model of the same weights, e.g. its fast path;
+        `catalog` may stand in for its own only when it holds the same items in the same rows."""
+        return NeuralScorer(model, self.catalog if catalog is None else catalog, self.features, self.persona,
+                            self.platforms, name=self.name if name is None else name)
+
     @property
     def max_cart(self) -> int:
         return self.model.cfg.max_cart

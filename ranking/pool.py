@@ -92,12 +92,17 @@ def distinct_in_order(ids: np.ndarray) -> np.ndarray:
     return np.fromiter(dict.fromkeys(ids.tolist()), dtype=np.int64)  # a dict keeps first positions; no sort
 
 
+def sorted_lookup(sorted_set: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's position in the sorted `sorted_set` (by binary search) and whether it is there."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return pos, sorted_set[pos] == values
+
+
 def in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     """`np.isin(values, sorted_set)` for a sorted `sorted_set`, by binary search (a cart is ~20 ids)."""
-    if len(sorted_set) == 0:
-        return np.zeros(len(values), dtype=bool)
-    pos = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    return sorted_set[pos] == values
+    return sorted_lookup(sorted_set, values)[1]
 
 
 @dataclass(frozen=True)

@@ -141,8 +141,8 @@ def _for_serving(trained: CartScorer, config: ServeConfig) -> CartScorer:
     from xpollinate.ranking.neural_scorer import NeuralScorer
 
     if config.fast and isinstance(trained, NeuralScorer) and trained.model.cfg.arch in FAST_ARCHS:
-        return NeuralScorer(FastRanker(trained.model, bf16=config.bf16), trained.catalog, trained.features,
-                            trained.persona, trained.platforms, name=f"{trained.name}+fast" + ("-bf16" if config.bf16 else ""))
+        return trained.with_model(FastRanker(trained.model, bf16=config.bf16),
+                                  name=f"{trained.name}+fast" + ("-bf16" if config.bf16 else ""))
     return trained
 
 
@@ -157,8 +157,7 @@ def _with_hot_candidates(trained: CartScorer, source: CandidateIndex, catalog: C
     # The serving catalog stands in for the ranker's own when they hold the same items (the same data build):
     # then the pool's candidate rows are the ranker's rows too, and requests pass them (`ScoreRequest.candidate_rows`).
     same = np.array_equal(trained.catalog.item_ids, catalog.item_ids)
-    return NeuralScorer(trained.model.with_hot_rows(rows[rows > 0]), catalog if same else trained.catalog,
-                        trained.features, trained.persona, trained.platforms, name=trained.name)
+    return trained.with_model(trained.model.with_hot_rows(rows[rows > 0]), catalog=catalog if same else None)
 
 
 def load_state(config: ServeConfig, previous: ServingState | None = None) -> ServingState:
@@ -225,9 +224,10 @@ def load_state(config: ServeConfig, previous: ServingState | None = None) -> Ser
     reuse = previous is not None and all(old.get(p) == now[p] for p in ("data", "historical", "item_xp"))
     source = previous.source if reuse and previous.source.k == config.per_anchor else \
         LayeredSource(item_xp, historical).compile(data.catalog, config.per_anchor)
-    if trained is not None and not (previous and trained is previous.scorer and source is previous.source):
-        if not (previous and trained is previous.scorer):
-            trained = _for_serving(trained, config)
+    loaded = trained is not None and not (previous and trained is previous.scorer)  # not the previous state's
+    if loaded:
+        trained = _for_serving(trained, config)
+    if trained is not None and (loaded or source is not previous.source):
         trained = _with_hot_candidates(trained, source, data.catalog)
     heuristic = HeuristicScorer(data.catalog, source, data.persona, config.per_anchor)
     return ServingState(
