@@ -85,6 +85,9 @@ def train_cmd(
     max_train: Annotated[Optional[int], typer.Option(help="Subsample this many training carts (default: all).")] = None,
     max_minutes: Annotated[float, typer.Option(help="Training time budget.")] = 12.0,
     threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 2,
+    schedule: Annotated[str, typer.Option(
+        help="Learning rate: constant, or cosine (5% linear warm-up, then cosine decay to zero at the end of "
+             "--epochs; choose --epochs that fit in --max-minutes). Cosine runs get '+cos' in their run id.")] = "constant",
     popularity: Annotated[bool, typer.Option(
         "--popularity/--no-popularity",
         help="Popularity prior in the item representation (training-week log basket count, our extension); "
@@ -106,9 +109,12 @@ def train_cmd(
         raise XPError(f"--model: {model!r}; choose one of {', '.join(ARCHS)}")
     if loss not in ("listwise", "pairwise"):
         raise XPError(f"--loss: {loss!r}; choose listwise or pairwise")
+    if schedule not in ("constant", "cosine"):
+        raise XPError(f"--schedule: {schedule!r}; choose constant or cosine")
     mcfg = ModelConfig(arch=model, max_cart=max_cart, pop_dim=8 if popularity else 0, norm_first=norm_first)  # type: ignore[arg-type]
     tcfg = TrainConfig(loss=loss, seed=seed, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,  # type: ignore[arg-type]
-                       neg_per_cart=neg_per_cart, max_train=max_train, max_minutes=max_minutes, threads=threads)
+                       neg_per_cart=neg_per_cart, max_train=max_train, max_minutes=max_minutes, threads=threads,
+                       schedule=schedule)  # type: ignore[arg-type]
     task, features = _task(train_until, val_until, label)
     err.print(f"{model}: {count_parameters(CartRanker(mcfg.model_copy(update={'n_platforms': len(task.platforms) + 1}))):,} "
               "trainable parameters")

@@ -49,7 +49,7 @@ import torch
 from torch import nn
 
 from xpollinate.errors import XPError
-from xpollinate.ranking.model import CartRanker, masked_mean
+from xpollinate.ranking.model import CartRanker, masked_mean, split_columns
 
 
 FAST_ARCHS: tuple[str, ...] = ("xp", "transformer", "bilstm", "identity", "deepfm")
@@ -84,9 +84,7 @@ class FastRanker(nn.Module):
         linears = [m for m in list(model.mlp.children())[1:] if isinstance(m, nn.Linear)]
         self.tail_layers = [(m.weight.detach().T.contiguous(), m.bias.detach()) for m in linears]
         # the first MLP layer's input is [cart, candidate, rest...]; deepfm's is [candidate, cart, persona, platform]
-        cand_cols = slice(0, d) if self.arch == "deepfm" else slice(d, 2 * d)
-        self.w_cand = w[:, cand_cols]
-        self.w_shared = torch.cat([w[:, : cand_cols.start], w[:, cand_cols.stop :]], dim=1)
+        self.w_cand, self.w_shared = split_columns(w, model.candidate_at(), d)
         if self.arch not in ("xp", "deepfm"):  # the candidate's slice of the first layer depends on the item alone
             self.register_buffer("item_hidden", (reprs @ self.w_cand.T).clone())
         if self.arch == "deepfm":

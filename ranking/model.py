@@ -16,6 +16,11 @@
 - e_p: platform embedding (the store of the basket: Complete Journey has no web/app
   platform; 456 stores, rare ones share a bucket); e_u: 64 persona scores -> 128.
 
+Training cost (same function, fewer operations): the first MLP layer multiplies the per-cart
+inputs once per cart (`_split_linear`), candidate rows are encoded once per distinct item in
+a batch (`ItemEncoder.unique_rows`), the frozen text columns of W_r get no input gradient,
+and dropout masks come from numpy (`ranking.dropout`): ~1.5x faster training steps.
+
 Variants (`ModelConfig.arch`): `xp` (the paper's model), `transformer` (no
 cross-attention: A(i, c) replaced by r_i), `bilstm` and `identity` cart encoders (no
 cross-attention, as in Table 8), and `deepfm` (fields: candidate, mean cart item, persona,
@@ -30,8 +35,10 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
+from torch.nn import functional as F
 
 from xpollinate.errors import XPError
+from xpollinate.ranking.dropout import DropoutRNG, use_fast_dropout
 from xpollinate.ranking.item_features import ItemFeatures
 from xpollinate.ranking.persona import N_PERSONA
 
@@ -90,15 +97,20 @@ class ItemEncoder(nn.Module):
         self.log_pop = torch.as_tensor(f.log_pop)
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        parts = [
-            self.text_vectors[self.text_index[rows]],
-            self.pt_vectors[self.pt_index[rows]],
-            self.price(self.log_price[rows].unsqueeze(-1)),
-            self.flag(self.flag_ids[rows]),
-        ]
+        """W_r [t, v, p, tau] as two products: the frozen text part [t, v] then gets no input
+        gradient in training (a [rows, 768] product saved per step); same function."""
+        frozen = torch.cat([self.text_vectors[self.text_index[rows]], self.pt_vectors[self.pt_index[rows]]], dim=-1)
+        learned = [self.price(self.log_price[rows].unsqueeze(-1)), self.flag(self.flag_ids[rows])]
         if self.pop is not None:
-            parts.append(self.pop(self.log_pop[rows].unsqueeze(-1)))
-        return self.proj(torch.cat(parts, dim=-1))
+            learned.append(self.pop(self.log_pop[rows].unsqueeze(-1)))
+        w, split = self.proj.weight, frozen.shape[-1]
+        return F.linear(frozen, w[:, :split]) + F.linear(torch.cat(learned, dim=-1), w[:, split:], self.proj.bias)
+
+    def unique_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """forward(rows), computed once per distinct row: a batch's candidate pools overlap
+        (~2.6 candidates per distinct item in training batches of 32 carts)."""
+        distinct, inverse = torch.unique(rows, return_inverse=True)
+        return self(distinct)[inverse]
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -136,6 +148,11 @@ class CartRanker(nn.Module):
             width = h
         layers.append(nn.Linear(width, 1))
         self.mlp = nn.Sequential(*layers)
+        self.dropout_rng = DropoutRNG(0)  # training seeds it (`seed_dropout`)
+        use_fast_dropout(self, self.dropout_rng)
+
+    def seed_dropout(self, seed: int) -> None:
+        self.dropout_rng.seed(seed)
 
     def set_features(self, f: ItemFeatures) -> None:
         self.items.set_features(f)
@@ -162,25 +179,45 @@ class CartRanker(nn.Module):
         self, cart_rows: torch.Tensor, cart_mask: torch.Tensor, cand_rows: torch.Tensor, persona: torch.Tensor,
         platform: torch.Tensor,
     ) -> torch.Tensor:
-        n_cand = cand_rows.shape[1]
         cart = self.encode_cart(cart_rows, cart_mask)
         pooled = masked_mean(cart, cart_mask)  # avg(T(c))  [B, d]
-        cand = self.items(cand_rows)  # r_i  [B, C, d]
+        cand = self.items.unique_rows(cand_rows)  # r_i  [B, C, d]
         e_u = self.persona(persona)
         e_p = self.platform(platform)
         if self.cfg.arch == "deepfm":
-            fields = torch.stack(
-                [cand, pooled.unsqueeze(1).expand_as(cand), e_u.unsqueeze(1).expand_as(cand),
-                 self.fm_platform(e_p).unsqueeze(1).expand_as(cand)], dim=2,
-            )  # [B, C, 4, d]
+            rest = torch.cat([pooled, e_u, self.fm_platform(e_p)], dim=-1)  # the per-cart fields  [B, 3d]
+            fields = torch.cat([cand, rest.unsqueeze(1).expand(-1, cand.shape[1], -1)], dim=-1)
+            fields = fields.unflatten(-1, (4, cand.shape[-1]))  # [B, C, 4, d]
             fm = 0.5 * (fields.sum(2).pow(2) - fields.pow(2).sum(2)).sum(-1)
-            flat = fields.flatten(2)
-            return (self.first_order(flat).squeeze(-1) + fm + self.mlp(flat).squeeze(-1))
+            first = self._split_linear(self.first_order, cand, rest, self.candidate_at())
+            return first.squeeze(-1) + fm + self._mlp(cand, rest, self.candidate_at())
         if self.cfg.arch == "xp":
             attended, _ = self.cross(cand, cart, cart, key_padding_mask=~cart_mask, need_weights=False)
             cand = self.cross_norm(cand + attended)  # A(i, c)
-        shared = torch.cat([pooled, e_p, e_u], dim=-1).unsqueeze(1).expand(-1, n_cand, -1)
-        return self.mlp(torch.cat([shared[..., : pooled.shape[-1]], cand, shared[..., pooled.shape[-1]:]], dim=-1)).squeeze(-1)
+        return self._mlp(cand, torch.cat([pooled, e_p, e_u], dim=-1), self.candidate_at())
+
+    def candidate_at(self) -> int:
+        """Where the candidate's d columns sit in the first MLP layer's input (deepfm: first; else after avg(T(c)))."""
+        return 0 if self.cfg.arch == "deepfm" else self.cfg.d_model
+
+    @staticmethod
+    def _split_linear(layer: nn.Linear, cand: torch.Tensor, rest: torch.Tensor, at: int) -> torch.Tensor:
+        """layer(input) where input = rest[:at] ++ cand ++ rest[at:] per candidate ([B, C, .] and [B, .]):
+        the per-cart columns are multiplied once per cart, not once per candidate."""
+        w_cand, w_rest = split_columns(layer.weight, at, cand.shape[-1])
+        return F.linear(cand, w_cand) + F.linear(rest, w_rest, layer.bias).unsqueeze(1)
+
+    def _mlp(self, cand: torch.Tensor, rest: torch.Tensor, at: int) -> torch.Tensor:
+        """MLP(rest[:at] ++ cand ++ rest[at:]) -> scores [B, C], the first layer split as in `_split_linear`."""
+        x = self._split_linear(self.mlp[0], cand, rest, at)
+        for layer in list(self.mlp)[1:]:
+            x = layer(x)
+        return x.squeeze(-1)
+
+
+def split_columns(w: torch.Tensor, at: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A layer's weight split into the candidate's columns [at, at + d) and all the others (the per-cart ones)."""
+    return w[:, at : at + d], torch.cat([w[:, :at], w[:, at + d :]], dim=1)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -15,7 +15,7 @@ import numpy as np
 
 from xpollinate.ranking.metrics import KS, lift
 
-RUN = re.compile(r"^(?P<arch>[a-z]+(?:\+pre)?(?:\+pop)?)-(?P<loss>[a-z]+)-(?P<label>[a-z0-9]+)-c(?P<cart>\d+)-s(?P<seed>\d+)$")
+RUN = re.compile(r"^(?P<arch>[a-z]+(?:\+pre)?(?:\+cos)?(?:\+pop)?)-(?P<loss>[a-z]+)-(?P<label>[a-z0-9]+)-c(?P<cart>\d+)-s(?P<seed>\d+)$")
 NAMES = {
     "deepfm": "DeepFM", "identity": "Identity cart encoder", "bilstm": "BiLSTM cart encoder",
     "transformer": "Transformer cart encoder", "xp": "Transformer + cross-attention (paper)",
@@ -23,12 +23,13 @@ NAMES = {
 ORDER = ("deepfm", "identity", "bilstm", "transformer", "xp")
 PRIOR = "+pop"  # run-id suffix of the variants with the popularity prior
 PRE_NORM = "+pre"  # run-id suffix of a pre-norm cart encoder
+COSINE = "+cos"  # run-id suffix of a run trained with the cosine learning-rate schedule
 
 
 def display_name(arch: str) -> str:
     """`xp` -> the paper's model; `xp+pop` -> the same with the popularity prior; `xp+pre+pop` -> pre-norm too."""
-    base = arch.removesuffix(PRIOR).removesuffix(PRE_NORM)
-    return (NAMES.get(base, base) + (", pre-norm" if PRE_NORM in arch else "")
+    base = arch.removesuffix(PRIOR).removesuffix(COSINE).removesuffix(PRE_NORM)
+    return (NAMES.get(base, base) + (", pre-norm" if PRE_NORM in arch else "") + (", cosine LR" if COSINE in arch else "")
             + (" + popularity prior" if arch.endswith(PRIOR) else ""))
 
 
@@ -59,7 +60,8 @@ def table8(runs: dict[str, dict], baselines: dict[str, dict], label: str = "bask
                      *(f"{b[f'ndcg@{k}']:.4f}" for k in KS),
                      *(("-",) * 3 if name == "heuristic" else (f"{lift(b[f'ndcg@{k}'], base[f'ndcg@{k}']):+.2f}" for k in KS))])
     groups = group_runs(runs, label)
-    for arch in [a + n + p for a in ORDER for n in ("", PRE_NORM) for p in ("", PRIOR)]:  # each beside its prior twin
+    variants = [a + n + c + p for a in ORDER for n in ("", PRE_NORM) for c in ("", COSINE) for p in ("", PRIOR)]
+    for arch in variants:  # each beside its prior twin
         for loss in ("pairwise", "listwise"):
             ms = groups.get((arch, loss, 50))
             if not ms:

@@ -1,7 +1,8 @@
 """One training run end to end (train, test, save), and the baselines' test scores.
 
-A run's id names what it is: `<arch>[+pre][+pop]-<loss>-<label>-c<max_cart>-s<seed>` (`+pre`:
-pre-norm cart encoder, `ModelConfig.norm_first`; `+pop`: with the popularity prior,
+A run's id names what it is: `<arch>[+pre][+cos][+pop]-<loss>-<label>-c<max_cart>-s<seed>` (`+pre`:
+pre-norm cart encoder, `ModelConfig.norm_first`; `+cos`: cosine learning-rate schedule,
+`TrainConfig.schedule`; `+pop`: with the popularity prior,
 `ModelConfig.pop_dim > 0`); training the same settings again
 replaces that run. Test metrics are NDCG@2/4/6 over every test cart,
 overall and per cart-size bucket (context items before truncation), with the per-cart
@@ -29,7 +30,8 @@ BUCKETS = ((0, 10, "<10"), (10, 20, "10-20"), (20, 30, "20-30"), (30, 40, "30-40
 
 
 def run_id(model: ModelConfig, train_cfg: TrainConfig, task: TaskData) -> str:
-    variant = ("+pre" if model.norm_first and model.arch in TRANSFORMER_ARCHS else "") + ("+pop" if model.pop_dim else "")
+    variant = (("+pre" if model.norm_first and model.arch in TRANSFORMER_ARCHS else "")
+               + ("+cos" if train_cfg.schedule == "cosine" else "") + ("+pop" if model.pop_dim else ""))
     return f"{model.arch}{variant}-{train_cfg.loss}-{task.config.label}-c{model.max_cart}-s{train_cfg.seed}"
 
 

@@ -6,11 +6,17 @@ fresh sample of `neg_per_cart` negatives from its pool (the full pool is used fo
 validation and test). After every epoch NDCG@4 on the validation carts decides the best
 state, which is what is saved; training stops at `epochs`, after `patience` epochs
 without improvement, or when `max_minutes` is spent. Everything random draws from
-`seed` (torch, numpy, negative sampling, subsampling), so a run is repeatable.
+`seed` (torch, numpy, negative sampling, subsampling, dropout masks), so a run is repeatable.
+
+Learning rate: constant (`schedule="constant"`), or `"cosine"`: a linear warm-up over the
+first `warmup` of the planned steps, then a cosine decay to zero at the end of epoch
+`epochs`. The decay is planned in steps, not seconds, so a run does not depend on the
+machine's speed; pick `epochs` so that they fit in `max_minutes`.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Literal
@@ -46,6 +52,8 @@ class TrainConfig(BaseModel):
     max_val: int | None = Field(1500, ge=1, description="validation carts used for model selection (seeded)")
     max_minutes: float = Field(12.0, gt=0, description="wall-clock budget for training")
     threads: int = Field(2, ge=1, le=64)
+    schedule: Literal["constant", "cosine"] = Field("constant", description="learning-rate schedule")
+    warmup: float = Field(0.05, ge=0, lt=1, description="cosine: warm-up share of the planned steps")
     seed: int = 0
 
 
@@ -59,6 +67,16 @@ class TrainResult:
     seconds_to_best: float
     parameters: int
     n_train: int
+
+
+def lr_factor(step: int, total: int, schedule: str, warmup: float) -> float:
+    """The learning-rate multiplier at optimiser step `step` (0-based) of `total` planned steps."""
+    if schedule == "constant":
+        return 1.0
+    warm = int(warmup * total)
+    if step < warm:
+        return (step + 1) / warm
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warm) / max(total - warm, 1))))
 
 
 def cart_lengths(enc: Encoded, max_cart: int) -> np.ndarray:
@@ -136,6 +154,7 @@ def train(
         raise XPError("no training carts with a positive in their pool; widen the training weeks")
     model = CartRanker(model_config)
     model.set_features(features)
+    model.seed_dropout(config.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loss_fn = LOSSES[config.loss]
     loss_arg = config.temperature if config.loss == "listwise" else config.margin
@@ -143,6 +162,8 @@ def train(
     curve: list[dict] = []
     best = (-1.0, 0, None, {}, 0.0)
     lengths = cart_lengths(train_enc, model_config.max_cart)
+    planned = config.epochs * math.ceil(len(train_enc) / config.batch_size)
+    step = 0
     for epoch in range(1, config.epochs + 1):
         model.train()
         batches = bucketed_batches(lengths, config.batch_size, rng)
@@ -155,14 +176,18 @@ def train(
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            for group in opt.param_groups:
+                group["lr"] = config.lr * lr_factor(step, planned, config.schedule, config.warmup)
             opt.step()
+            step += 1
             total += float(loss.detach())
             say(f"epoch {epoch}", b_i + 1, n_batches)
             if time.perf_counter() - started > config.max_minutes * 60:
                 break
         val = ndcg_summary(ndcg_table(model_scores(model, val_enc, model_config.max_cart), val_enc.labels))
         elapsed = time.perf_counter() - started
-        curve.append({"epoch": epoch, "loss": total / max(b_i + 1, 1), **val, "seconds": round(elapsed, 1)})
+        curve.append({"epoch": epoch, "loss": total / max(b_i + 1, 1), **val, "seconds": round(elapsed, 1),
+                      "lr": opt.param_groups[0]["lr"]})
         if val["ndcg@4"] > best[0]:
             best = (val["ndcg@4"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()}, val, elapsed)
         if epoch - best[1] >= config.patience or elapsed > config.max_minutes * 60:

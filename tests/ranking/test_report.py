@@ -19,6 +19,7 @@ def runs() -> dict[str, dict]:
         "xp+pop-listwise-basket-c50-s1": _metrics(0.14, {"<10": 0.12}),
         "xp-listwise-basket-c50-s0": _metrics(0.11),
         "xp+pre+pop-listwise-basket-c50-s0": _metrics(0.15),  # pre-norm encoder: its own row
+        "xp+cos-listwise-basket-c50-s0": _metrics(0.13),  # cosine schedule: its own row
         "xp+pop-listwise-basket-c30-s0": _metrics(0.09),
         "xp+pop-listwise-7d-c50-s0": _metrics(0.50),  # another label: never mixed in
         "not-a-run": _metrics(0.99),
@@ -39,6 +40,8 @@ def test_table8_groups_seeds_and_names_the_prior(runs) -> None:
     assert rows[("popularity", "-")][7] == "+25.00"
     pre = rows[("Transformer + cross-attention (paper), pre-norm + popularity prior", "listwise")]
     assert pre[2] == "1" and pre[4] == "0.1500"
+    cosine = rows[("Transformer + cross-attention (paper), cosine LR", "listwise")]
+    assert cosine[2] == "1" and cosine[4] == "0.1300"
 
 
 def test_table15_and_ablation_use_the_prior_variant_by_default(runs) -> None:
