@@ -119,7 +119,9 @@ def train_cmd(
     err.print(f"{model}: {count_parameters(CartRanker(mcfg.model_copy(update={'n_platforms': len(task.platforms) + 1}))):,} "
               "trainable parameters")
     with bars() as tick:
-        path, metrics = train_and_save(task, mcfg, tcfg, features=features, tick=tick)
+        path, metrics = train_and_save(task, mcfg, tcfg, features=features, tick=tick, on_epoch=lambda row: err.print(
+            f"epoch {row['epoch']}: loss {row['loss']:.4f}, validation NDCG@4 {row['ndcg@4']:.4f}, "
+            f"lr {row['lr']:.2e}, {row['seconds']:.0f} s"))
     table = Table(title=f"{path.name}: validation NDCG per epoch")
     for col in ("epoch", "loss", "ndcg@2", "ndcg@4", "ndcg@6", "seconds"):
         table.add_column(col, justify="right")

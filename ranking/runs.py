@@ -24,7 +24,7 @@ from xpollinate.ranking.metrics import ndcg_table
 from xpollinate.ranking.model import TRANSFORMER_ARCHS, ModelConfig
 from xpollinate.ranking.scorer import HeuristicScorer, PopularityScorer
 from xpollinate.ranking.task import TaskData
-from xpollinate.ranking.train import Tick, TrainConfig, encode_split, model_scores, ndcg_summary, scorer_scores, train
+from xpollinate.ranking.train import EpochReport, Tick, TrainConfig, encode_split, model_scores, ndcg_summary, scorer_scores, train
 
 BUCKETS = ((0, 10, "<10"), (10, 20, "10-20"), (20, 30, "20-30"), (30, 40, "30-40"), (40, 50, "40-50"), (50, 10**9, "50+"))
 
@@ -53,11 +53,11 @@ def test_metrics(score_lists: list[np.ndarray], enc: Encoded) -> dict:
 def train_and_save(
     task: TaskData, model_config: ModelConfig, train_config: TrainConfig, home: Path | None = None,
     features: ItemFeatures | None = None, tick: Tick | None = None, test_enc: Encoded | None = None,
-    make_current: bool = True,
+    make_current: bool = True, on_epoch: EpochReport | None = None,
 ) -> tuple[Path, dict]:
     features = features or build_item_features(task.catalog, task.popularity, home)
     model_config = model_config.model_copy(update={"n_platforms": max(len(task.platforms) + 1, 1)})
-    result = train(task, features, model_config, train_config, tick)
+    result = train(task, features, model_config, train_config, tick, on_epoch=on_epoch)
     test_enc = test_enc or encode_split(task, "test")
     test = test_metrics(model_scores(result.model, test_enc, model_config.max_cart), test_enc)
     metrics = {

@@ -34,6 +34,7 @@ from xpollinate.ranking.scorer import CartScorer
 from xpollinate.ranking.task import TaskData
 
 Tick = Callable[[str, int, int], None]
+EpochReport = Callable[[dict], None]  # called with each epoch's curve row as soon as it is measured
 
 
 class TrainConfig(BaseModel):
@@ -139,7 +140,7 @@ def encode_split(task: TaskData, split: str) -> Encoded:
 
 def train(
     task: TaskData, features: ItemFeatures, model_config: ModelConfig, config: TrainConfig, tick: Tick | None = None,
-    train_enc: Encoded | None = None, val_enc: Encoded | None = None,
+    train_enc: Encoded | None = None, val_enc: Encoded | None = None, on_epoch: EpochReport | None = None,
 ) -> TrainResult:
     say = tick or (lambda _s, _n, _t: None)
     torch.manual_seed(config.seed)
@@ -188,6 +189,8 @@ def train(
         elapsed = time.perf_counter() - started
         curve.append({"epoch": epoch, "loss": total / max(b_i + 1, 1), **val, "seconds": round(elapsed, 1),
                       "lr": opt.param_groups[0]["lr"]})
+        if on_epoch is not None:
+            on_epoch(curve[-1])
         if val["ndcg@4"] > best[0]:
             best = (val["ndcg@4"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()}, val, elapsed)
         if epoch - best[1] >= config.patience or elapsed > config.max_minutes * 60:

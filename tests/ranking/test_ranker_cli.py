@@ -27,3 +27,22 @@ def test_ranker_use_lists_runs_and_moves_current(fixture_run, rank_home, monkeyp
     assert res.exit_code == 2 and "no saved ranker run 'no-such-run'" in res.output and name in res.output
     res = runner.invoke(app, ["ranker", "use", name])
     assert res.exit_code == 0 and current_run(rank_home).name == name
+
+
+def test_ranker_train_prints_each_epoch_and_refuses_a_bad_schedule(fixture_run, rank_home, monkeypatch) -> None:
+    from xpollinate.ranking.artifacts import current_run, set_current
+
+    monkeypatch.setenv("XP_HOME", str(rank_home))
+    runner = CliRunner()
+    res = runner.invoke(app, ["ranker", "train", "--schedule", "step"])
+    assert res.exit_code == 2 and "--schedule: 'step'" in res.output
+    before = current_run(rank_home).name
+    try:
+        res = runner.invoke(app, ["ranker", "train", "--model", "identity", "--epochs", "2", "--patience", "5",
+                                  "--schedule", "cosine", "--train-until", "8", "--val-until", "10"])
+        assert res.exit_code == 0, res.output
+        # one line per epoch as it ends (a log file gets them too, where a progress bar only draws at the end)
+        assert "epoch 1: loss" in res.output and "epoch 2: loss" in res.output and "validation NDCG@4" in res.output
+        assert "identity+cos+pop-listwise-basket-c50-s0" in res.output
+    finally:
+        set_current(before, rank_home)
