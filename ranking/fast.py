@@ -14,8 +14,8 @@ layer norm, and the candidate's slice of the MLP. Without cross-attention (archs
 `transformer`, `bilstm`, `identity`) the candidate's slice of the first MLP layer depends
 only on the item, so it is precomputed too (`item_hidden`, 512 floats per item): per
 candidate only a gather and the last two MLP layers remain. DeepFM likewise, with its
-first-order and FM terms split into a per-item and a per-request part, the per-item parts in
-one table row per item (one gather per candidate). Results equal the
+first-order and FM terms split into a per-item and a per-request part (two gathers per
+candidate: the 512-wide hidden slice, then the 129-wide first-order/FM row). Results equal the
 eager model's (eval mode) to float rounding; a test checks every arch.
 
 Several requests at once (`score_many`, what the service's micro-batcher calls): the cart
@@ -39,6 +39,7 @@ float32 path to ~1e-2 (tested: the same top candidates), so it is an option, not
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from dataclasses import dataclass
@@ -85,12 +86,12 @@ class FastRanker(nn.Module):
         self.tail_layers = [(m.weight.detach().T.contiguous(), m.bias.detach()) for m in linears]
         # the first MLP layer's input is [cart, candidate, rest...]; deepfm's is [candidate, cart, persona, platform]
         self.w_cand, self.w_shared = split_columns(w, model.candidate_at(), d)
-        if self.arch not in ("xp", "deepfm"):  # the candidate's slice of the first layer depends on the item alone
+        if self.arch != "xp":  # the candidate's slice of the first layer depends on the item alone
             self.register_buffer("item_hidden", (reprs @ self.w_cand.T).clone())
         if self.arch == "deepfm":
-            # One row per item, gathered once per candidate: [first-layer slice (H) | first-order term (1) | r_i (d)].
+            # Per item, besides its first-layer slice: [first-order term (1) | r_i (d)] for the first-order and FM terms.
             fo = model.first_order.weight.detach()[0]
-            self.register_buffer("item_wide", torch.cat([reprs @ self.w_cand.T, (reprs @ fo[:d]).unsqueeze(1), reprs], 1))
+            self.register_buffer("item_wide", torch.cat([(reprs @ fo[:d]).unsqueeze(1), reprs], 1))
             self.fo_shared, self.fo_bias = fo[d:], model.first_order.bias.detach()
         self._hot: _HotTables | None = None
         if self.arch == "xp":
@@ -106,7 +107,7 @@ class FastRanker(nn.Module):
     def _candidate_tables(self) -> dict[str, torch.Tensor]:
         """The per-item tables that a candidate's scoring gathers from (by arch)."""
         if self.arch == "deepfm":
-            return {"wide": self.item_wide}
+            return {"hidden": self.item_hidden, "wide": self.item_wide}
         if self.arch == "xp":
             return {"query": self.item_query, "repr": self.item_repr}
         return {"hidden": self.item_hidden}
@@ -141,7 +142,7 @@ class FastRanker(nn.Module):
     def forward(self, cart_rows: torch.Tensor, cart_mask: torch.Tensor, cand_rows: torch.Tensor,
                 persona: torch.Tensor, platform: torch.Tensor) -> torch.Tensor:
         """The eager model's contract: scores [B, C] for padded candidate rows [B, C] (row 0 = padding)."""
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+        with self._precision():
             shared, kv = self._encode(cart_rows, cart_mask, persona, platform)
             return torch.stack([
                 self._candidates(None if kv is None else kv[i][cart_mask[i]], cand_rows[i], shared[i])
@@ -157,13 +158,17 @@ class FastRanker(nn.Module):
         for i, c in enumerate(carts):  # right-padded, as in training
             cart_rows[i, : len(c)] = torch.from_numpy(np.asarray(c, dtype=np.int64))
         cart_mask = torch.arange(cart_rows.shape[1]) < lengths.unsqueeze(1)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+        with self._precision():
             shared, kv = self._encode(cart_rows, cart_mask, torch.from_numpy(persona), torch.from_numpy(platform))
             return [
                 self._candidates(None if kv is None else kv[i, :n], torch.from_numpy(np.asarray(c, dtype=np.int64)),
                                  shared[i]).float().numpy()
                 for i, (n, c) in enumerate(zip(lengths.tolist(), cands))
             ]
+
+    def _precision(self) -> contextlib.AbstractContextManager:
+        """bfloat16 autocast when asked; otherwise nothing (entering a disabled autocast still costs ~10 us a call)."""
+        return torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
 
     def _encode(self, cart_rows: torch.Tensor, cart_mask: torch.Tensor, persona: torch.Tensor, platform: torch.Tensor):
         """Per request: the shared terms [B, H] (deepfm: [B, H + 1 + d]), cross-attention keys|values [B, L, 2d]."""
@@ -187,13 +192,13 @@ class FastRanker(nn.Module):
     def _candidates(self, kv: torch.Tensor | None, cand_rows: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
         """Scores [C] of one request's candidates, given its cart's keys|values [L, 2d] (no padding) and shared terms."""
         tables, at = self._gather(cand_rows)
-        if self.arch == "deepfm":
+        if self.arch != "xp":  # a gather of the first layer's item slice, then the per-request part added in place
+            hidden = tables["hidden"].index_select(0, at).add_(shared[: self.b1.shape[0]])
+            if self.arch != "deepfm":
+                return self._tail(hidden)
             h = self.b1.shape[0]
-            rows = tables["wide"].index_select(0, at)  # [C, H + 1 + d]
-            wide = torch.addmv(rows[:, h] + shared[h], rows[:, h + 1 :], shared[h + 1 :])  # first order + FM
-            return self._tail(rows[:, :h] + shared[:h]) + wide
-        if self.arch != "xp":
-            return self._tail(tables["hidden"].index_select(0, at) + shared)
+            wide = tables["wide"].index_select(0, at)  # [C, 1 + d]
+            return self._tail(hidden) + torch.addmv(wide[:, 0] + shared[h], wide[:, 1:], shared[h + 1 :])  # + first order + FM
         C, L, d, h = len(cand_rows), kv.shape[0], self.item_repr.shape[1], self.heads
         k, v = kv.view(L, 2, h, d // h).permute(1, 2, 0, 3)  # [h, L, dh] each
         q = tables["query"].index_select(0, at).view(C, h, d // h).transpose(0, 1)  # [h, C, dh], pre-scaled
@@ -203,8 +208,11 @@ class FastRanker(nn.Module):
         return self._tail(torch.addmm(shared, cand, self.w_cand.T))
 
     def _tail(self, hidden: torch.Tensor) -> torch.Tensor:
-        """The MLP after its first layer's pre-activation [C, H]: ReLU, Linear, ..., down to scores [C]."""
+        """The MLP after its first layer's pre-activation [C, H]: ReLU, Linear, ..., down to scores [C].
+
+        `hidden` must be a buffer of the caller's own (a gather's or a product's output): the ReLUs run in place,
+        saving a [C, H] write and read per layer (the 300 x 512 first one is most of a DeepFM request)."""
         x = hidden
         for wt, b in self.tail_layers:
-            x = torch.addmm(b, torch.relu(x), wt)
+            x = torch.addmm(b, x.relu_(), wt)
         return x.squeeze(-1)
