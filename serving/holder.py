@@ -10,6 +10,7 @@ reload keeps the old state and records why. The watcher polls the parts' version
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -26,6 +27,13 @@ class ReloadOutcome:
     reloaded: bool
     reasons: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def freeze_heap() -> None:
+    """Move every object alive now (the state just loaded) out of the cyclic collector's reach."""
+    gc.unfreeze()  # the previous state's objects become collectable again
+    gc.collect()
+    gc.freeze()
 
 
 class StateHolder:
@@ -60,6 +68,7 @@ class StateHolder:
             else:
                 self.state = new  # the atomic swap
                 outcome = ReloadOutcome(True)
+                freeze_heap()
             finally:
                 self.loading = False
             outcome.seconds = time.perf_counter() - started

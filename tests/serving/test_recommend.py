@@ -65,3 +65,23 @@ def test_reload_reuses_unchanged_parts(own_home: Path) -> None:
     assert second.item_xp is not first.item_xp and second.source.origin(5) == "item_xp"
     assert second.versions["item_xp"] != first.versions["item_xp"] and second.versions["data"] == first.versions["data"]
     assert load_state(config, previous=second).source is second.source  # nothing changed: the compiled index is kept
+
+
+def test_a_loaded_state_is_frozen_out_of_the_cyclic_collector(own_home: Path) -> None:
+    import gc
+
+    from xpollinate.serving.holder import StateHolder
+
+    holder = StateHolder(ServeConfig(home=own_home, watch_s=0))
+    try:
+        gc.unfreeze()
+        assert holder.reload().reloaded
+        frozen = gc.get_freeze_count()
+        assert frozen > 1000
+        assert gc.get_freeze_count() == frozen  # a collection now walks only what came after
+        old = holder.state
+        write_item_xp(own_home, "run-2", {5: [(13, 0.9, "Excellent")]})
+        assert holder.reload().reloaded and holder.state is not old
+        assert gc.get_freeze_count() > 1000  # unfrozen, collected and frozen again with the new state
+    finally:
+        gc.unfreeze()
