@@ -16,6 +16,7 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (one per core is a good start).")] = 1,
+    sockets: Annotated[str, typer.Option(help="With several workers: per-worker (each its own SO_REUSEPORT socket; the kernel spreads connections by client address) or shared (one socket all workers accept from).")] = "per-worker",
     ranker: Annotated[str, typer.Option(help="auto: trained ranker if saved, else heuristic; neural: require it; heuristic.")] = "auto",
     item_xp: Annotated[str, typer.Option("--item-xp", help="required | optional (serve historical candidates while the item-XP store is missing) | off.")] = "required",
     max_cart: Annotated[int, typer.Option(help="Most item ids per cart request (more: 422).")] = 100,
@@ -40,7 +41,7 @@ def serve_cmd(
     dropping requests (file watcher, or POST /admin/reload).
     """
     settings = {
-        "host": host, "port": port, "workers": workers, "ranker": ranker, "item_xp": item_xp, "max_cart": max_cart,
+        "host": host, "port": port, "workers": workers, "sockets": sockets, "ranker": ranker, "item_xp": item_xp, "max_cart": max_cart,
         "max_k": max_k, "default_k": default_k, "max_per_pt": max_per_pt, "per_anchor": per_anchor,
         "max_pool": max_pool, "watch_s": watch, "threads": threads, "fast": fast, "bf16": bf16,
         "max_batch": max_batch, "ranker_run": ranker_run,

@@ -8,6 +8,7 @@ processes (`--workers`) give the parallelism. Responses are encoded by orjson.
 # No `from __future__ import annotations`: FastAPI must see the request model built at run time.
 
 import logging
+import os
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -102,7 +103,8 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     @app.get("/readyz", summary="Readiness: a state is loaded (503 with the reasons otherwise)", response_model=Readiness)
     async def readyz() -> JSON:
         state = holder.state
-        body = {"ready": state is not None, "reasons": holder.reasons, "state": state.describe() if state else None}
+        body = {"ready": state is not None, "reasons": holder.reasons, "state": state.describe() if state else None,
+                "pid": os.getpid()}
         return JSON(body, status_code=200 if state is not None else 503)
 
     @app.get("/metrics", summary="Prometheus metrics")

@@ -16,6 +16,7 @@ from xpollinate.settings import run_home
 
 CONFIG_ENV = "XP_SERVE_CONFIG"
 RankerChoice = Literal["auto", "neural", "heuristic"]
+SocketsChoice = Literal["per-worker", "shared"]
 ItemXPChoice = Literal["required", "optional", "off"]
 
 
@@ -26,6 +27,11 @@ class ServeConfig(BaseModel):
     host: str = Field("127.0.0.1", description="interface to listen on")
     port: int = Field(8000, ge=0, le=65535, description="TCP port (0: any free port)")
     workers: int = Field(1, ge=1, le=64, description="worker processes, each with its own copy of the state")
+    sockets: SocketsChoice = Field(
+        "per-worker", description="with several workers: per-worker: each listens on its own SO_REUSEPORT socket and "
+        "the kernel spreads new connections over them by a hash of the client's address; shared: one socket the "
+        "workers all accept from (uvicorn's --workers), where a burst of new connections can land on one worker",
+    )
     ranker: RankerChoice = Field(
         "auto", description="auto: the trained ranker if one was saved, else the heuristic; "
         "neural: a trained ranker is required (not ready without one); heuristic: never load one",

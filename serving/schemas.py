@@ -94,3 +94,4 @@ class Readiness(BaseModel):
     ready: bool
     reasons: list[str]
     state: dict | None
+    pid: int = Field(description="the worker process that answered (several workers: each has its own state)")

@@ -3,9 +3,12 @@ several worker processes."""
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
+
+import pytest
 from pathlib import Path
 
 from tests.serving.conftest import running, write_item_xp
@@ -95,8 +98,9 @@ def test_new_item_xp_version_is_picked_up_without_dropping_requests(own_home: Pa
         assert float(re.search(r'xp_state_reloads_total\{outcome="ok"\} ([0-9.]+)', metrics).group(1)) >= 3
 
 
-def test_two_workers_serve_and_metrics_add_up(serve_home: Path, tmp_path: Path) -> None:
-    with running(serve_home, "--watch", "0", "--workers", "2", log_dir=tmp_path) as svc:
+@pytest.mark.parametrize("sockets", ["per-worker", "shared"])
+def test_two_workers_serve_and_metrics_add_up(serve_home: Path, tmp_path: Path, sockets: str) -> None:
+    with running(serve_home, "--watch", "0", "--workers", "2", "--sockets", sockets, log_dir=tmp_path) as svc:
         deadline = time.time() + 90
         ok = 0
         while ok < 40 and time.time() < deadline:
@@ -108,6 +112,35 @@ def test_two_workers_serve_and_metrics_add_up(serve_home: Path, tmp_path: Path) 
         status, metrics = svc.call("GET", "/metrics")
         total = float(re.search(r'xp_http_requests_total\{endpoint="cart",status="200"\} ([0-9.]+)', metrics).group(1))
         assert total == 40
+        # Every call is a new connection. With per-worker sockets the kernel hashes each to a listening worker: once
+        # both listen (a worker that is still starting gets none), both answer.
+        pids: set[int] = set()
+        deadline = time.time() + 60
+        while len(pids) < 2 and time.time() < deadline:
+            status, ready = svc.call("GET", "/readyz")
+            if status == 200:
+                pids.add(ready["pid"])
+        if sockets == "per-worker":
+            assert len(pids) == 2, pids
+    for pid in pids:  # stopping the server stopped its workers
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_a_worker_that_cannot_bind_stops_the_server(serve_home: Path, tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:  # the port is held by a socket without SO_REUSEPORT
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        xp = str(Path(sys.executable).parent / "xp")
+        proc = subprocess.run([xp, "serve", "--home", str(serve_home), "--port", str(port), "--workers", "2",
+                               "--watch", "0"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "cannot listen on 127.0.0.1" in proc.stderr + proc.stdout
 
 
 def test_trained_ranker_is_served_on_its_fast_path_with_the_eager_scores(trained_home: Path, tmp_path: Path) -> None:
