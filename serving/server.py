@@ -12,8 +12,8 @@ How connections reach the workers (`ServeConfig.sockets`):
   new connections; wrk's 64 keep-alive connections landed 58/42, 89/11 and even 100/0 on
   2 workers, and the loaded worker's queue set the p99. Hashing splits 64 connections
   like a fair coin (beyond 59/41 about one time in twelve). This process supervises the
-  workers: it forwards SIGINT/SIGTERM, restarts a worker that dies, and exits if one
-  cannot bind its socket.
+  workers: it forwards SIGINT/SIGTERM, restarts a worker that dies after running a while,
+  and stops (with the worker's exit code) if one cannot bind its socket or dies while starting.
 - `shared`: one socket all workers accept from (uvicorn's own `--workers` supervisor).
 """
 
@@ -28,6 +28,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,7 @@ APP = "xpollinate.serving.app:app_from_env"
 UVICORN: dict[str, Any] = {"loop": "uvloop", "http": "httptools", "access_log": False, "log_level": "info",
                            "timeout_graceful_shutdown": 10}
 BIND_FAILED = 3  # a worker's exit code when it cannot bind (uvicorn's STARTUP_FAILURE)
+STARTUP_S = 10.0  # a worker that dies sooner after its start is not restarted: the server stops
 log = logging.getLogger("xpollinate.serving")
 
 
@@ -117,34 +119,39 @@ def _worker_main(index: int) -> None:
 
 def supervise(config: ServeConfig) -> int:
     """Start `config.workers` workers on per-worker sockets; forward SIGINT/SIGTERM; restart a worker that dies
-    unasked; stop all and return 3 if one cannot bind its socket. Returns the exit code for the server."""
+    unasked after running a while; stop all if one cannot bind its socket (exit code 3) or dies while starting
+    (its exit code). Returns the exit code for the server."""
     ctx = multiprocessing.get_context("spawn")
     stop = threading.Event()
-    asked: list[int] = []
 
-    def on_signal(signum: int, _frame) -> None:
-        asked.append(signum)
+    def on_signal(_signum: int, _frame) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    start = lambda i: ctx.Process(target=_worker_main, args=(i,), name=f"xp-serve-worker-{i}", daemon=False)  # noqa: E731
+    started: list[float] = [0.0] * config.workers
+
+    def start(i: int):
+        proc = ctx.Process(target=_worker_main, args=(i,), name=f"xp-serve-worker-{i}", daemon=False)
+        proc.start()
+        started[i] = time.monotonic()
+        return proc
+
     workers = [start(i) for i in range(config.workers)]
-    for w in workers:
-        w.start()
     code = 0
     try:
         while not stop.wait(0.5):
             for i, w in enumerate(workers):
                 if w.is_alive():
                     continue
-                if w.exitcode == BIND_FAILED:
-                    log.error("worker %d could not bind its socket: stopping", i)
-                    code = BIND_FAILED
+                if w.exitcode == BIND_FAILED or time.monotonic() - started[i] < STARTUP_S:
+                    # cannot bind, or died while starting: restarting would only loop; say so and stop
+                    log.error("worker %d (pid %s) exited with %s %s: stopping the server", i, w.pid, w.exitcode,
+                              "(cannot bind its socket)" if w.exitcode == BIND_FAILED else "while starting")
+                    code = w.exitcode if w.exitcode and w.exitcode > 0 else 1
                     stop.set()
                     break
                 log.warning("worker %d (pid %s) exited with %s: restarting it", i, w.pid, w.exitcode)
                 workers[i] = start(i)
-                workers[i].start()
     finally:
         for w in workers:
             if w.is_alive():

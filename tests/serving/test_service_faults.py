@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import threading
 import time
 
@@ -100,6 +101,7 @@ def test_new_item_xp_version_is_picked_up_without_dropping_requests(own_home: Pa
 
 @pytest.mark.parametrize("sockets", ["per-worker", "shared"])
 def test_two_workers_serve_and_metrics_add_up(serve_home: Path, tmp_path: Path, sockets: str) -> None:
+    started = time.time()
     with running(serve_home, "--watch", "0", "--workers", "2", "--sockets", sockets, log_dir=tmp_path) as svc:
         deadline = time.time() + 90
         ok = 0
@@ -122,6 +124,19 @@ def test_two_workers_serve_and_metrics_add_up(serve_home: Path, tmp_path: Path, 
                 pids.add(ready["pid"])
         if sockets == "per-worker":
             assert len(pids) == 2, pids
+            # a worker that dies after starting is replaced (one that dies while starting stops the server)
+            time.sleep(max(0.0, 11.0 - (time.time() - started)))
+            victim = min(pids)
+            os.kill(victim, signal.SIGKILL)
+            deadline = time.time() + 90
+            while time.time() < deadline and len(pids - {victim}) < 2:
+                try:
+                    status, ready = svc.call("GET", "/readyz")
+                except OSError:
+                    continue
+                if status == 200:
+                    pids.add(ready["pid"])
+            assert len(pids - {victim}) == 2, pids
     for pid in pids:  # stopping the server stopped its workers
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
