@@ -193,10 +193,10 @@ class FastRanker(nn.Module):
         """Scores [C] of one request's candidates, given its cart's keys|values [L, 2d] (no padding) and shared terms."""
         tables, at = self._gather(cand_rows)
         if self.arch != "xp":  # a gather of the first layer's item slice, then the per-request part added in place
-            hidden = tables["hidden"].index_select(0, at).add_(shared[: self.b1.shape[0]])
+            h = self.b1.shape[0]
+            hidden = tables["hidden"].index_select(0, at).add_(shared[:h])
             if self.arch != "deepfm":
                 return self._tail(hidden)
-            h = self.b1.shape[0]
             wide = tables["wide"].index_select(0, at)  # [C, 1 + d]
             return self._tail(hidden) + torch.addmv(wide[:, 0] + shared[h], wide[:, 1:], shared[h + 1 :])  # + first order + FM
         C, L, d, h = len(cand_rows), kv.shape[0], self.item_repr.shape[1], self.heads

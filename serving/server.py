@@ -11,9 +11,10 @@ How connections reach the workers (`ServeConfig.sockets`):
   port. Why: with one shared socket, whichever worker wakes first accepts a whole burst of
   new connections; wrk's 64 keep-alive connections landed 58/42, 89/11 and even 100/0 on
   2 workers, and the loaded worker's queue set the p99. Hashing splits 64 connections
-  like fair coins: 59/41 or worse about one time in six, 66/34 or worse one in sixty. This process supervises the
-  workers: it forwards SIGINT/SIGTERM, restarts a worker that dies after running a while,
-  and stops (with the worker's exit code) if one cannot bind its socket or dies while starting.
+  like fair coins: 59/41 or worse about one time in six, 66/34 or worse one in sixty.
+  This process supervises the workers: it forwards SIGINT/SIGTERM, restarts a worker that
+  dies after running a while, and stops (with the worker's exit code) if one cannot bind
+  its socket or dies while starting.
 - `shared`: one socket all workers accept from (uvicorn's own `--workers` supervisor).
 """
 
