@@ -84,10 +84,16 @@ def train_cmd(
     neg_per_cart: Annotated[int, typer.Option(help="Negatives sampled per training cart and epoch.")] = 64,
     max_train: Annotated[Optional[int], typer.Option(help="Subsample this many training carts (default: all).")] = None,
     max_minutes: Annotated[float, typer.Option(help="Training time budget.")] = 12.0,
-    threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 2,
+    threads: Annotated[int, typer.Option(help="torch CPU threads in all (split over --workers).")] = 2,
+    workers: Annotated[int, typer.Option(min=1, max=16, help=(
+        "Data-parallel training processes (local, gloo over loopback); each takes its share of every batch, "
+        "so --batch-size stays the carts per update. A run repeats exactly for the same seed and workers."))] = 1,
     schedule: Annotated[str, typer.Option(
         help="Learning rate: constant, or cosine (5% linear warm-up, then cosine decay to zero at the end of "
              "--epochs; choose --epochs that fit in --max-minutes). Cosine runs get '+cos' in their run id.")] = "constant",
+    fit_budget: Annotated[bool, typer.Option(
+        "--fit-budget", help="After the first epoch, plan only the epochs that fit in --max-minutes at its pace "
+                             "(--epochs stays the cap), so a cosine decay ends inside the budget. Run ids get '-fit<minutes>'.")] = False,
     popularity: Annotated[bool, typer.Option(
         "--popularity/--no-popularity",
         help="Popularity prior in the item representation (training-week log basket count, our extension); "
@@ -114,14 +120,14 @@ def train_cmd(
     mcfg = ModelConfig(arch=model, max_cart=max_cart, pop_dim=8 if popularity else 0, norm_first=norm_first)  # type: ignore[arg-type]
     tcfg = TrainConfig(loss=loss, seed=seed, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,  # type: ignore[arg-type]
                        neg_per_cart=neg_per_cart, max_train=max_train, max_minutes=max_minutes, threads=threads,
-                       schedule=schedule)  # type: ignore[arg-type]
+                       workers=workers, schedule=schedule, fit_budget=fit_budget)  # type: ignore[arg-type]
     task, features = _task(train_until, val_until, label)
     err.print(f"{model}: {count_parameters(CartRanker(mcfg.model_copy(update={'n_platforms': len(task.platforms) + 1}))):,} "
               "trainable parameters")
     with bars() as tick:
         path, metrics = train_and_save(task, mcfg, tcfg, features=features, tick=tick, on_epoch=lambda row: err.print(
             f"epoch {row['epoch']}: loss {row['loss']:.4f}, validation NDCG@4 {row['ndcg@4']:.4f}, "
-            f"lr {row['lr']:.2e}, {row['seconds']:.0f} s"))
+            f"lr {row['lr']:.2e}, {row['seconds']:.0f} s (epoch {row['epoch']} of {row['planned_epochs']})"))
     table = Table(title=f"{path.name}: validation NDCG per epoch")
     for col in ("epoch", "loss", "ndcg@2", "ndcg@4", "ndcg@6", "seconds"):
         table.add_column(col, justify="right")

@@ -23,10 +23,10 @@ _LEVELS = 65536
 class DropoutRNG:
     """The generator that a model's FastDropout modules share (re-seedable in place)."""
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int | list[int] = 0):
         self.gen = np.random.default_rng(seed)
 
-    def seed(self, seed: int) -> None:
+    def seed(self, seed: int | list[int]) -> None:
         self.gen = np.random.default_rng(seed)
 
 

@@ -151,7 +151,7 @@ class CartRanker(nn.Module):
         self.dropout_rng = DropoutRNG(0)  # training seeds it (`seed_dropout`)
         use_fast_dropout(self, self.dropout_rng)
 
-    def seed_dropout(self, seed: int) -> None:
+    def seed_dropout(self, seed: int | list[int]) -> None:
         self.dropout_rng.seed(seed)
 
     def set_features(self, f: ItemFeatures) -> None:

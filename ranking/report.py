@@ -15,7 +15,8 @@ import numpy as np
 
 from xpollinate.ranking.metrics import KS, lift
 
-RUN = re.compile(r"^(?P<arch>[a-z]+(?:\+pre)?(?:\+cos)?(?:\+pop)?)-(?P<loss>[a-z]+)-(?P<label>[a-z0-9]+)-c(?P<cart>\d+)-s(?P<seed>\d+)$")
+RUN = re.compile(r"^(?P<arch>[a-z]+(?:\+pre)?(?:\+cos)?(?:\+pop)?)-(?P<loss>[a-z]+)-(?P<label>[a-z0-9]+)-c(?P<cart>\d+)"
+                 r"-s(?P<seed>\d+)(?:-(?P<recipe>[a-z]+(?:[0-9.]+|all)(?:-[a-z]+(?:[0-9.]+|all))*))?$")
 NAMES = {
     "deepfm": "DeepFM", "identity": "Identity cart encoder", "bilstm": "BiLSTM cart encoder",
     "transformer": "Transformer cart encoder", "xp": "Transformer + cross-attention (paper)",
@@ -26,11 +27,18 @@ PRE_NORM = "+pre"  # run-id suffix of a pre-norm cart encoder
 COSINE = "+cos"  # run-id suffix of a run trained with the cosine learning-rate schedule
 
 
-def display_name(arch: str) -> str:
-    """`xp` -> the paper's model; `xp+pop` -> the same with the popularity prior; `xp+pre+pop` -> pre-norm too."""
+def variant_key(arch: str, recipe: str | None) -> str:
+    """A Table 8 row's key: the arch part of the run id, and its recipe in brackets if it has one."""
+    return f"{arch} [{recipe}]" if recipe else arch
+
+
+def display_name(variant: str) -> str:
+    """`xp` -> the paper's model; `xp+pop` -> the same with the popularity prior; `xp+pre+pop` -> pre-norm too;
+    a recipe (`xp+cos [e20-p20]`) is kept in brackets."""
+    arch, _, recipe = variant.partition(" ")
     base = arch.removesuffix(PRIOR).removesuffix(COSINE).removesuffix(PRE_NORM)
     return (NAMES.get(base, base) + (", pre-norm" if PRE_NORM in arch else "") + (", cosine LR" if COSINE in arch else "")
-            + (" + popularity prior" if arch.endswith(PRIOR) else ""))
+            + (" + popularity prior" if arch.endswith(PRIOR) else "") + (f" {recipe}" if recipe else ""))
 
 
 def _fmt(values: list[float], pct: bool = False) -> str:
@@ -46,7 +54,8 @@ def group_runs(runs: dict[str, dict], label: str = "basket") -> dict[tuple[str, 
     for rid, m in runs.items():
         hit = RUN.match(rid)
         if hit and hit["label"] == label:
-            groups[(hit["arch"], hit["loss"], int(hit["cart"]))].append({**m, "_seed": int(hit["seed"])})
+            key = (variant_key(hit["arch"], hit["recipe"]), hit["loss"], int(hit["cart"]))
+            groups[key].append({**m, "_seed": int(hit["seed"])})
     return groups
 
 
@@ -60,8 +69,10 @@ def table8(runs: dict[str, dict], baselines: dict[str, dict], label: str = "bask
                      *(f"{b[f'ndcg@{k}']:.4f}" for k in KS),
                      *(("-",) * 3 if name == "heuristic" else (f"{lift(b[f'ndcg@{k}'], base[f'ndcg@{k}']):+.2f}" for k in KS))])
     groups = group_runs(runs, label)
-    variants = [a + n + c + p for a in ORDER for n in ("", PRE_NORM) for c in ("", COSINE) for p in ("", PRIOR)]
-    for arch in variants:  # each beside its prior twin
+    archs = [a + n + c + p for a in ORDER for n in ("", PRE_NORM) for c in ("", COSINE) for p in ("", PRIOR)]
+    recipes = sorted({key[0].partition(" ")[2] for key in groups})  # '' (the default recipe) first
+    variants = [variant_key(a, r[1:-1]) for a in archs for r in recipes]
+    for arch in variants:  # each beside its prior twin, recipes after the default one
         for loss in ("pairwise", "listwise"):
             ms = groups.get((arch, loss, 50))
             if not ms:

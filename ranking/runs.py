@@ -1,10 +1,13 @@
 """One training run end to end (train, test, save), and the baselines' test scores.
 
-A run's id names what it is: `<arch>[+pre][+cos][+pop]-<loss>-<label>-c<max_cart>-s<seed>` (`+pre`:
-pre-norm cart encoder, `ModelConfig.norm_first`; `+cos`: cosine learning-rate schedule,
-`TrainConfig.schedule`; `+pop`: with the popularity prior,
-`ModelConfig.pop_dim > 0`); training the same settings again
-replaces that run. Test metrics are NDCG@2/4/6 over every test cart,
+A run's id names what it is: `<arch>[+pre][+cos][+pop]-<loss>-<label>-c<max_cart>-s<seed>[-<recipe>]`
+(`+pre`: pre-norm cart encoder, `ModelConfig.norm_first`; `+cos`: cosine learning-rate
+schedule, `TrainConfig.schedule`; `+pop`: with the popularity prior, `ModelConfig.pop_dim > 0`;
+the recipe: each training setting that differs from `TrainConfig`'s default, e.g.
+`-e20-p20-b64-lr0.002`, and `-fit15` when a 15-minute budget sets the epochs, see
+`recipe_tag`). Training the same settings again replaces that run; otherwise the time
+budget, threads and workers are not in the id (they change when training
+stops or its random streams, not the recipe). Test metrics are NDCG@2/4/6 over every test cart,
 overall and per cart-size bucket (context items before truncation), with the per-cart
 values kept so that tables can compute lifts and spreads later (`ranking.report`).
 """
@@ -29,10 +32,32 @@ from xpollinate.ranking.train import EpochReport, Tick, TrainConfig, encode_spli
 BUCKETS = ((0, 10, "<10"), (10, 20, "10-20"), (20, 30, "20-30"), (30, 40, "30-40"), (40, 50, "40-50"), (50, 10**9, "50+"))
 
 
+# training settings that shape the model, in id order, with their id letters
+RECIPE = (("epochs", "e"), ("patience", "p"), ("batch_size", "b"), ("neg_per_cart", "n"), ("lr", "lr"),
+          ("weight_decay", "wd"), ("warmup", "wu"), ("temperature", "tau"), ("margin", "m"), ("max_train", "t"),
+          ("max_val", "v"))
+
+
+def recipe_tag(train_cfg: TrainConfig) -> str:
+    """The settings that differ from the defaults, e.g. 'e20-p20-n32-lr0.002' ('' for the defaults);
+    numbers are written positionally (no exponent: '-' separates the parts)."""
+    default = TrainConfig()
+    parts = []
+    for field, letter in RECIPE:
+        value = getattr(train_cfg, field)
+        if value != getattr(default, field):
+            parts.append(letter + ("all" if value is None else np.format_float_positional(value, trim="-")))
+    if train_cfg.fit_budget:  # the budget sets the epochs
+        parts.append("fit" + np.format_float_positional(train_cfg.max_minutes, trim="-"))
+    return "-".join(parts)
+
+
 def run_id(model: ModelConfig, train_cfg: TrainConfig, task: TaskData) -> str:
     variant = (("+pre" if model.norm_first and model.arch in TRANSFORMER_ARCHS else "")
                + ("+cos" if train_cfg.schedule == "cosine" else "") + ("+pop" if model.pop_dim else ""))
-    return f"{model.arch}{variant}-{train_cfg.loss}-{task.config.label}-c{model.max_cart}-s{train_cfg.seed}"
+    recipe = recipe_tag(train_cfg)
+    return (f"{model.arch}{variant}-{train_cfg.loss}-{task.config.label}-c{model.max_cart}-s{train_cfg.seed}"
+            + (f"-{recipe}" if recipe else ""))
 
 
 def bucket_summary(table: np.ndarray, n_context: np.ndarray) -> dict[str, dict]:

@@ -6,12 +6,20 @@ fresh sample of `neg_per_cart` negatives from its pool (the full pool is used fo
 validation and test). After every epoch NDCG@4 on the validation carts decides the best
 state, which is what is saved; training stops at `epochs`, after `patience` epochs
 without improvement, or when `max_minutes` is spent. Everything random draws from
-`seed` (torch, numpy, negative sampling, subsampling, dropout masks), so a run is repeatable.
+`seed` (torch, numpy, negative sampling, subsampling, dropout masks), so a run is repeatable
+(for the same `workers`).
+
+Data-parallel (`workers` > 1, `ranking.parallel`): each process takes every workers-th cart
+of each batch, draws its own negatives and dropout masks, and the gradients are summed
+(weighted by share) before each AdamW step, so `batch_size` stays the carts per update.
 
 Learning rate: constant (`schedule="constant"`), or `"cosine"`: a linear warm-up over the
 first `warmup` of the planned steps, then a cosine decay to zero at the end of epoch
 `epochs`. The decay is planned in steps, not seconds, so a run does not depend on the
-machine's speed; pick `epochs` so that they fit in `max_minutes`.
+machine's speed; pick `epochs` so that they fit in `max_minutes`, or set `fit_budget`: after
+the first epoch the plan is cut, once, to the epochs that fit in the budget at the first
+epoch's pace (`epochs` stays the cap), so the decay ends inside the budget instead of being
+cut off half-way. The warm-up has passed by then; the decay is re-planned from where it is.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from xpollinate.ranking.item_features import ItemFeatures
 from xpollinate.ranking.losses import LOSSES
 from xpollinate.ranking.metrics import KS, ndcg_table
 from xpollinate.ranking.model import CartRanker, ModelConfig, count_parameters
+from xpollinate.ranking.parallel import Rank, run_ranks
 from xpollinate.ranking.scorer import CartScorer
 from xpollinate.ranking.task import TaskData
 
@@ -52,9 +61,11 @@ class TrainConfig(BaseModel):
     max_train: int | None = Field(None, ge=1, description="subsample this many training carts (seeded)")
     max_val: int | None = Field(1500, ge=1, description="validation carts used for model selection (seeded)")
     max_minutes: float = Field(12.0, gt=0, description="wall-clock budget for training")
-    threads: int = Field(2, ge=1, le=64)
+    threads: int = Field(2, ge=1, le=64, description="torch CPU threads in all (split over the workers)")
+    workers: int = Field(1, ge=1, le=16, description="data-parallel processes; each takes its share of every batch")
     schedule: Literal["constant", "cosine"] = Field("constant", description="learning-rate schedule")
     warmup: float = Field(0.05, ge=0, lt=1, description="cosine: warm-up share of the planned steps")
+    fit_budget: bool = Field(False, description="after epoch 1, plan only the epochs that fit in max_minutes")
     seed: int = 0
 
 
@@ -78,6 +89,13 @@ def lr_factor(step: int, total: int, schedule: str, warmup: float) -> float:
     if step < warm:
         return (step + 1) / warm
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warm) / max(total - warm, 1))))
+
+
+def budget_epochs(first_epoch_seconds: float, budget_seconds: float, cap: int, margin: float = 0.04) -> int:
+    """How many epochs fit in the budget at the first epoch's pace (kept `margin` short of it: the
+    pace varies a few % from epoch to epoch), at least the one done, at most `cap`."""
+    spare = budget_seconds * (1.0 - margin) - first_epoch_seconds
+    return max(1, min(cap, 1 + int(spare // max(first_epoch_seconds, 1e-9))))
 
 
 def cart_lengths(enc: Encoded, max_cart: int) -> np.ndarray:
@@ -142,59 +160,105 @@ def train(
     task: TaskData, features: ItemFeatures, model_config: ModelConfig, config: TrainConfig, tick: Tick | None = None,
     train_enc: Encoded | None = None, val_enc: Encoded | None = None, on_epoch: EpochReport | None = None,
 ) -> TrainResult:
-    say = tick or (lambda _s, _n, _t: None)
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed)
-    torch.set_num_threads(config.threads)
-    rng = np.random.default_rng(config.seed)
+    """Train one model; with `config.workers` > 1 the work is data-parallel (`ranking.parallel`)."""
     train_enc = _subsample(train_enc or encode_split(task, "train"), config.max_train, config.seed)
     val_enc = _subsample(val_enc or encode_split(task, "val"), config.max_val, config.seed + 1)
     if len(train_enc) == 0:
         from xpollinate.errors import XPError
 
         raise XPError("no training carts with a positive in their pool; widen the training weeks")
+    threads = max(1, config.threads // config.workers)
+    return run_ranks(_fit, config.workers, threads, (train_enc, val_enc, features, model_config, config),
+                     {"tick": tick, "on_epoch": on_epoch})
+
+
+def _fit(
+    rank: Rank, train_enc: Encoded, val_enc: Encoded, features: ItemFeatures, model_config: ModelConfig,
+    config: TrainConfig, tick: Tick | None = None, on_epoch: EpochReport | None = None,
+) -> TrainResult | None:
+    """The training loop of one rank; every rank takes the same decisions, rank 0 reports and returns."""
+    say = tick or (lambda _s, _n, _t: None)
+    torch.manual_seed(config.seed)  # the same initial weights on every rank
+    np.random.seed(config.seed)
+    rng = np.random.default_rng(config.seed)  # batch order: the same on every rank
+    neg_rng = rng if rank.world == 1 else np.random.default_rng([config.seed, rank.rank])
     model = CartRanker(model_config)
     model.set_features(features)
-    model.seed_dropout(config.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    model.seed_dropout(config.seed if rank.world == 1 else [config.seed, rank.rank])
+    if rank.world > 1:
+        torch.manual_seed(config.seed + 1_000_003 * rank.rank)  # torch's own dropout draws differ per rank
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     loss_fn = LOSSES[config.loss]
     loss_arg = config.temperature if config.loss == "listwise" else config.margin
     started = time.perf_counter()
     curve: list[dict] = []
     best = (-1.0, 0, None, {}, 0.0)
     lengths = cart_lengths(train_enc, model_config.max_cart)
-    planned = config.epochs * math.ceil(len(train_enc) / config.batch_size)
+    steps_per_epoch = math.ceil(len(train_enc) / config.batch_size)
+    epochs = config.epochs
+    planned = epochs * steps_per_epoch
+    val_part = np.asarray(rank.share(range(len(val_enc))), dtype=np.int64)
+    val_own = val_enc.subset(val_part) if rank.world > 1 else val_enc
     step = 0
-    for epoch in range(1, config.epochs + 1):
+    epoch = 0
+    while epoch < epochs:
+        epoch += 1
         model.train()
         batches = bucketed_batches(lengths, config.batch_size, rng)
         n_batches = len(batches)
-        total = 0.0
-        for b_i, idx in enumerate(batches):
-            batch = collate(train_enc, idx, model_config.max_cart, config.neg_per_cart, rng)
-            scores = model(batch["cart_rows"], batch["cart_mask"], batch["cand_rows"], batch["persona"], batch["platform"])
-            loss = loss_fn(scores, batch["labels"], batch["cand_mask"], loss_arg)
+        total, over = 0.0, False
+        for b_i, whole in enumerate(batches):
+            idx = np.asarray(rank.share(whole))
+            weight = len(idx) / len(whole)
             opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            if len(idx):
+                batch = collate(train_enc, idx, model_config.max_cart, config.neg_per_cart, neg_rng)
+                scores = model(batch["cart_rows"], batch["cart_mask"], batch["cand_rows"], batch["persona"],
+                               batch["platform"])
+                loss = loss_fn(scores, batch["labels"], batch["cand_mask"], loss_arg)
+                loss.backward()
+                loss_value = float(loss.detach())
+            else:
+                loss_value = 0.0
+            over_here = time.perf_counter() - started > config.max_minutes * 60
+            loss_sum, stop = rank.reduce_gradients(model, weight, (weight * loss_value, float(over_here)))
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0, foreach=True)
             for group in opt.param_groups:
                 group["lr"] = config.lr * lr_factor(step, planned, config.schedule, config.warmup)
             opt.step()
             step += 1
-            total += float(loss.detach())
-            say(f"epoch {epoch}", b_i + 1, n_batches)
-            if time.perf_counter() - started > config.max_minutes * 60:
+            total += loss_sum
+            if rank.lead:
+                say(f"epoch {epoch}", b_i + 1, n_batches)
+            if stop > 0:
+                over = True
                 break
-        val = ndcg_summary(ndcg_table(model_scores(model, val_enc, model_config.max_cart), val_enc.labels))
+        val = _validate(model, val_own, model_config.max_cart, rank)
         elapsed = time.perf_counter() - started
+        if epoch == 1 and config.fit_budget:
+            fitted = budget_epochs(elapsed, config.max_minutes * 60, config.epochs) if rank.lead else 0
+            epochs = int(rank.reduce([float(fitted)])[0])  # rank 0's pace decides for all
+            planned = epochs * steps_per_epoch
         curve.append({"epoch": epoch, "loss": total / max(b_i + 1, 1), **val, "seconds": round(elapsed, 1),
-                      "lr": opt.param_groups[0]["lr"]})
-        if on_epoch is not None:
+                      "lr": opt.param_groups[0]["lr"], "planned_epochs": epochs})
+        if on_epoch is not None and rank.lead:
             on_epoch(curve[-1])
         if val["ndcg@4"] > best[0]:
-            best = (val["ndcg@4"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()}, val, elapsed)
-        if epoch - best[1] >= config.patience or elapsed > config.max_minutes * 60:
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()} if rank.lead else None
+            best = (val["ndcg@4"], epoch, state, val, elapsed)
+        over = over or rank.reduce([float(elapsed > config.max_minutes * 60)])[0] > 0
+        if epoch - best[1] >= config.patience or over:
             break
+    if not rank.lead:
+        return None
     model.load_state_dict(best[2])
     return TrainResult(model, curve, best[1], best[3], time.perf_counter() - started, best[4],
                        count_parameters(model), len(train_enc))
+
+
+def _validate(model: CartRanker, val_own: Encoded, max_cart: int, rank: Rank) -> dict[str, float]:
+    """NDCG on the validation carts, each rank scoring its share; sums are reduced, so all ranks agree."""
+    table = ndcg_table(model_scores(model, val_own, max_cart), val_own.labels)
+    sums = rank.reduce([*table.sum(0).tolist(), float(len(table))] if len(table) else [0.0] * len(KS) + [0.0])
+    n = sums[-1]
+    return {f"ndcg@{k}": sums[i] / n if n else float("nan") for i, k in enumerate(KS)}

@@ -217,3 +217,17 @@ def test_run_ids_name_the_prior_and_a_pre_norm_encoder(fixture_task) -> None:
     assert run_id(ModelConfig(arch="xp", pop_dim=0), TrainConfig(loss="pairwise"), fixture_task) == "xp-pairwise-basket-c50-s0"
     # no cart encoder to pre-norm: the option changes nothing, and the id says nothing
     assert run_id(ModelConfig(arch="deepfm", norm_first=True), TrainConfig(), fixture_task) == "deepfm+pop-listwise-basket-c50-s0"
+
+
+def test_run_ids_name_the_recipe_when_it_differs_from_the_defaults(fixture_task) -> None:
+    from xpollinate.ranking import report
+    from xpollinate.ranking.runs import run_id
+    from xpollinate.ranking.train import TrainConfig
+
+    cfg = TrainConfig(epochs=20, patience=20, batch_size=64, lr=2e-3, neg_per_cart=None, weight_decay=1e-7,
+                      schedule="cosine", threads=1, workers=2, max_minutes=15)  # budget, threads, workers: not the recipe
+    rid = run_id(ModelConfig(arch="xp", pop_dim=0), cfg, fixture_task)
+    assert rid == "xp+cos-listwise-basket-c50-s0-e20-p20-b64-nall-lr0.002-wd0.0000001"  # no '-' inside a number
+    hit = report.RUN.match(rid)
+    assert hit and hit["arch"] == "xp+cos" and hit["seed"] == "0" and hit["recipe"] == "e20-p20-b64-nall-lr0.002-wd0.0000001"
+    assert report.RUN.match(run_id(ModelConfig(), TrainConfig(seed=4), fixture_task))["recipe"] is None

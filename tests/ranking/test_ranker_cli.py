@@ -43,6 +43,6 @@ def test_ranker_train_prints_each_epoch_and_refuses_a_bad_schedule(fixture_run, 
         assert res.exit_code == 0, res.output
         # one line per epoch as it ends (a log file gets them too, where a progress bar only draws at the end)
         assert "epoch 1: loss" in res.output and "epoch 2: loss" in res.output and "validation NDCG@4" in res.output
-        assert "identity+cos+pop-listwise-basket-c50-s0" in res.output
+        assert "identity+cos+pop-listwise-basket-c50-s0-e2-p5" in res.output
     finally:
         set_current(before, rank_home)

@@ -20,6 +20,8 @@ def runs() -> dict[str, dict]:
         "xp-listwise-basket-c50-s0": _metrics(0.11),
         "xp+pre+pop-listwise-basket-c50-s0": _metrics(0.15),  # pre-norm encoder: its own row
         "xp+cos-listwise-basket-c50-s0": _metrics(0.13),  # cosine schedule: its own row
+        "xp+cos-listwise-basket-c50-s0-e20-p20": _metrics(0.16),  # another recipe: its own row, seeds grouped
+        "xp+cos-listwise-basket-c50-s1-e20-p20": _metrics(0.18),
         "xp+pop-listwise-basket-c30-s0": _metrics(0.09),
         "xp+pop-listwise-7d-c50-s0": _metrics(0.50),  # another label: never mixed in
         "not-a-run": _metrics(0.99),
@@ -42,6 +44,11 @@ def test_table8_groups_seeds_and_names_the_prior(runs) -> None:
     assert pre[2] == "1" and pre[4] == "0.1500"
     cosine = rows[("Transformer + cross-attention (paper), cosine LR", "listwise")]
     assert cosine[2] == "1" and cosine[4] == "0.1300"
+    recipe = rows[("Transformer + cross-attention (paper), cosine LR [e20-p20]", "listwise")]
+    assert recipe[2] == "2" and recipe[4] == "0.1700 ± 0.0100"
+    order = [r[0] for r in report.table8(runs, BASE)]
+    assert order.index("Transformer + cross-attention (paper), cosine LR") < order.index(
+        "Transformer + cross-attention (paper), cosine LR [e20-p20]")
 
 
 def test_table15_and_ablation_use_the_prior_variant_by_default(runs) -> None:

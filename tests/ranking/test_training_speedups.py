@@ -116,9 +116,37 @@ def test_cosine_run_decays_to_zero_and_names_itself(fixture_task, fixture_featur
     from xpollinate.ranking.train import TrainConfig
 
     cfg = TrainConfig(epochs=2, patience=5, seed=0, schedule="cosine")
-    assert run_id(ModelConfig(arch="xp", pop_dim=0), cfg, fixture_task) == "xp+cos-listwise-basket-c50-s0"
+    assert run_id(ModelConfig(arch="xp", pop_dim=0), cfg, fixture_task) == "xp+cos-listwise-basket-c50-s0-e2-p5"
     path, metrics = train_and_save(fixture_task, ModelConfig(arch="xp", layers=1), cfg, rank_home, fixture_features,
                                    make_current=False)
     lrs = [row["lr"] for row in metrics["curve"]]
     assert len(lrs) == 2 and 0 < lrs[1] < 0.05 * cfg.lr < lrs[0] < cfg.lr  # the last step's rate, near zero
-    assert path.name == "xp+cos+pop-listwise-basket-c50-s0"
+    assert path.name == "xp+cos+pop-listwise-basket-c50-s0-e2-p5"
+
+
+def test_budget_epochs_fit_the_pace_with_a_margin() -> None:
+    from xpollinate.ranking.train import budget_epochs
+
+    assert budget_epochs(60.0, 900.0, 20) == 14  # 864 s of the 900 usable: the first + 13 more
+    assert budget_epochs(60.0, 900.0, 10) == 10  # the cap
+    assert budget_epochs(60.0, 50.0, 20) == 1  # the first epoch alone overran: stop after it
+
+
+def test_fit_budget_plans_the_epochs_once_after_the_first(fixture_task, fixture_features) -> None:
+    from xpollinate.ranking.train import TrainConfig, train
+
+    mcfg = ModelConfig(arch="identity", n_platforms=len(fixture_task.platforms) + 1)
+    roomy = train(fixture_task, fixture_features, mcfg, TrainConfig(epochs=3, patience=5, schedule="cosine",
+                                                                  fit_budget=True, max_minutes=60))
+    assert [r["planned_epochs"] for r in roomy.curve] == [3, 3, 3]
+    tight = train(fixture_task, fixture_features, mcfg, TrainConfig(epochs=3, patience=5, schedule="cosine",
+                                                                  fit_budget=True, max_minutes=0.0001))
+    assert [r["planned_epochs"] for r in tight.curve] == [1]
+
+
+def test_a_budget_fitted_run_names_its_budget(fixture_task) -> None:
+    from xpollinate.ranking.runs import run_id
+    from xpollinate.ranking.train import TrainConfig
+
+    cfg = TrainConfig(epochs=20, patience=20, schedule="cosine", fit_budget=True, max_minutes=15)
+    assert run_id(ModelConfig(arch="xp", pop_dim=0), cfg, fixture_task) == "xp+cos-listwise-basket-c50-s0-e20-p20-fit15"
