@@ -34,11 +34,11 @@ def variant_key(arch: str, recipe: str | None) -> str:
 
 def display_name(variant: str) -> str:
     """`xp` -> the paper's model; `xp+pop` -> the same with the popularity prior; `xp+pre+pop` -> pre-norm too;
-    a recipe (`xp+cos [e20-p20]`) is kept in brackets."""
+    a recipe (`xp+cos [e20-p20]`) -> ', recipe e20-p20' (no brackets: Rich would read them as markup)."""
     arch, _, recipe = variant.partition(" ")
     base = arch.removesuffix(PRIOR).removesuffix(COSINE).removesuffix(PRE_NORM)
     return (NAMES.get(base, base) + (", pre-norm" if PRE_NORM in arch else "") + (", cosine LR" if COSINE in arch else "")
-            + (" + popularity prior" if arch.endswith(PRIOR) else "") + (f" {recipe}" if recipe else ""))
+            + (" + popularity prior" if arch.endswith(PRIOR) else "") + (f", recipe {recipe.strip('[]')}" if recipe else ""))
 
 
 def _fmt(values: list[float], pct: bool = False) -> str:

@@ -44,11 +44,11 @@ def test_table8_groups_seeds_and_names_the_prior(runs) -> None:
     assert pre[2] == "1" and pre[4] == "0.1500"
     cosine = rows[("Transformer + cross-attention (paper), cosine LR", "listwise")]
     assert cosine[2] == "1" and cosine[4] == "0.1300"
-    recipe = rows[("Transformer + cross-attention (paper), cosine LR [e20-p20]", "listwise")]
+    recipe = rows[("Transformer + cross-attention (paper), cosine LR, recipe e20-p20", "listwise")]
     assert recipe[2] == "2" and recipe[4] == "0.1700 ± 0.0100"
     order = [r[0] for r in report.table8(runs, BASE)]
     assert order.index("Transformer + cross-attention (paper), cosine LR") < order.index(
-        "Transformer + cross-attention (paper), cosine LR [e20-p20]")
+        "Transformer + cross-attention (paper), cosine LR, recipe e20-p20")
 
 
 def test_table15_and_ablation_use_the_prior_variant_by_default(runs) -> None:
