@@ -28,17 +28,17 @@ COSINE = "+cos"  # run-id suffix of a run trained with the cosine learning-rate 
 
 
 def variant_key(arch: str, recipe: str | None) -> str:
-    """A Table 8 row's key: the arch part of the run id, and its recipe in brackets if it has one."""
-    return f"{arch} [{recipe}]" if recipe else arch
+    """A Table 8 row's key: the arch part of the run id, then a space and its recipe if it has one."""
+    return f"{arch} {recipe}" if recipe else arch
 
 
 def display_name(variant: str) -> str:
     """`xp` -> the paper's model; `xp+pop` -> the same with the popularity prior; `xp+pre+pop` -> pre-norm too;
-    a recipe (`xp+cos [e20-p20]`) -> ', recipe e20-p20' (no brackets: Rich would read them as markup)."""
+    a recipe (`xp+cos e20-p20`) -> ', recipe e20-p20' (no brackets: Rich would read them as markup)."""
     arch, _, recipe = variant.partition(" ")
     base = arch.removesuffix(PRIOR).removesuffix(COSINE).removesuffix(PRE_NORM)
     return (NAMES.get(base, base) + (", pre-norm" if PRE_NORM in arch else "") + (", cosine LR" if COSINE in arch else "")
-            + (" + popularity prior" if arch.endswith(PRIOR) else "") + (f", recipe {recipe.strip('[]')}" if recipe else ""))
+            + (" + popularity prior" if arch.endswith(PRIOR) else "") + (f", recipe {recipe}" if recipe else ""))
 
 
 def _fmt(values: list[float], pct: bool = False) -> str:
@@ -71,7 +71,7 @@ def table8(runs: dict[str, dict], baselines: dict[str, dict], label: str = "bask
     groups = group_runs(runs, label)
     archs = [a + n + c + p for a in ORDER for n in ("", PRE_NORM) for c in ("", COSINE) for p in ("", PRIOR)]
     recipes = sorted({key[0].partition(" ")[2] for key in groups})  # '' (the default recipe) first
-    variants = [variant_key(a, r[1:-1]) for a in archs for r in recipes]
+    variants = [variant_key(a, r) for a in archs for r in recipes]
     for arch in variants:  # each beside its prior twin, recipes after the default one
         for loss in ("pairwise", "listwise"):
             ms = groups.get((arch, loss, 50))
