@@ -19,6 +19,7 @@ import multiprocessing as mp
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, Sequence
@@ -30,6 +31,7 @@ from torch import nn
 from xpollinate.errors import XPError
 
 TIMEOUT = timedelta(seconds=300)  # the longest a rank waits for the others at one collective
+START_POLL_S = 0.05  # how often the lead checks on ranks that have not started yet
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,13 @@ def _join_group(rank: Rank, store_dir: str) -> None:
     dist.init_process_group("gloo", store=store, rank=rank.rank, world_size=rank.world, timeout=TIMEOUT)
 
 
+def _ready_file(store_dir: str, rank: int) -> str:
+    return os.path.join(store_dir, f"ready-{rank}")
+
+
 def _worker(fn: Callable[..., Any], rank: Rank, store_dir: str, threads: int, args: tuple) -> None:
     torch.set_num_threads(threads)
+    open(_ready_file(store_dir, rank.rank), "w").close()
     _join_group(rank, store_dir)
     try:
         fn(rank, *args)
@@ -109,6 +116,7 @@ def run_ranks(fn: Callable[..., Any], world: int, threads: int, args: tuple, lea
     try:
         for p in procs:
             p.start()
+        _await_start(procs, store_dir)
         torch.set_num_threads(threads)
         _join_group(Rank(0, world), store_dir)
         try:
@@ -132,3 +140,24 @@ def run_ranks(fn: Callable[..., Any], world: int, threads: int, args: tuple, lea
                 p.terminate()
                 p.join(timeout=10)
         shutil.rmtree(store_dir, ignore_errors=True)
+
+
+def _await_start(procs: list, store_dir: str) -> None:
+    """Wait until every spawned rank is about to join the group; a rank that dies first (e.g. a
+    script that starts training at import, without an `if __name__ == "__main__":` guard, which
+    spawned interpreters re-run) is an error now, not a rendezvous that hangs until TIMEOUT."""
+    deadline = time.monotonic() + TIMEOUT.total_seconds()
+    waiting = dict(enumerate(procs, 1))
+    while waiting:
+        for r, p in list(waiting.items()):
+            if os.path.exists(_ready_file(store_dir, r)):
+                del waiting[r]
+            elif p.exitcode is not None:
+                raise XPError(f"data-parallel training failed: rank {r} (exit {p.exitcode}) stopped before it started "
+                              "training; see its traceback above (a script that trains with workers > 1 must do so "
+                              "under `if __name__ == \"__main__\":`)")
+        if waiting and time.monotonic() > deadline:
+            raise XPError(f"data-parallel training failed: ranks {sorted(waiting)} did not start within "
+                          f"{TIMEOUT.total_seconds():.0f} s")
+        if waiting:
+            time.sleep(START_POLL_S)

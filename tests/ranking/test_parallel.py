@@ -23,7 +23,18 @@ def _fail_on_rank_one(rank: Rank) -> str:
     return "unreachable"
 
 
-def _sum_ranks(rank: Rank) -> list[float]:
+def _explode() -> None:
+    raise RuntimeError("this rank cannot start")
+
+
+class _BreaksOnArrival:
+    """An argument that unpickles by raising: the spawned rank dies before the rank function runs."""
+
+    def __reduce__(self):
+        return (_explode, ())
+
+
+def _sum_ranks(rank: Rank, *_ignored: object) -> list[float]:
     return rank.reduce([1.0, float(rank.rank)])
 
 
@@ -41,6 +52,15 @@ def test_values_are_summed_over_the_ranks() -> None:
 def test_a_failed_rank_stops_the_run_with_its_name() -> None:
     with pytest.raises(XPError, match=r"rank 1 \(exit 1\)"):
         run_ranks(_fail_on_rank_one, 2, 1, ())
+
+
+def test_a_rank_that_dies_before_starting_is_an_error_not_a_hang() -> None:
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(XPError, match=r"rank 1 \(exit 1\) stopped before it started training"):
+        run_ranks(_sum_ranks, 2, 1, (_BreaksOnArrival(),))
+    assert time.monotonic() - started < 60  # the rendezvous alone would wait 300 s
 
 
 def _batch_gradients(rank: Rank, enc, features, mcfg: ModelConfig, whole: np.ndarray) -> tuple[float, dict]:
