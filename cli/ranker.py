@@ -143,22 +143,31 @@ def train_cmd(
 
 @app.command("eval")
 @handle_errors
-def eval_cmd(train_until: TrainUntil = 41, val_until: ValUntil = 46, label: Label = "basket") -> None:
+def eval_cmd(
+    train_until: TrainUntil = 41, val_until: ValUntil = 46, label: Label = "basket",
+    variant: Annotated[str, typer.Option(
+        help="The runs that Table 15 breaks down by cart size and the ablation compares at 30 vs 50 cart items: a run "
+             "id's model part, then its recipe if it has one, e.g. 'xp+pop' or 'xp+cos e24-p24-b64-n32-lr0.002-fit15' "
+             "(listwise).")] = "xp+pop",
+) -> None:
     """Test NDCG@2/4/6 of the heuristic and popularity baselines and of every saved run, with
     lift over the heuristic (Table 8), lift by cart size (Table 15) and the 30-vs-50 ablation."""
     from xpollinate.ranking import report
     from xpollinate.ranking.runs import baseline_metrics, saved_runs
 
+    runs = saved_runs()
+    known = sorted({key[0] for key in report.group_runs(runs, label)})
+    if variant not in known:
+        raise XPError(f"--variant: no saved runs of {variant!r}; saved: {', '.join(known) or 'none'}")
     task, _ = _task(train_until, val_until, label)
     with err.status("scoring the test carts with the baselines"):
         baselines = baseline_metrics(task)
-    runs = saved_runs()
     show(report.table8(runs, baselines, label), f"Table 8: test carts ({baselines['heuristic']['carts']:,}), "
          "NDCG and lift % over the heuristic", ["model", "loss", "seeds", "NDCG@2", "NDCG@4", "NDCG@6",
                                                "lift@2 %", "lift@4 %", "lift@6 %"])
-    show(report.table15(runs, baselines, label=label), "Table 15: lift % of xp+pop/listwise by cart size",
+    show(report.table15(runs, baselines, arch=variant, label=label), f"Table 15: lift % of {variant}/listwise by cart size",
          ["cart size", "carts", "lift@2 %", "lift@4 %", "lift@6 %"])
-    show(report.ablation(runs, label=label), "Cart context 50 vs 30 (xp+pop/listwise)",
+    show(report.ablation(runs, arch=variant, label=label), f"Cart context 50 vs 30 ({variant}/listwise)",
          ["max cart", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "change@2 %", "change@4 %", "change@6 %"])
 
 

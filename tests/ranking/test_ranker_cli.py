@@ -47,3 +47,18 @@ def test_ranker_train_prints_each_epoch_and_refuses_a_bad_schedule(fixture_run, 
         assert "identity+cos+pop-listwise-basket-c50-s0-e2-p5" in res.output
     finally:
         set_current(before, rank_home)
+
+
+def test_ranker_eval_breaks_down_the_chosen_variant_and_refuses_an_unknown_one(fixture_run, rank_home,
+                                                                                 monkeypatch) -> None:
+    monkeypatch.setenv("XP_HOME", str(rank_home))
+    runner = CliRunner()
+    res = runner.invoke(app, ["ranker", "eval", "--variant", "xp+cos e99", "--train-until", "8", "--val-until", "10"])
+    assert res.exit_code == 2 and "--variant: no saved runs of 'xp+cos e99'" in res.output and "xp+pop e1" in res.output
+    res = runner.invoke(app, ["ranker", "eval", "--variant", "xp+pop e1", "--train-until", "8", "--val-until", "10"],
+                        terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "Table 15: lift % of xp+pop e1/listwise by cart size" in res.output and "Table 8" in res.output
+    table15 = res.output.split("Table 15")[1].split("Cart context")[0]
+    assert "<10" in table15 or "10-20" in table15  # at least one cart-size bucket of the fixture's test carts
+    assert "Cart context 50 vs 30 (xp+pop e1/listwise)" in res.output
