@@ -92,8 +92,9 @@ def train_cmd(
         help="Learning rate: constant, or cosine (5% linear warm-up, then cosine decay to zero at the end of "
              "--epochs; choose --epochs that fit in --max-minutes). Cosine runs get '+cos' in their run id.")] = "constant",
     fit_budget: Annotated[bool, typer.Option(
-        "--fit-budget", help="After the first epoch, plan only the epochs that fit in --max-minutes at its pace "
-                             "(--epochs stays the cap), so a cosine decay ends inside the budget. Run ids get '-fit<minutes>'.")] = False,
+        "--fit-budget", help="After the first epoch, and again after the second (the first carries start-up costs), "
+                             "plan only the epochs that fit in --max-minutes at that epoch's pace (--epochs stays the "
+                             "cap), so a cosine decay ends inside the budget. Run ids get '-fit<minutes>'.")] = False,
     popularity: Annotated[bool, typer.Option(
         "--popularity/--no-popularity",
         help="Popularity prior in the item representation (training-week log basket count, our extension); "

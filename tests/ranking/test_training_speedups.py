@@ -127,12 +127,17 @@ def test_cosine_run_decays_to_zero_and_names_itself(fixture_task, fixture_featur
 def test_budget_epochs_fit_the_pace_with_a_margin() -> None:
     from xpollinate.ranking.train import budget_epochs
 
-    assert budget_epochs(60.0, 900.0, 20) == 14  # 864 s of the 900 usable: the first + 13 more
-    assert budget_epochs(60.0, 900.0, 10) == 10  # the cap
-    assert budget_epochs(60.0, 50.0, 20) == 1  # the first epoch alone overran: stop after it
+    assert budget_epochs(1, 60.0, 60.0, 900.0, 20) == 14  # 864 s of the 900 usable: the first + 13 more
+    assert budget_epochs(1, 60.0, 60.0, 900.0, 10) == 10  # the cap
+    assert budget_epochs(1, 60.0, 60.0, 50.0, 20) == 1  # the first epoch alone overran: stop after it
+    # a slow first epoch (90 s, start-up) then a 60-s one: planning again from the second's pace
+    # finds 11 more epochs in the 714 s left, where the first's pace alone found 8 after it
+    assert budget_epochs(1, 90.0, 90.0, 900.0, 40) == 9
+    assert budget_epochs(2, 150.0, 60.0, 900.0, 40) == 13
+    assert budget_epochs(2, 880.0, 60.0, 900.0, 40) == 2  # never fewer than the epochs done
 
 
-def test_fit_budget_plans_the_epochs_once_after_the_first(fixture_task, fixture_features) -> None:
+def test_fit_budget_plans_the_epochs_after_the_first_two(fixture_task, fixture_features) -> None:
     from xpollinate.ranking.train import TrainConfig, train
 
     mcfg = ModelConfig(arch="identity", n_platforms=len(fixture_task.platforms) + 1)
