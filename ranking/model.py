@@ -169,7 +169,7 @@ class CartRanker(nn.Module):
         if arch in TRANSFORMER_ARCHS:
             lengths = cart_mask.sum(1, keepdim=True)
             pos = (lengths - 1 - torch.arange(x.shape[1], device=x.device)).clamp(0, self.cfg.max_cart - 1)
-            if self.training:  # the same layers, written out (`ranking.attention`: ~1.x faster steps)
+            if self.training:  # the same layers, written out (`ranking.attention`: 6-8% faster steps)
                 x = attention.encode(self.encoder, x + self.position(pos), ~cart_mask)
             else:
                 x = self.encoder(x + self.position(pos), src_key_padding_mask=~cart_mask)

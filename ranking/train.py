@@ -19,7 +19,7 @@ first `warmup` of the planned steps, then a cosine decay to zero at the end of e
 machine's speed; pick `epochs` so that they fit in `max_minutes`, or set `fit_budget`: after
 the first epoch the plan is cut to the epochs that fit in the budget at that epoch's pace
 (`epochs` stays the cap), and after the second epoch it is planned again at the second
-epoch's pace: the first carries start-up costs (spawning, first allocations) and ran 10-35%
+epoch's pace: the first carries start-up costs (spawning, first allocations) and ran 5-37%
 slower than the rest on the README's machine, so planning from it alone left minutes of the
 budget unused. The decay then ends inside the budget instead of being cut off half-way; the
 warm-up has passed by then, and the decay is re-planned from where it is.
