@@ -103,6 +103,9 @@ def train_cmd(
         "--norm-first/--post-norm",
         help="Cart encoder (xp, transformer) with pre-norm layers and a final layer norm, or post-norm (PyTorch's "
              "default; the paper states neither).")] = False,
+    dropout: Annotated[float, typer.Option(
+        min=0.0, max=0.9, help="Dropout of the cart encoder, the cross-attention and the MLP (the paper gives none). "
+                               "Run ids get '-do<p>' when it is not 0.1.")] = 0.1,
     train_until: TrainUntil = 41, val_until: ValUntil = 46, label: Label = "basket",
 ) -> None:
     """Train one ranker; the best validation NDCG@4 epoch is kept, tested on the test weeks and
@@ -118,7 +121,8 @@ def train_cmd(
         raise XPError(f"--loss: {loss!r}; choose listwise or pairwise")
     if schedule not in ("constant", "cosine"):
         raise XPError(f"--schedule: {schedule!r}; choose constant or cosine")
-    mcfg = ModelConfig(arch=model, max_cart=max_cart, pop_dim=8 if popularity else 0, norm_first=norm_first)  # type: ignore[arg-type]
+    mcfg = ModelConfig(arch=model, max_cart=max_cart, pop_dim=8 if popularity else 0, norm_first=norm_first,
+                       dropout=dropout)  # type: ignore[arg-type]
     tcfg = TrainConfig(loss=loss, seed=seed, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,  # type: ignore[arg-type]
                        neg_per_cart=neg_per_cart, max_train=max_train, max_minutes=max_minutes, threads=threads,
                        workers=workers, schedule=schedule, fit_budget=fit_budget)  # type: ignore[arg-type]

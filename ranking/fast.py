@@ -63,7 +63,12 @@ class _HotTables:
 
 
 class FastRanker(nn.Module):
-    def __init__(self, model: CartRanker, bf16: bool = False):
+    """`model` (put in eval mode) with its per-item work precomputed. `rows`: the only feature-table
+    rows that will be scored or read as cart items (default: all); training's validation passes the
+    validation carts' rows, so that each epoch computes the per-item tables for those alone (the
+    other rows stay zero and must not be scored)."""
+
+    def __init__(self, model: CartRanker, bf16: bool = False, rows: np.ndarray | None = None):
         super().__init__()
         self.bf16 = bf16
         if model.cfg.arch not in FAST_ARCHS:
@@ -74,10 +79,16 @@ class FastRanker(nn.Module):
         self.arch = model.cfg.arch
         self.heads = model.cfg.heads
         d = model.cfg.d_model
+        n = model.items.text_index.shape[0]
+        which = torch.arange(n) if rows is None else torch.as_tensor(np.unique(np.asarray(rows, dtype=np.int64)))
         with torch.inference_mode():
-            n = model.items.text_index.shape[0]
-            reprs = torch.cat([model.items(torch.arange(s, min(s + 8192, n))) for s in range(0, n, 8192)])
-        self.register_buffer("item_repr", reprs.clone())
+            reprs = torch.cat([model.items(which[s : s + 8192]) for s in range(0, len(which), 8192)])
+
+        def per_item(values: torch.Tensor) -> torch.Tensor:
+            """A table over every feature row from the values of the `which` rows (zeros elsewhere)."""
+            return values.clone() if rows is None else values.new_zeros(n, values.shape[1]).index_copy_(0, which, values)
+
+        self.register_buffer("item_repr", per_item(reprs))
         first: nn.Linear = model.mlp[0]
         w = first.weight.detach()
         self.b1 = first.bias.detach()
@@ -87,11 +98,11 @@ class FastRanker(nn.Module):
         # the first MLP layer's input is [cart, candidate, rest...]; deepfm's is [candidate, cart, persona, platform]
         self.w_cand, self.w_shared = split_columns(w, model.candidate_at(), d)
         if self.arch != "xp":  # the candidate's slice of the first layer depends on the item alone
-            self.register_buffer("item_hidden", (reprs @ self.w_cand.T).clone())
+            self.register_buffer("item_hidden", per_item(reprs @ self.w_cand.T))
         if self.arch == "deepfm":
             # Per item, besides its first-layer slice: [first-order term (1) | r_i (d)] for the first-order and FM terms.
             fo = model.first_order.weight.detach()[0]
-            self.register_buffer("item_wide", torch.cat([(reprs @ fo[:d]).unsqueeze(1), reprs], 1))
+            self.register_buffer("item_wide", per_item(torch.cat([(reprs @ fo[:d]).unsqueeze(1), reprs], 1)))
             self.fo_shared, self.fo_bias = fo[d:], model.first_order.bias.detach()
         self._hot: _HotTables | None = None
         if self.arch == "xp":
@@ -100,7 +111,7 @@ class FastRanker(nn.Module):
             bq, bk, bv = attn.in_proj_bias.detach().chunk(3)
             self.w_kv, self.b_kv = torch.cat([wk, wv]), torch.cat([bk, bv])
             scale = 1.0 / math.sqrt(d // self.heads)
-            self.register_buffer("item_query", ((reprs @ wq.T + bq) * scale).clone())
+            self.register_buffer("item_query", per_item((reprs @ wq.T + bq) * scale))
             self.wo, self.bo = attn.out_proj.weight.detach(), attn.out_proj.bias.detach()
             self.norm = model.cross_norm
 

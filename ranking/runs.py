@@ -4,7 +4,7 @@ A run's id names what it is: `<arch>[+pre][+cos][+pop]-<loss>-<label>-c<max_cart
 (`+pre`: pre-norm cart encoder, `ModelConfig.norm_first`; `+cos`: cosine learning-rate
 schedule, `TrainConfig.schedule`; `+pop`: with the popularity prior, `ModelConfig.pop_dim > 0`;
 the recipe: each training setting that differs from `TrainConfig`'s default, e.g.
-`-e20-p20-b64-lr0.002`, and `-fit15` when a 15-minute budget sets the epochs, see
+`-e20-p20-b64-lr0.002`, `-do0` for a dropout other than 0.1, and `-fit15` when a 15-minute budget sets the epochs, see
 `recipe_tag`). Training the same settings again replaces that run. The time budget (unless
 it sets the epochs), threads and workers are not in the id: they change when training stops
 or its random streams, not the recipe. Test metrics are NDCG@2/4/6 over every test cart,
@@ -38,15 +38,18 @@ RECIPE = (("epochs", "e"), ("patience", "p"), ("batch_size", "b"), ("neg_per_car
           ("max_val", "v"))
 
 
-def recipe_tag(train_cfg: TrainConfig) -> str:
+def recipe_tag(train_cfg: TrainConfig, model: ModelConfig | None = None) -> str:
     """The settings that differ from the defaults, e.g. 'e20-p20-n32-lr0.002' ('' for the defaults);
-    numbers are written positionally (no exponent: '-' separates the parts)."""
+    numbers are written positionally (no exponent: '-' separates the parts). The model's dropout
+    is a training setting too (the paper gives none): 'do0' when it is not the default 0.1."""
     default = TrainConfig()
     parts = []
     for field, letter in RECIPE:
         value = getattr(train_cfg, field)
         if value != getattr(default, field):
             parts.append(letter + ("all" if value is None else np.format_float_positional(value, trim="-")))
+    if model is not None and model.dropout != ModelConfig().dropout:
+        parts.append("do" + np.format_float_positional(model.dropout, trim="-"))
     if train_cfg.fit_budget:  # the budget sets the epochs
         parts.append("fit" + np.format_float_positional(train_cfg.max_minutes, trim="-"))
     return "-".join(parts)
@@ -55,7 +58,7 @@ def recipe_tag(train_cfg: TrainConfig) -> str:
 def run_id(model: ModelConfig, train_cfg: TrainConfig, task: TaskData) -> str:
     variant = (("+pre" if model.norm_first and model.arch in TRANSFORMER_ARCHS else "")
                + ("+cos" if train_cfg.schedule == "cosine" else "") + ("+pop" if model.pop_dim else ""))
-    recipe = recipe_tag(train_cfg)
+    recipe = recipe_tag(train_cfg, model)
     return (f"{model.arch}{variant}-{train_cfg.loss}-{task.config.label}-c{model.max_cart}-s{train_cfg.seed}"
             + (f"-{recipe}" if recipe else ""))
 

@@ -231,3 +231,43 @@ def test_run_ids_name_the_recipe_when_it_differs_from_the_defaults(fixture_task)
     hit = report.RUN.match(rid)
     assert hit and hit["arch"] == "xp+cos" and hit["seed"] == "0" and hit["recipe"] == "e20-p20-b64-nall-lr0.002-wd0.0000001"
     assert report.RUN.match(run_id(ModelConfig(), TrainConfig(seed=4), fixture_task))["recipe"] is None
+
+
+def test_run_ids_name_a_dropout_other_than_the_default(fixture_task) -> None:
+    from xpollinate.ranking import report
+    from xpollinate.ranking.runs import run_id
+    from xpollinate.ranking.train import TrainConfig
+
+    cfg = TrainConfig(epochs=32, patience=32, schedule="cosine", fit_budget=True, max_minutes=15)
+    rid = run_id(ModelConfig(arch="xp", pop_dim=0, dropout=0.0), cfg, fixture_task)
+    assert rid == "xp+cos-listwise-basket-c50-s0-e32-p32-do0-fit15"
+    assert report.RUN.match(rid)["recipe"] == "e32-p32-do0-fit15"
+    assert run_id(ModelConfig(arch="xp", pop_dim=0, dropout=0.1), cfg, fixture_task).endswith("-e32-p32-fit15")
+    assert run_id(ModelConfig(arch="xp", pop_dim=0, dropout=0.05), cfg, fixture_task).endswith("-do0.05-fit15")
+
+
+@pytest.mark.parametrize("arch", ["xp", "deepfm", "bilstm"])
+def test_validation_scores_through_the_fast_path_equal_the_eager_model(arch: str, fixture_task, fixture_features) -> None:
+    """Validation after each epoch scores through a FastRanker built for the validation carts' rows only."""
+    from xpollinate.ranking.fast import FastRanker
+    from xpollinate.ranking.train import encode_split, fast_scores, model_scores
+
+    torch.manual_seed(2)
+    model = CartRanker(ModelConfig(arch=arch, n_platforms=len(fixture_task.platforms) + 1))
+    model.set_features(fixture_features)
+    val = encode_split(fixture_task, "val")
+    assert len(val) >= 2
+    model.train()
+    fast = fast_scores(model, val, max_cart=5)  # short carts: the truncation must match too
+    assert not model.training  # scoring is in eval mode (no dropout), as model_scores is
+    eager = model_scores(model, val, max_cart=5)
+    assert [len(s) for s in fast] == [len(c) for c in val.cands]
+    for f, e in zip(fast, eager):
+        assert np.allclose(f, e, atol=1e-4)
+    # the per-item tables hold the rows asked for, and zeros elsewhere
+    rows = np.unique(np.concatenate(val.cands))
+    partial = FastRanker(model, rows=rows)
+    whole = FastRanker(model)
+    assert torch.allclose(partial.item_repr[rows], whole.item_repr[rows])
+    others = np.setdiff1d(np.arange(whole.item_repr.shape[0]), rows)
+    assert len(others) and not partial.item_repr[others].any() and whole.item_repr[others].any()

@@ -36,15 +36,18 @@ def test_ranker_train_prints_each_epoch_and_refuses_a_bad_schedule(fixture_run, 
     runner = CliRunner()
     res = runner.invoke(app, ["ranker", "train", "--schedule", "step"])
     assert res.exit_code == 2 and "--schedule: 'step'" in res.output
+    res = runner.invoke(app, ["ranker", "train", "--dropout", "1.5"])
+    assert res.exit_code == 2 and "--dropout" in res.output
     before = current_run(rank_home).name
     try:
         res = runner.invoke(app, ["ranker", "train", "--model", "identity", "--epochs", "2", "--patience", "5",
-                                  "--schedule", "cosine", "--workers", "2", "--train-until", "8", "--val-until", "10"])
+                                  "--schedule", "cosine", "--workers", "2", "--dropout", "0", "--train-until", "8",
+                                  "--val-until", "10"])
         assert res.exit_code == 0, res.output
         # one line per epoch as it ends (a log file gets them too, where a progress bar only draws at the end)
         assert "epoch 1: loss" in res.output and "epoch 2: loss" in res.output and "validation NDCG@4" in res.output
         assert res.output.count("epoch 1: loss") == 1 and "(epoch 2 of 2)" in res.output  # only rank 0 reports
-        assert "identity+cos+pop-listwise-basket-c50-s0-e2-p5" in res.output
+        assert "identity+cos+pop-listwise-basket-c50-s0-e2-p5-do0" in res.output
     finally:
         set_current(before, rank_home)
 
