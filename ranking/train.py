@@ -3,8 +3,8 @@
 Training: AdamW over batches of carts of similar length (shuffled; less padding for the
 cart encoder to process); each cart keeps all its positives and, per epoch, a
 fresh sample of `neg_per_cart` negatives from its pool (the full pool is used for
-validation and test). After every epoch NDCG@4 on the validation carts decides the best
-state, which is what is saved; training stops at `epochs`, after `patience` epochs
+validation and test). After every epoch NDCG@4 on the validation carts (scored through
+`FastRanker`, `fast_scores`) decides the best state, which is what is saved; training stops at `epochs`, after `patience` epochs
 without improvement, or when `max_minutes` is spent. Everything random draws from
 `seed` (torch, numpy, negative sampling, subsampling, dropout masks), so a run is repeatable
 (for the same `workers`).
