@@ -121,8 +121,8 @@ def train_cmd(
         raise XPError(f"--loss: {loss!r}; choose listwise or pairwise")
     if schedule not in ("constant", "cosine"):
         raise XPError(f"--schedule: {schedule!r}; choose constant or cosine")
-    mcfg = ModelConfig(arch=model, max_cart=max_cart, pop_dim=8 if popularity else 0, norm_first=norm_first,
-                       dropout=dropout)  # type: ignore[arg-type]
+    mcfg = ModelConfig(arch=model, max_cart=max_cart, pop_dim=8 if popularity else 0,  # type: ignore[arg-type]
+                       norm_first=norm_first, dropout=dropout)
     tcfg = TrainConfig(loss=loss, seed=seed, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,  # type: ignore[arg-type]
                        neg_per_cart=neg_per_cart, max_train=max_train, max_minutes=max_minutes, threads=threads,
                        workers=workers, schedule=schedule, fit_budget=fit_budget)  # type: ignore[arg-type]

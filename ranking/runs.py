@@ -4,10 +4,10 @@ A run's id names what it is: `<arch>[+pre][+cos][+pop]-<loss>-<label>-c<max_cart
 (`+pre`: pre-norm cart encoder, `ModelConfig.norm_first`; `+cos`: cosine learning-rate
 schedule, `TrainConfig.schedule`; `+pop`: with the popularity prior, `ModelConfig.pop_dim > 0`;
 the recipe: each training setting that differs from `TrainConfig`'s default, e.g.
-`-e20-p20-b64-lr0.002`, `-do0` for a dropout other than 0.1, and `-fit15` when a 15-minute budget sets the epochs, see
-`recipe_tag`). Training the same settings again replaces that run. The time budget (unless
-it sets the epochs), threads and workers are not in the id: they change when training stops
-or its random streams, not the recipe. Test metrics are NDCG@2/4/6 over every test cart,
+`-e20-p20-b64-lr0.002`, `-do0` for a dropout other than 0.1, and `-fit15` when a 15-minute
+budget sets the epochs, see `recipe_tag`). Training the same settings again replaces that run.
+The time budget (unless it sets the epochs), threads and workers are not in the id: they change
+when training stops or its random streams, not the recipe. Test metrics are NDCG@2/4/6 over every test cart,
 overall and per cart-size bucket (context items before truncation), with the per-cart
 values kept so that tables can compute lifts and spreads later (`ranking.report`).
 """

@@ -4,8 +4,8 @@ Training: AdamW over batches of carts of similar length (shuffled; less padding 
 cart encoder to process); each cart keeps all its positives and, per epoch, a
 fresh sample of `neg_per_cart` negatives from its pool (the full pool is used for
 validation and test). After every epoch NDCG@4 on the validation carts (scored through
-`FastRanker`, `fast_scores`) decides the best state, which is what is saved; training stops at `epochs`, after `patience` epochs
-without improvement, or when `max_minutes` is spent. Everything random draws from
+`FastRanker`, `fast_scores`) decides the best state, which is what is saved; training stops
+at `epochs`, after `patience` epochs without improvement, or when `max_minutes` is spent. Everything random draws from
 `seed` (torch, numpy, negative sampling, subsampling, dropout masks), so a run is repeatable
 (for the same `workers`).
 
@@ -121,21 +121,32 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def _by_length(enc: Encoded, max_cart: int, batch_size: int,
+               score: Callable[[np.ndarray], list[np.ndarray]]) -> list[np.ndarray]:
+    """`score(idx)` over batches of carts of similar length (less padding), one array per cart in
+    `enc`'s order."""
+    out: list[np.ndarray | None] = [None] * len(enc)
+    order = np.argsort(cart_lengths(enc, max_cart), kind="stable")
+    for start in range(0, len(enc), batch_size):
+        idx = order[start : start + batch_size]
+        for i, s in zip(idx, score(idx)):
+            out[i] = s
+    return out  # type: ignore[return-value]
+
+
 def model_scores(model: CartRanker, enc: Encoded, max_cart: int, batch_size: int = 64) -> list[np.ndarray]:
     """Scores of every candidate of every cart (eval mode, no grad), one array per cart.
 
     Carts are batched by length (less padding); padding does not change a score (tested)."""
     model.eval()
-    out: list[np.ndarray | None] = [None] * len(enc)
-    order = np.argsort(cart_lengths(enc, max_cart), kind="stable")
+
+    def score(idx: np.ndarray) -> list[np.ndarray]:
+        b = collate(enc, idx, max_cart)
+        s = model(b["cart_rows"], b["cart_mask"], b["cand_rows"], b["persona"], b["platform"]).numpy()
+        return [s[i, : len(enc.cands[j])] for i, j in enumerate(idx)]
+
     with torch.inference_mode():
-        for start in range(0, len(enc), batch_size):
-            idx = order[start : start + batch_size]
-            b = collate(enc, idx, max_cart)
-            s = model(b["cart_rows"], b["cart_mask"], b["cand_rows"], b["persona"], b["platform"]).numpy()
-            for i, j in enumerate(idx):
-                out[j] = s[i, : len(enc.cands[j])]
-    return out  # type: ignore[return-value]
+        return _by_length(enc, max_cart, batch_size, score)
 
 
 def fast_scores(model: CartRanker, enc: Encoded, max_cart: int, batch_size: int = 64) -> list[np.ndarray]:
@@ -143,15 +154,8 @@ def fast_scores(model: CartRanker, enc: Encoded, max_cart: int, batch_size: int 
     epoch: the per-item work is done once per distinct item of `enc`, not once per candidate slot."""
     rows = np.concatenate([*enc.cart, *enc.cands]) if len(enc) else np.zeros(0, dtype=np.int64)
     fast = FastRanker(model, rows=rows)  # puts `model` in eval mode
-    out: list[np.ndarray | None] = [None] * len(enc)
-    order = np.argsort(cart_lengths(enc, max_cart), kind="stable")
-    for start in range(0, len(enc), batch_size):
-        idx = order[start : start + batch_size]
-        scores = fast.score_many([enc.cart[i][-max_cart:] for i in idx], [enc.cands[i] for i in idx],
-                                 enc.persona[idx], enc.platform[idx])
-        for i, s in zip(idx, scores):
-            out[i] = s
-    return out  # type: ignore[return-value]
+    return _by_length(enc, max_cart, batch_size, lambda idx: fast.score_many(
+        [enc.cart[i][-max_cart:] for i in idx], [enc.cands[i] for i in idx], enc.persona[idx], enc.platform[idx]))
 
 
 def scorer_scores(scorer: CartScorer, enc: Encoded) -> list[np.ndarray]:
