@@ -89,8 +89,12 @@ def train_cmd(
         "Data-parallel training processes (local, gloo over loopback); each takes its share of every batch, "
         "so --batch-size stays the carts per update. A run repeats exactly for the same seed and workers."))] = 1,
     schedule: Annotated[str, typer.Option(
-        help="Learning rate: constant, or cosine (5% linear warm-up, then cosine decay to zero at the end of "
-             "--epochs; choose --epochs that fit in --max-minutes). Cosine runs get '+cos' in their run id.")] = "constant",
+        help="Learning rate: constant; cosine (5% linear warm-up, then cosine decay to zero at the end of "
+             "--epochs; choose --epochs that fit in --max-minutes); or wsd (5% warm-up, the peak rate, then a "
+             "linear decay to zero over the last --decay of the steps). Run ids get '+cos' or '+wsd'.")] = "constant",
+    decay: Annotated[float, typer.Option(
+        min=0.01, max=1.0, help="wsd: the share of the planned steps spent decaying to zero (run ids get "
+                                "'-dc<share>' when it is not 0.2).")] = 0.2,
     fit_budget: Annotated[bool, typer.Option(
         "--fit-budget", help="After the first epoch, and again after the second (the first carries start-up costs), "
                              "plan only the epochs that fit in --max-minutes at that epoch's pace (--epochs stays the "
@@ -119,13 +123,13 @@ def train_cmd(
         raise XPError(f"--model: {model!r}; choose one of {', '.join(ARCHS)}")
     if loss not in ("listwise", "pairwise"):
         raise XPError(f"--loss: {loss!r}; choose listwise or pairwise")
-    if schedule not in ("constant", "cosine"):
-        raise XPError(f"--schedule: {schedule!r}; choose constant or cosine")
+    if schedule not in ("constant", "cosine", "wsd"):
+        raise XPError(f"--schedule: {schedule!r}; choose constant, cosine or wsd")
     mcfg = ModelConfig(arch=model, max_cart=max_cart, pop_dim=8 if popularity else 0,  # type: ignore[arg-type]
                        norm_first=norm_first, dropout=dropout)
     tcfg = TrainConfig(loss=loss, seed=seed, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,  # type: ignore[arg-type]
                        neg_per_cart=neg_per_cart, max_train=max_train, max_minutes=max_minutes, threads=threads,
-                       workers=workers, schedule=schedule, fit_budget=fit_budget)  # type: ignore[arg-type]
+                       workers=workers, schedule=schedule, decay=decay, fit_budget=fit_budget)  # type: ignore[arg-type]
     task, features = _task(train_until, val_until, label)
     err.print(f"{model}: {count_parameters(CartRanker(mcfg.model_copy(update={'n_platforms': len(task.platforms) + 1}))):,} "
               "trainable parameters")

@@ -15,7 +15,7 @@ import numpy as np
 
 from xpollinate.ranking.metrics import KS, lift
 
-RUN = re.compile(r"^(?P<arch>[a-z]+(?:\+pre)?(?:\+cos)?(?:\+pop)?)-(?P<loss>[a-z]+)-(?P<label>[a-z0-9]+)-c(?P<cart>\d+)"
+RUN = re.compile(r"^(?P<arch>[a-z]+(?:\+pre)?(?:\+cos|\+wsd)?(?:\+pop)?)-(?P<loss>[a-z]+)-(?P<label>[a-z0-9]+)-c(?P<cart>\d+)"
                  r"-s(?P<seed>\d+)(?:-(?P<recipe>[a-z]+(?:[0-9.]+|all)(?:-[a-z]+(?:[0-9.]+|all))*))?$")
 NAMES = {
     "deepfm": "DeepFM", "identity": "Identity cart encoder", "bilstm": "BiLSTM cart encoder",
@@ -25,6 +25,7 @@ ORDER = ("deepfm", "identity", "bilstm", "transformer", "xp")
 PRIOR = "+pop"  # run-id suffix of the variants with the popularity prior
 PRE_NORM = "+pre"  # run-id suffix of a pre-norm cart encoder
 COSINE = "+cos"  # run-id suffix of a run trained with the cosine learning-rate schedule
+WSD = "+wsd"  # run-id suffix of a run trained with the warm-up-stable-decay schedule
 
 
 def variant_key(arch: str, recipe: str | None) -> str:
@@ -36,8 +37,9 @@ def display_name(variant: str) -> str:
     """`xp` -> the paper's model; `xp+pop` -> the same with the popularity prior; `xp+pre+pop` -> pre-norm too;
     a recipe (`xp+cos e20-p20`) -> ', recipe e20-p20' (no brackets: Rich would read them as markup)."""
     arch, _, recipe = variant.partition(" ")
-    base = arch.removesuffix(PRIOR).removesuffix(COSINE).removesuffix(PRE_NORM)
+    base = arch.removesuffix(PRIOR).removesuffix(COSINE).removesuffix(WSD).removesuffix(PRE_NORM)
     return (NAMES.get(base, base) + (", pre-norm" if PRE_NORM in arch else "") + (", cosine LR" if COSINE in arch else "")
+            + (", WSD LR" if WSD in arch else "")
             + (" + popularity prior" if arch.endswith(PRIOR) else "") + (f", recipe {recipe}" if recipe else ""))
 
 

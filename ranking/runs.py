@@ -1,8 +1,8 @@
 """One training run end to end (train, test, save), and the baselines' test scores.
 
-A run's id names what it is: `<arch>[+pre][+cos][+pop]-<loss>-<label>-c<max_cart>-s<seed>[-<recipe>]`
-(`+pre`: pre-norm cart encoder, `ModelConfig.norm_first`; `+cos`: cosine learning-rate
-schedule, `TrainConfig.schedule`; `+pop`: with the popularity prior, `ModelConfig.pop_dim > 0`;
+A run's id names what it is: `<arch>[+pre][+cos|+wsd][+pop]-<loss>-<label>-c<max_cart>-s<seed>[-<recipe>]`
+(`+pre`: pre-norm cart encoder, `ModelConfig.norm_first`; `+cos`, `+wsd`: cosine or
+warm-up-stable-decay learning-rate schedule, `TrainConfig.schedule`; `+pop`: with the popularity prior, `ModelConfig.pop_dim > 0`;
 the recipe: each training setting that differs from `TrainConfig`'s default, e.g.
 `-e20-p20-b64-lr0.002`, `-do0` for a dropout other than 0.1, and `-fit15` when a 15-minute
 budget sets the epochs, see `recipe_tag`). Training the same settings again replaces that run.
@@ -31,10 +31,11 @@ from xpollinate.ranking.train import EpochReport, Tick, TrainConfig, encode_spli
 
 BUCKETS = ((0, 10, "<10"), (10, 20, "10-20"), (20, 30, "20-30"), (30, 40, "30-40"), (40, 50, "40-50"), (50, 10**9, "50+"))
 
+SCHEDULE_TAGS = {"cosine": "+cos", "wsd": "+wsd"}  # run-id parts of the learning-rate schedules (constant: none)
 
 # training settings that shape the model, in id order, with their id letters
 RECIPE = (("epochs", "e"), ("patience", "p"), ("batch_size", "b"), ("neg_per_cart", "n"), ("lr", "lr"),
-          ("weight_decay", "wd"), ("warmup", "wu"), ("temperature", "tau"), ("margin", "m"), ("max_train", "t"),
+          ("weight_decay", "wd"), ("warmup", "wu"), ("decay", "dc"), ("temperature", "tau"), ("margin", "m"), ("max_train", "t"),
           ("max_val", "v"))
 
 
@@ -57,7 +58,7 @@ def recipe_tag(train_cfg: TrainConfig, model: ModelConfig | None = None) -> str:
 
 def run_id(model: ModelConfig, train_cfg: TrainConfig, task: TaskData) -> str:
     variant = (("+pre" if model.norm_first and model.arch in TRANSFORMER_ARCHS else "")
-               + ("+cos" if train_cfg.schedule == "cosine" else "") + ("+pop" if model.pop_dim else ""))
+               + SCHEDULE_TAGS.get(train_cfg.schedule, "") + ("+pop" if model.pop_dim else ""))
     recipe = recipe_tag(train_cfg, model)
     return (f"{model.arch}{variant}-{train_cfg.loss}-{task.config.label}-c{model.max_cart}-s{train_cfg.seed}"
             + (f"-{recipe}" if recipe else ""))

@@ -246,6 +246,19 @@ def test_run_ids_name_a_dropout_other_than_the_default(fixture_task) -> None:
     assert run_id(ModelConfig(arch="xp", pop_dim=0, dropout=0.05), cfg, fixture_task).endswith("-do0.05-fit15")
 
 
+def test_run_ids_name_the_wsd_schedule_and_its_decay_share(fixture_task) -> None:
+    from xpollinate.ranking import report
+    from xpollinate.ranking.runs import run_id
+    from xpollinate.ranking.train import TrainConfig
+
+    rid = run_id(ModelConfig(arch="xp", pop_dim=0), TrainConfig(epochs=32, patience=32, schedule="wsd", decay=0.1), fixture_task)
+    assert rid == "xp+wsd-listwise-basket-c50-s0-e32-p32-dc0.1"
+    hit = report.RUN.match(rid)
+    assert hit and hit["arch"] == "xp+wsd" and hit["recipe"] == "e32-p32-dc0.1"
+    assert report.display_name(report.variant_key(hit["arch"], hit["recipe"])) == (
+        "Transformer + cross-attention (paper), WSD LR, recipe e32-p32-dc0.1")
+
+
 @pytest.mark.parametrize("arch", ["xp", "deepfm", "bilstm"])
 def test_validation_scores_through_the_fast_path_equal_the_eager_model(arch: str, fixture_task, fixture_features) -> None:
     """Validation after each epoch scores through a FastRanker built for the validation carts' rows only."""

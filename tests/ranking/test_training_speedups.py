@@ -109,6 +109,12 @@ def test_learning_rate_schedules() -> None:
     assert cos[0] == pytest.approx(0.1) and cos[9] == pytest.approx(1.0)  # 10 warm-up steps
     assert all(a > b for a, b in zip(cos[10:], cos[11:]))  # then strictly decaying
     assert cos[-1] < 1e-3 and lr_factor(500, total, "cosine", 0.05) == 0.0  # past the plan: zero, never negative
+    wsd = [lr_factor(s, total, "wsd", 0.05, decay=0.2) for s in range(total)]
+    assert wsd[:10] == cos[:10]  # the same warm-up
+    assert all(f == 1.0 for f in wsd[10:160])  # the peak rate until the last 20% of the steps
+    assert all(a > b for a, b in zip(wsd[160:], wsd[161:])) and wsd[-1] == pytest.approx(1 / 40)  # a linear decay
+    assert lr_factor(500, total, "wsd", 0.05) == 0.0
+    assert sum(wsd) > 1.4 * sum(cos)  # why it exists: more steps at the peak rate in the same plan
 
 
 def test_cosine_run_decays_to_zero_and_names_itself(fixture_task, fixture_features, rank_home) -> None:
