@@ -71,7 +71,7 @@ def table8(runs: dict[str, dict], baselines: dict[str, dict], label: str = "bask
                      *(f"{b[f'ndcg@{k}']:.4f}" for k in KS),
                      *(("-",) * 3 if name == "heuristic" else (f"{lift(b[f'ndcg@{k}'], base[f'ndcg@{k}']):+.2f}" for k in KS))])
     groups = group_runs(runs, label)
-    archs = [a + n + c + p for a in ORDER for n in ("", PRE_NORM) for c in ("", COSINE) for p in ("", PRIOR)]
+    archs = [a + n + c + p for a in ORDER for n in ("", PRE_NORM) for c in ("", COSINE, WSD) for p in ("", PRIOR)]
     recipes = sorted({key[0].partition(" ")[2] for key in groups})  # '' (the default recipe) first
     variants = [variant_key(a, r) for a in archs for r in recipes]
     for arch in variants:  # each beside its prior twin, recipes after the default one

@@ -22,6 +22,7 @@ def runs() -> dict[str, dict]:
         "xp+cos-listwise-basket-c50-s0": _metrics(0.13),  # cosine schedule: its own row
         "xp+cos-listwise-basket-c50-s0-e20-p20": _metrics(0.16),  # another recipe: its own row, seeds grouped
         "xp+cos-listwise-basket-c50-s1-e20-p20": _metrics(0.18),
+        "xp+wsd-listwise-basket-c50-s0-e20-p20": _metrics(0.19),  # warm-up-stable-decay schedule: its own row
         "xp+pop-listwise-basket-c30-s0": _metrics(0.09),
         "xp+pop-listwise-7d-c50-s0": _metrics(0.50),  # another label: never mixed in
         "not-a-run": _metrics(0.99),
@@ -46,6 +47,8 @@ def test_table8_groups_seeds_and_names_the_prior(runs) -> None:
     assert cosine[2] == "1" and cosine[4] == "0.1300"
     recipe = rows[("Transformer + cross-attention (paper), cosine LR, recipe e20-p20", "listwise")]
     assert recipe[2] == "2" and recipe[4] == "0.1700 ± 0.0100"
+    wsd = rows[("Transformer + cross-attention (paper), WSD LR, recipe e20-p20", "listwise")]
+    assert wsd[2] == "1" and wsd[4] == "0.1900"
     order = [r[0] for r in report.table8(runs, BASE)]
     assert order.index("Transformer + cross-attention (paper), cosine LR") < order.index(
         "Transformer + cross-attention (paper), cosine LR, recipe e20-p20")
