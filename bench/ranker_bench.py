@@ -15,12 +15,17 @@ implementation runs in the same process on the same weights and requests:
 - fast, batch: the same over --batch requests in one process with --threads torch threads;
 - with --bf16, the fast path in bfloat16 as well (useful only on CPUs with AVX512-BF16/AMX).
 
+Candidates (`--candidates`): `catalog` (default) draws them from every GM item, so the fast path
+reads its full per-item tables (DRAM-bound gathers); `pool` draws them from the items of the
+training carts' candidate pools, and the fast path reads compact copies of their rows
+(`FastRanker.with_hot_rows`), as `xp serve` does for every item its candidate index can pool.
+
 Single requests (1 torch thread): p50 / p99 latency and req/s (1 / mean). Weights: the saved
 run `<arch>+pop-listwise-basket-c50-s0` (else the CURRENT run if its arch matches, else a fresh
 initialisation: speed does not depend on the values). Training time: read from the saved
 runs' metrics (`xp ranker train` measures it).
 
-    python bench/ranker_bench.py [--arch xp --arch deepfm] [--requests 300] [--micro 8] [--batch 64] [--threads 2]
+    python bench/ranker_bench.py [--arch xp --arch deepfm] [--requests 300] [--micro 8] [--batch 64] [--threads 2] [--candidates pool]
 """
 
 from __future__ import annotations
@@ -44,13 +49,25 @@ from xpollinate.ranking.runs import saved_runs
 from xpollinate.ranking.task import TaskConfig, prepare
 
 
-def requests(features, catalog: CatalogView, cart: int, n: int, seed: int = 0) -> list[tuple]:
+def requests(features, catalog: CatalogView, cart: int, n: int, seed: int = 0,
+             pool: np.ndarray | None = None) -> list[tuple]:
+    """`n` requests: `cart` random grocery items, 300 candidates drawn from `pool` (feature rows; default: all GM
+    items with an embedding), a random persona and platform."""
     rng = np.random.default_rng(seed)
     known = np.flatnonzero(features.has_embedding)
-    gm = known[catalog.is_gm[known - 1]]
+    gm = known[catalog.is_gm[known - 1]] if pool is None else pool
     grocery = known[catalog.is_grocery[known - 1]]
     return [(rng.choice(grocery, cart, replace=False), rng.choice(gm, 300, replace=False),
              rng.random(64).astype(np.float32), int(rng.integers(0, 50))) for _ in range(n)]
+
+
+def pool_rows(task, features) -> np.ndarray:
+    """Feature rows of every item in the training carts' candidate pools that has an embedding: the items a
+    service's candidate index can pool (the historical table of the training weeks)."""
+    ids = np.unique(np.concatenate([np.asarray(c, dtype=np.int64) for c in task.split("train")["candidates"]]))
+    rows = task.catalog.rows(ids) + 1
+    rows = rows[rows > 0]
+    return rows[features.has_embedding[rows]]
 
 
 def batch(reqs: list[tuple]) -> tuple[torch.Tensor, ...]:
@@ -154,11 +171,18 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--bf16", action="store_true", help="also time the fast path in bfloat16")
+    parser.add_argument("--candidates", choices=["catalog", "pool"], default="catalog", help=(
+        "catalog: candidates drawn from every GM item, read from the full per-item tables; pool: drawn from the items "
+        "of the training carts' candidate pools, with the fast path's compact tables for them (`with_hot_rows`), as "
+        "`xp serve` runs"))
     args = parser.parse_args()
     console = Console(width=180)
     task = prepare(DataStore.open(), TaskConfig())  # the prepared task (cached): catalog and training-week popularity
     catalog = task.catalog
     features = build_item_features(catalog, task.popularity)
+    pool = pool_rows(task, features) if args.candidates == "pool" else None
+    if pool is not None:
+        console.print(f"candidates: {len(pool):,} pool items, compact tables (as `xp serve`)")
     table = Table(title="cart-XP ranker inference, 300 candidates; eager one request at a time is the baseline")
     for col in ("model", "cart", "implementation", "p50 ms (1 req)", "p99 ms (1 req)", "req/s 1 thread",
                 f"req/s {args.threads} threads", "req/s vs eager"):
@@ -166,6 +190,8 @@ def main() -> None:
     for arch in args.arch or ["xp"]:
         model, source = load_model(arch, features)
         fasts = {"fast": FastRanker(model)} | ({"fast, bf16": FastRanker(model, bf16=True)} if args.bf16 else {})
+        if pool is not None:
+            fasts = {name: fast.with_hot_rows(pool) for name, fast in fasts.items()}
         console.print(f"{arch}: {count_parameters(model):,} parameters, {source}")
 
         def eager(*a):
@@ -173,7 +199,7 @@ def main() -> None:
                 return model(*a)
 
         for cart in (20, 50):
-            reqs = requests(features, catalog, cart, args.requests)
+            reqs = requests(features, catalog, cart, args.requests, pool=pool)
             torch.set_num_threads(1)
             p50, p99, base = single(eager, reqs)
             rows = [("eager (baseline), 1 request", f"{p50:.2f}", f"{p99:.2f}", base, None)]
