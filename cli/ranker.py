@@ -98,7 +98,7 @@ def train_cmd(
     fit_budget: Annotated[bool, typer.Option(
         "--fit-budget", help="After the first epoch, and again after the second (the first carries start-up costs), "
                              "plan only the epochs that fit in --max-minutes at that epoch's pace (--epochs stays the "
-                             "cap), so a cosine decay ends inside the budget. Run ids get '-fit<minutes>'.")] = False,
+                             "cap), so a cosine or wsd decay ends inside the budget. Run ids get '-fit<minutes>'.")] = False,
     popularity: Annotated[bool, typer.Option(
         "--popularity/--no-popularity",
         help="Popularity prior in the item representation (training-week log basket count, our extension); "

@@ -2,7 +2,8 @@
 
 A run's id names what it is: `<arch>[+pre][+cos|+wsd][+pop]-<loss>-<label>-c<max_cart>-s<seed>[-<recipe>]`
 (`+pre`: pre-norm cart encoder, `ModelConfig.norm_first`; `+cos`, `+wsd`: cosine or
-warm-up-stable-decay learning-rate schedule, `TrainConfig.schedule`; `+pop`: with the popularity prior, `ModelConfig.pop_dim > 0`;
+warm-up-stable-decay learning-rate schedule, `TrainConfig.schedule`; `+pop`: with the
+popularity prior, `ModelConfig.pop_dim > 0`;
 the recipe: each training setting that differs from `TrainConfig`'s default, e.g.
 `-e20-p20-b64-lr0.002`, `-do0` for a dropout other than 0.1, and `-fit15` when a 15-minute
 budget sets the epochs, see `recipe_tag`). Training the same settings again replaces that run.
@@ -35,8 +36,8 @@ SCHEDULE_TAGS = {"cosine": "+cos", "wsd": "+wsd"}  # run-id parts of the learnin
 
 # training settings that shape the model, in id order, with their id letters
 RECIPE = (("epochs", "e"), ("patience", "p"), ("batch_size", "b"), ("neg_per_cart", "n"), ("lr", "lr"),
-          ("weight_decay", "wd"), ("warmup", "wu"), ("decay", "dc"), ("temperature", "tau"), ("margin", "m"), ("max_train", "t"),
-          ("max_val", "v"))
+          ("weight_decay", "wd"), ("warmup", "wu"), ("decay", "dc"), ("temperature", "tau"), ("margin", "m"),
+          ("max_train", "t"), ("max_val", "v"))
 
 
 def recipe_tag(train_cfg: TrainConfig, model: ModelConfig | None = None) -> str:
