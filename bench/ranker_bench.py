@@ -55,9 +55,9 @@ def requests(features, catalog: CatalogView, cart: int, n: int, seed: int = 0,
     items with an embedding), a random persona and platform."""
     rng = np.random.default_rng(seed)
     known = np.flatnonzero(features.has_embedding)
-    gm = known[catalog.is_gm[known - 1]] if pool is None else pool
+    candidates = known[catalog.is_gm[known - 1]] if pool is None else pool
     grocery = known[catalog.is_grocery[known - 1]]
-    return [(rng.choice(grocery, cart, replace=False), rng.choice(gm, 300, replace=False),
+    return [(rng.choice(grocery, cart, replace=False), rng.choice(candidates, 300, replace=False),
              rng.random(64).astype(np.float32), int(rng.integers(0, 50))) for _ in range(n)]
 
 

@@ -117,14 +117,14 @@ def train_cmd(
     becomes CURRENT, the model `load_ranker` serves."""
     from xpollinate.ranking.model import ARCHS, CartRanker, ModelConfig, count_parameters
     from xpollinate.ranking.runs import train_and_save
-    from xpollinate.ranking.train import TrainConfig
+    from xpollinate.ranking.train import SCHEDULES, TrainConfig
 
     if model not in ARCHS:
         raise XPError(f"--model: {model!r}; choose one of {', '.join(ARCHS)}")
     if loss not in ("listwise", "pairwise"):
         raise XPError(f"--loss: {loss!r}; choose listwise or pairwise")
-    if schedule not in ("constant", "cosine", "wsd"):
-        raise XPError(f"--schedule: {schedule!r}; choose constant, cosine or wsd")
+    if schedule not in SCHEDULES:
+        raise XPError(f"--schedule: {schedule!r}; choose one of {', '.join(SCHEDULES)}")
     mcfg = ModelConfig(arch=model, max_cart=max_cart, pop_dim=8 if popularity else 0,  # type: ignore[arg-type]
                        norm_first=norm_first, dropout=dropout)
     tcfg = TrainConfig(loss=loss, seed=seed, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ PRIOR = "+pop"  # run-id suffix of the variants with the popularity prior
 PRE_NORM = "+pre"  # run-id suffix of a pre-norm cart encoder
 COSINE = "+cos"  # run-id suffix of a run trained with the cosine learning-rate schedule
 WSD = "+wsd"  # run-id suffix of a run trained with the warm-up-stable-decay schedule
+SCHEDULE_TAGS = {"cosine": COSINE, "wsd": WSD}  # the run-id part of each learning-rate schedule (constant: none)
 
 
 def variant_key(arch: str, recipe: str | None) -> str:

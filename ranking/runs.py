@@ -26,13 +26,13 @@ from xpollinate.ranking.batches import Encoded
 from xpollinate.ranking.item_features import ItemFeatures, build_item_features
 from xpollinate.ranking.metrics import ndcg_table
 from xpollinate.ranking.model import TRANSFORMER_ARCHS, ModelConfig
+from xpollinate.ranking.report import SCHEDULE_TAGS
 from xpollinate.ranking.scorer import HeuristicScorer, PopularityScorer
 from xpollinate.ranking.task import TaskData
 from xpollinate.ranking.train import EpochReport, Tick, TrainConfig, encode_split, model_scores, ndcg_summary, scorer_scores, train
 
 BUCKETS = ((0, 10, "<10"), (10, 20, "10-20"), (20, 30, "20-30"), (30, 40, "30-40"), (40, 50, "40-50"), (50, 10**9, "50+"))
 
-SCHEDULE_TAGS = {"cosine": "+cos", "wsd": "+wsd"}  # run-id parts of the learning-rate schedules (constant: none)
 
 # training settings that shape the model, in id order, with their id letters
 RECIPE = (("epochs", "e"), ("patience", "p"), ("batch_size", "b"), ("neg_per_cart", "n"), ("lr", "lr"),

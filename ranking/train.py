@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable, Literal, get_args
 
 import numpy as np
 import torch
@@ -51,6 +51,8 @@ from xpollinate.ranking.task import TaskData
 
 Tick = Callable[[str, int, int], None]
 EpochReport = Callable[[dict], None]  # called with each epoch's curve row as soon as it is measured
+Schedule = Literal["constant", "cosine", "wsd"]
+SCHEDULES: tuple[str, ...] = get_args(Schedule)
 
 
 class TrainConfig(BaseModel):
@@ -70,7 +72,7 @@ class TrainConfig(BaseModel):
     max_minutes: float = Field(12.0, gt=0, description="wall-clock budget for training")
     threads: int = Field(2, ge=1, le=64, description="torch CPU threads in all (split over the workers)")
     workers: int = Field(1, ge=1, le=16, description="data-parallel processes; each takes its share of every batch")
-    schedule: Literal["constant", "cosine", "wsd"] = Field("constant", description="learning-rate schedule")
+    schedule: Schedule = Field("constant", description="learning-rate schedule")
     warmup: float = Field(0.05, ge=0, lt=1, description="cosine, wsd: warm-up share of the planned steps")
     decay: float = Field(0.2, gt=0, le=1, description="wsd: share of the planned steps spent decaying to zero")
     fit_budget: bool = Field(False, description="after epochs 1 and 2, plan only the epochs that fit in max_minutes")
