@@ -136,7 +136,8 @@ def train_cmd(
     with bars() as tick:
         path, metrics = train_and_save(task, mcfg, tcfg, features=features, tick=tick, on_epoch=lambda row: err.print(
             f"epoch {row['epoch']}: loss {row['loss']:.4f}, validation NDCG@4 {row['ndcg@4']:.4f}, "
-            f"lr {row['lr']:.2e}, {row['seconds']:.0f} s (epoch {row['epoch']} of {row['planned_epochs']})"))
+            f"lr {row['lr']:.2e}, {row['seconds']:.0f} s ({row['val_seconds']:.1f} s validating; "
+            f"epoch {row['epoch']} of {row['planned_epochs']})"))
     table = Table(title=f"{path.name}: validation NDCG per epoch")
     for col in ("epoch", "loss", "ndcg@2", "ndcg@4", "ndcg@6", "seconds"):
         table.add_column(col, justify="right")

@@ -270,6 +270,7 @@ def _fit(
             if stop > 0:
                 over = True
                 break
+        val_started = time.perf_counter()
         val = _validate(model, val_own, model_config.max_cart, rank)
         elapsed = time.perf_counter() - started
         if epoch <= 2 and config.fit_budget:
@@ -278,7 +279,7 @@ def _fit(
             epochs = int(rank.reduce([float(fitted)])[0])  # rank 0's pace decides for all
             planned = epochs * steps_per_epoch
         curve.append({"epoch": epoch, "loss": total / max(b_i + 1, 1), **val, "seconds": round(elapsed, 1),
-                      "lr": opt.param_groups[0]["lr"], "planned_epochs": epochs})
+                      "val_seconds": round(elapsed - (val_started - started), 1), "lr": opt.param_groups[0]["lr"], "planned_epochs": epochs})
         if on_epoch is not None and rank.lead:
             on_epoch(curve[-1])
         if val["ndcg@4"] > best[0]:

@@ -150,6 +150,9 @@ def test_fit_budget_plans_the_epochs_after_the_first_two(fixture_task, fixture_f
     roomy = train(fixture_task, fixture_features, mcfg, TrainConfig(epochs=3, patience=5, schedule="cosine",
                                                                   fit_budget=True, max_minutes=60))
     assert [r["planned_epochs"] for r in roomy.curve] == [3, 3, 3]
+    # each epoch's row splits off its validation time, a part of the epoch's own seconds
+    starts = [0.0] + [r["seconds"] for r in roomy.curve[:-1]]
+    assert all(0.0 <= r["val_seconds"] <= r["seconds"] - s + 0.1 for r, s in zip(roomy.curve, starts))
     tight = train(fixture_task, fixture_features, mcfg, TrainConfig(epochs=3, patience=5, schedule="cosine",
                                                                   fit_budget=True, max_minutes=0.0001))
     assert [r["planned_epochs"] for r in tight.curve] == [1]
