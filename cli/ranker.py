@@ -97,8 +97,9 @@ def train_cmd(
                                 "'-dc<share>' when it is not 0.2).")] = 0.2,
     fit_budget: Annotated[bool, typer.Option(
         "--fit-budget", help="After the first epoch, and again after the second (the first carries start-up costs), "
-                             "plan only the epochs that fit in --max-minutes at that epoch's pace (--epochs stays the "
-                             "cap), so a cosine or wsd decay ends inside the budget. Run ids get '-fit<minutes>'.")] = False,
+                             "plan only the epochs that fit in --max-minutes at the pace so far (--epochs stays the "
+                             "cap), so a cosine or wsd decay ends inside the budget; wsd plans again after each epoch "
+                             "until its decay begins. Run ids get '-fit<minutes>'.")] = False,
     popularity: Annotated[bool, typer.Option(
         "--popularity/--no-popularity",
         help="Popularity prior in the item representation (training-week log basket count, our extension); "

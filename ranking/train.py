@@ -25,7 +25,8 @@ the plan is cut to the epochs that fit in the budget at that epoch's pace
 epoch's pace: the first carries start-up costs (spawning, first allocations) and ran 5-37%
 slower than the rest on the README's machine, so planning from it alone left minutes of the
 budget unused. The decay then ends inside the budget instead of being cut off half-way; the
-warm-up has passed by then, and the decay is re-planned from where it is.
+warm-up has passed by then, and the decay is re-planned from where it is. A wsd run plans again
+after every epoch until its decay begins (`replan`), from the mean pace of the epochs after the first.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class TrainConfig(BaseModel):
     schedule: Schedule = Field("constant", description="learning-rate schedule")
     warmup: float = Field(0.05, ge=0, lt=1, description="cosine, wsd: warm-up share of the planned steps")
     decay: float = Field(0.2, gt=0, le=1, description="wsd: share of the planned steps spent decaying to zero")
-    fit_budget: bool = Field(False, description="after epochs 1 and 2, plan only the epochs that fit in max_minutes")
+    fit_budget: bool = Field(False, description="after epochs 1 and 2 (wsd: and each epoch at the peak rate), "
+                             "plan only the epochs that fit in max_minutes")
     seed: int = 0
 
 
@@ -113,6 +115,24 @@ def budget_epochs(done: int, elapsed: float, pace: float, budget_seconds: float,
     from epoch to epoch); at least the ones done, at most `cap`."""
     spare = budget_seconds * (1.0 - margin) - elapsed
     return max(done, min(cap, done + int(spare // max(pace, 1e-9))))
+
+
+def replan(epoch: int, step: int, planned_epochs: int, fitted: int, steps_per_epoch: int, config: TrainConfig) -> int:
+    """The epochs to plan after `epoch` (`step` optimiser steps done) when `fitted` fit in the budget.
+
+    Every schedule takes the fitted plan after epochs 1 and 2. A wsd run also takes it after any
+    later epoch while its peak-rate phase lasts (the old plan's decay has not begun, the new plan's
+    warm-up is over): nothing done so far depends on the plan then, and an epoch's pace drifts
+    (on the README's Zen 4 VM a 23-s second epoch planned 36 epochs that ~28-s epochs could not
+    finish, cutting the decay half-way). A cosine plan is kept after epoch 2: moving it later
+    would bend a decay already under way."""
+    if epoch <= 2:
+        return fitted
+    if config.schedule != "wsd":
+        return planned_epochs
+    old, new = planned_epochs * steps_per_epoch, fitted * steps_per_epoch
+    old_decay_start = old - int(config.decay * old)
+    return fitted if int(config.warmup * new) <= step < old_decay_start else planned_epochs
 
 
 def cart_lengths(enc: Encoded, max_cart: int) -> np.ndarray:
@@ -273,10 +293,12 @@ def _fit(
         val_started = time.perf_counter()
         val = _validate(model, val_own, model_config.max_cart, rank)
         elapsed = time.perf_counter() - started
-        if epoch <= 2 and config.fit_budget:
-            pace = elapsed - (curve[-1]["seconds"] if curve else 0.0)  # this epoch's own seconds
+        if config.fit_budget and (epoch <= 2 or config.schedule == "wsd"):
+            # the pace: epoch 1's own seconds, then the mean of the epochs after it (start-up costs)
+            pace = elapsed if epoch == 1 else (elapsed - curve[0]["seconds"]) / (epoch - 1)
             fitted = budget_epochs(epoch, elapsed, pace, config.max_minutes * 60, config.epochs) if rank.lead else 0
-            epochs = int(rank.reduce([float(fitted)])[0])  # rank 0's pace decides for all
+            fitted = int(rank.reduce([float(fitted)])[0])  # rank 0's pace decides for all
+            epochs = replan(epoch, step, epochs, fitted, steps_per_epoch, config)
             planned = epochs * steps_per_epoch
         curve.append({"epoch": epoch, "loss": total / max(b_i + 1, 1), **val, "seconds": round(elapsed, 1),
                       "val_seconds": round(elapsed - (val_started - started), 1), "lr": opt.param_groups[0]["lr"], "planned_epochs": epochs})

@@ -156,6 +156,10 @@ def test_fit_budget_plans_the_epochs_after_the_first_two(fixture_task, fixture_f
     tight = train(fixture_task, fixture_features, mcfg, TrainConfig(epochs=3, patience=5, schedule="cosine",
                                                                   fit_budget=True, max_minutes=0.0001))
     assert [r["planned_epochs"] for r in tight.curve] == [1]
+    # wsd plans again after epoch 3 as well (still at its peak rate there): the roomy plan holds
+    wsd = train(fixture_task, fixture_features, mcfg, TrainConfig(epochs=4, patience=5, schedule="wsd",
+                                                                fit_budget=True, max_minutes=60))
+    assert [r["planned_epochs"] for r in wsd.curve] == [4, 4, 4, 4]
 
 
 def test_a_budget_fitted_run_names_its_budget(fixture_task) -> None:
@@ -164,3 +168,17 @@ def test_a_budget_fitted_run_names_its_budget(fixture_task) -> None:
 
     cfg = TrainConfig(epochs=20, patience=20, schedule="cosine", fit_budget=True, max_minutes=15)
     assert run_id(ModelConfig(arch="xp", pop_dim=0), cfg, fixture_task) == "xp+cos-listwise-basket-c50-s0-e20-p20-fit15"
+
+
+def test_replan_moves_only_a_plan_nothing_depends_on_yet() -> None:
+    from xpollinate.ranking.train import TrainConfig, replan
+
+    wsd = TrainConfig(schedule="wsd", fit_budget=True, epochs=40)  # warm-up 5%, decay over the last 20%
+    cos = TrainConfig(schedule="cosine", fit_budget=True, epochs=40)
+    spe = 100  # steps per epoch
+    assert replan(2, 200, 36, 30, spe, cos) == 30 and replan(2, 200, 36, 30, spe, wsd) == 30  # epochs 1-2: always
+    assert replan(20, 2000, 36, 31, spe, cos) == 36  # cosine: a decay under way is not bent
+    assert replan(20, 2000, 36, 31, spe, wsd) == 31  # wsd at the peak rate: shorter when the pace slowed
+    assert replan(20, 2000, 31, 36, spe, wsd) == 36  # ... or longer when it quickened
+    assert replan(29, 2900, 36, 31, spe, wsd) == 36  # the decay began at step 2,880: the plan holds
+    assert replan(3, 300, 36, 200, spe, wsd) == 36  # a plan whose warm-up (1,000 steps) is not over yet: kept
