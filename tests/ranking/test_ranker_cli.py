@@ -46,7 +46,8 @@ def test_ranker_train_prints_each_epoch_and_refuses_a_bad_schedule(fixture_run, 
         assert res.exit_code == 0, res.output
         # one line per epoch as it ends (a log file gets them too, where a progress bar only draws at the end)
         assert "epoch 1: loss" in res.output and "epoch 2: loss" in res.output and "validation NDCG@4" in res.output
-        assert res.output.count("epoch 1: loss") == 1 and "(epoch 2 of 2)" in res.output  # only rank 0 reports
+        assert res.output.count("epoch 1: loss") == 1 and "epoch 2 of 2)" in res.output  # only rank 0 reports
+        assert res.output.count(" s validating; epoch ") == 2  # each epoch's validation time
         assert "identity+cos+pop-listwise-basket-c50-s0-e2-p5-do0" in res.output
     finally:
         set_current(before, rank_home)
