@@ -36,7 +36,7 @@ from xpollinate.ranking.item_features import ItemFeatures, build_item_features
 from xpollinate.ranking.losses import listwise_softmax
 from xpollinate.ranking.model import CartRanker, ModelConfig
 from xpollinate.ranking.task import TaskConfig, prepare
-from xpollinate.ranking.train import bucketed_batches, cart_lengths, encode_split
+from xpollinate.ranking.train import batch_scores, bucketed_batches, cart_lengths, encode_split
 
 MODES = ("eager", "bf16", "compile")
 
@@ -63,7 +63,7 @@ def time_mode(mode: str, enc: Encoded, features: ItemFeatures, n_platforms: int,
 
     def step(b: dict[str, torch.Tensor]) -> torch.Tensor:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16"):
-            scores = model(b["cart_rows"], b["cart_mask"], b["cand_rows"], b["persona"], b["platform"])
+            scores = batch_scores(model, b)
         loss = listwise_softmax(scores.float(), b["labels"], b["cand_mask"], 5.0)
         loss.backward()
         return loss

@@ -100,13 +100,18 @@ def lr_factor(step: int, total: int, schedule: str, warmup: float, decay: float 
     the peak rate until the last `decay` share of the steps, then a linear decay to zero at `total`."""
     if schedule == "constant":
         return 1.0
-    warm = int(warmup * total)
+    warm, start = schedule_bounds(total, warmup, decay)
     if step < warm:
         return (step + 1) / warm
     if schedule == "wsd":
-        start = max(warm, total - int(decay * total))
         return 1.0 if step < start else max(0.0, (total - step) / max(total - start, 1))
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warm) / max(total - warm, 1))))
+
+
+def schedule_bounds(total: int, warmup: float, decay: float) -> tuple[int, int]:
+    """(the step the warm-up ends at, the step a wsd decay starts at) for `total` planned steps."""
+    warm = int(warmup * total)
+    return warm, max(warm, total - int(decay * total))
 
 
 def budget_epochs(done: int, elapsed: float, pace: float, budget_seconds: float, cap: int, margin: float = 0.04) -> int:
@@ -130,9 +135,9 @@ def replan(epoch: int, step: int, planned_epochs: int, fitted: int, steps_per_ep
         return fitted
     if config.schedule != "wsd":
         return planned_epochs
-    old, new = planned_epochs * steps_per_epoch, fitted * steps_per_epoch
-    old_decay_start = old - int(config.decay * old)
-    return fitted if int(config.warmup * new) <= step < old_decay_start else planned_epochs
+    _, old_decay_start = schedule_bounds(planned_epochs * steps_per_epoch, config.warmup, config.decay)
+    new_warm_end, _ = schedule_bounds(fitted * steps_per_epoch, config.warmup, config.decay)
+    return fitted if new_warm_end <= step < old_decay_start else planned_epochs
 
 
 def cart_lengths(enc: Encoded, max_cart: int) -> np.ndarray:
@@ -166,6 +171,11 @@ def _by_length(enc: Encoded, max_cart: int, batch_size: int,
     return out  # type: ignore[return-value]
 
 
+def batch_scores(model: CartRanker, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The model's scores [B, C] for a `collate`d batch."""
+    return model(batch["cart_rows"], batch["cart_mask"], batch["cand_rows"], batch["persona"], batch["platform"])
+
+
 def model_scores(model: CartRanker, enc: Encoded, max_cart: int, batch_size: int = 64) -> list[np.ndarray]:
     """Scores of every candidate of every cart (eval mode, no grad), one array per cart.
 
@@ -174,7 +184,7 @@ def model_scores(model: CartRanker, enc: Encoded, max_cart: int, batch_size: int
 
     def score(idx: np.ndarray) -> list[np.ndarray]:
         b = collate(enc, idx, max_cart)
-        s = model(b["cart_rows"], b["cart_mask"], b["cand_rows"], b["persona"], b["platform"]).numpy()
+        s = batch_scores(model, b).numpy()
         return [s[i, : len(enc.cands[j])] for i, j in enumerate(idx)]
 
     with torch.inference_mode():
@@ -270,9 +280,7 @@ def _fit(
             opt.zero_grad()
             if len(idx):
                 batch = collate(train_enc, idx, model_config.max_cart, config.neg_per_cart, neg_rng)
-                scores = model(batch["cart_rows"], batch["cart_mask"], batch["cand_rows"], batch["persona"],
-                               batch["platform"])
-                loss = loss_fn(scores, batch["labels"], batch["cand_mask"], loss_arg)
+                loss = loss_fn(batch_scores(model, batch), batch["labels"], batch["cand_mask"], loss_arg)
                 loss.backward()
                 loss_value = float(loss.detach())
             else:
@@ -292,7 +300,8 @@ def _fit(
                 break
         val_started = time.perf_counter()
         val = _validate(model, val_own, model_config.max_cart, rank)
-        elapsed = time.perf_counter() - started
+        now = time.perf_counter()
+        elapsed, val_seconds = now - started, now - val_started
         if config.fit_budget and (epoch <= 2 or config.schedule == "wsd"):
             # the pace: epoch 1's own seconds, then the mean of the epochs after it (start-up costs)
             pace = elapsed if epoch == 1 else (elapsed - curve[0]["seconds"]) / (epoch - 1)
@@ -301,7 +310,7 @@ def _fit(
             epochs = replan(epoch, step, epochs, fitted, steps_per_epoch, config)
             planned = epochs * steps_per_epoch
         curve.append({"epoch": epoch, "loss": total / max(b_i + 1, 1), **val, "seconds": round(elapsed, 1),
-                      "val_seconds": round(elapsed - (val_started - started), 1), "lr": opt.param_groups[0]["lr"], "planned_epochs": epochs})
+                      "val_seconds": round(val_seconds, 1), "lr": opt.param_groups[0]["lr"], "planned_epochs": epochs})
         if on_epoch is not None and rank.lead:
             on_epoch(curve[-1])
         if val["ndcg@4"] > best[0]:

@@ -13,7 +13,7 @@ from xpollinate.ranking.batches import collate
 from xpollinate.ranking.losses import LOSSES
 from xpollinate.ranking.model import CartRanker, ModelConfig
 from xpollinate.ranking.parallel import Rank, run_ranks
-from xpollinate.ranking.train import TrainConfig, encode_split, train
+from xpollinate.ranking.train import TrainConfig, batch_scores, encode_split, train
 
 
 def _fail_on_rank_one(rank: Rank) -> str:
@@ -71,8 +71,7 @@ def _batch_gradients(rank: Rank, enc, features, mcfg: ModelConfig, whole: np.nda
     model.train()
     idx = np.asarray(rank.share(whole))
     b = collate(enc, idx, mcfg.max_cart)
-    loss = LOSSES["listwise"](model(b["cart_rows"], b["cart_mask"], b["cand_rows"], b["persona"], b["platform"]),
-                              b["labels"], b["cand_mask"], 5.0)
+    loss = LOSSES["listwise"](batch_scores(model, b), b["labels"], b["cand_mask"], 5.0)
     loss.backward()
     weight = len(idx) / len(whole)
     (total,) = rank.reduce_gradients(model, weight, [weight * float(loss.detach())])
