@@ -3,9 +3,6 @@ anchors, judge-order checks; rendered as Markdown and as one self-contained HTML
 
 from __future__ import annotations
 
-import base64
-import html
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,75 +11,7 @@ import pandas as pd
 from xpollinate.ab import plots, tables
 from xpollinate.ab.runs import RunData
 from xpollinate.ab.stats import paired_bootstrap
-
-Block = tuple[str, str, Any]  # (heading, text, DataFrame | dict[str, DataFrame] | None)
-
-
-@dataclass
-class Report:
-    title: str
-    blocks: list[Block] = field(default_factory=list)
-    figures: list[tuple[str, bytes]] = field(default_factory=list)
-    headline: dict[str, Any] = field(default_factory=dict)
-
-    def markdown(self, figure_names: list[str] | None = None) -> str:
-        lines = [f"# {self.title}", ""]
-        for heading, text, body in self.blocks:
-            lines += [f"## {heading}", ""]
-            if text:
-                lines += [text, ""]
-            for sub, frame in _frames(body):
-                if sub:
-                    lines += [f"**{sub}**", ""]
-                lines += [md_table(frame), ""]
-        for (caption, _), name in zip(self.figures, figure_names or []):
-            lines += [f"![{caption}]({name})", ""]
-        return "\n".join(lines)
-
-    def html(self) -> str:
-        parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>",
-                 "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-                 "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;"
-                 "font-size:13px}th{background:#f3f3f3}td{text-align:right}td:first-child{text-align:left}</style>",
-                 f"</head><body><h1>{html.escape(self.title)}</h1>"]
-        for caption, png in self.figures:
-            data = base64.b64encode(png).decode()
-            parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
-                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-        for heading, text, body in self.blocks:
-            parts.append(f"<h2>{html.escape(heading)}</h2>")
-            if text:
-                parts.append(f"<p>{html.escape(text)}</p>")
-            for sub, frame in _frames(body):
-                if sub:
-                    parts.append(f"<h3>{html.escape(sub)}</h3>")
-                parts.append(frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-", border=0))
-        parts.append("</body></html>")
-        return "\n".join(parts)
-
-
-def _frames(body: Any) -> list[tuple[str, pd.DataFrame]]:
-    if body is None:
-        return []
-    if isinstance(body, pd.DataFrame):
-        return [("", body)]
-    return [(k, v) for k, v in body.items()]
-
-
-def _cell(v: Any) -> str:
-    if isinstance(v, (float, np.floating)):
-        return "-" if np.isnan(v) else f"{v:.3f}"
-    return str(v).replace("|", "\\|")
-
-
-def md_table(frame: pd.DataFrame) -> str:
-    if frame.empty:
-        return "_(no rows)_"
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
-
+from xpollinate.reports import Report, md_table  # noqa: F401  (md_table re-exported for the A/B tables)
 
 def _per_anchor(run: RunData, groups: pd.Series) -> pd.DataFrame:
     s = run.scored

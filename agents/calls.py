@@ -7,10 +7,15 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from pydantic import BaseModel
 
-from xpollinate.graphs.state import CallRef, FailureRecord, Stage
+from xpollinate.graphs.state import Anchor, CallRef, FailureRecord, Stage
 from xpollinate.llm import LLM, Failure, Result
 from xpollinate.llm.usage import CallUsage
 from xpollinate.prompts.render import PromptVariableError
+from xpollinate.prompts.schemas import Picks, ThemeNames, YesProbability
+
+# Output models of the lean prompts: they name the anchor by its product type in words; the paper's
+# prompts (Appendix A) name it with its full text and product type.
+LEAN_OUTPUTS = (ThemeNames, Picks, YesProbability)
 
 T = TypeVar("T")
 X = TypeVar("X")
@@ -27,13 +32,30 @@ def failure_record(failure: Failure, stage: Stage, subject: str) -> FailureRecor
     )
 
 
-def ask(llm: LLM, prompt: str, variables: Mapping[str, object]) -> Result[BaseModel] | Failure:
+def is_lean(llm: LLM, prompt: str) -> bool:
+    """Whether `prompt` is one of the lean prompts (short names, yes/no probabilities) rather than the paper's."""
+    output = llm.registry.get(prompt).output_model
+    return output is not None and issubclass(output, LEAN_OUTPUTS)
+
+
+def anchor_words(llm: LLM, prompt: str, anchor: Anchor) -> str:
+    """The anchor as `prompt` names it: the lean prompts get its product type (with its category for a yes/no
+    question), the paper's its full text."""
+    if not is_lean(llm, prompt):
+        return anchor.prompt_text
+    output = llm.registry.get(prompt).output_model
+    return anchor.label if output is not None and issubclass(output, YesProbability) else anchor.name
+
+
+def ask(
+    llm: LLM, prompt: str, variables: Mapping[str, object], output: type[BaseModel] | None = None
+) -> Result[BaseModel] | Failure:
     """The LLM layer's structured call (validation, repair, retries, cache); never raises on bad output.
 
     Variables come from earlier model answers and catalog rows; one that the prompt cannot take
     (empty, too long) is a failure of this item (`invalid_input`), not of the run."""
     try:
-        return llm.structured(prompt, variables)
+        return llm.structured(prompt, variables, output)
     except PromptVariableError as exc:
         template = llm.registry.get(prompt)
         return Failure(

@@ -1,22 +1,26 @@
-"""Contextual evaluator, XP paper A.4: score each (anchor, recommendation, explanation); drop < 0.4.
+"""Contextual evaluator, XP paper A.4: score each (anchor, recommendation, explanation); drop below a threshold.
 
-Two modes:
+With the paper's rubric prompt (`evaluator@v2`), two modes:
 - `per_rec` (the paper): one call per recommendation, with bounded concurrency;
 - `batched`: one call per usage context scoring all its recommendations (same rubric and
   weights, `evaluator_batch@v1`) — about 10x fewer calls and shared prompt tokens.
+With a yes/no prompt (`fit@v1`, the lean plan) the score is P(yes) for (anchor, situation,
+recommendation), one one-token call per recommendation.
+Historical recommendations (from baskets, not from the model) are not evaluated.
 A recommendation whose evaluation failed or is missing is dropped with that reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from xpollinate.agents.calls import ask, bounded_map, call_ref, failure_record
+from xpollinate.agents.calls import anchor_words, ask, bounded_map, call_ref, failure_record, is_lean
+from xpollinate.agents.recommend import GENERAL_CONTEXT
+from xpollinate.graphs.config import EvaluatorMode
 from xpollinate.graphs.state import CallRef, Drop, FailureRecord, ItemXPState, Rec, anchor_of, records
 from xpollinate.llm import LLM
-
-EvaluatorMode = Literal["per_rec", "batched"]
+from xpollinate.prompts.schemas import YesProbability
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,13 @@ class ContextualEvaluator:
     batch_prompt: str = "evaluator_batch@v1"
 
     def __call__(self, state: ItemXPState) -> dict[str, Any]:
-        recs = records(state, "candidates", Rec)
-        scored, failures, provenance = (self._batched if self.mode == "batched" else self._per_rec)(state, recs)
-        kept: list[Rec] = []
+        candidates = records(state, "candidates", Rec)
+        recs = [r for r in candidates if r.source != "historical"]
+        output = self.llm.registry.get(self.prompt).output_model
+        probability = output is not None and issubclass(output, YesProbability)
+        run = self._per_rec if probability or self.mode == "per_rec" else self._batched
+        scored, failures, provenance = run(state, recs)
+        kept: list[Rec] = [r for r in candidates if r.source == "historical"]
         drops: list[Drop] = []
         for rec in recs:
             result = scored.get(rec.rec_id)
@@ -49,10 +57,16 @@ class ContextualEvaluator:
     def _per_rec(self, state: ItemXPState, recs: list[Rec]):  # type: ignore[no-untyped-def]
         anchor = anchor_of(state)
 
+        words = anchor_words(self.llm, self.prompt, anchor)
+        wanted = set(self.llm.registry.get(self.prompt).variables)
+        probability_prompt = is_lean(self.llm, self.prompt)
+
         def evaluate(rec: Rec):  # type: ignore[no-untyped-def]
-            return ask(self.llm, self.prompt, {
-                "anchor_item": anchor.prompt_text, "recommendation": rec.text, "explanation": rec.explanation or "-",
-            })
+            lean = probability_prompt
+            values = {"anchor_item": words, "recommendation": (rec.label or rec.text) if lean else rec.text,
+                      "explanation": rec.explanation or "-",
+                      "context": rec.theme or GENERAL_CONTEXT}
+            return ask(self.llm, self.prompt, {k: v for k, v in values.items() if k in wanted})
 
         scored, failures, provenance = {}, [], {}
         for rec, result in zip(recs, bounded_map(evaluate, recs, self.workers)):

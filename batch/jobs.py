@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from xpollinate.batch.scored import scored_rows
 from xpollinate.catalog.store import DataStore
-from xpollinate.graphs.deps import default_deps, run_id_for, run_settings
+from xpollinate.graphs.deps import default_deps, deps_until_week, run_id_for, run_settings
 from xpollinate.graphs.item_xp import GraphKind, ItemXPConfig, ItemXPDeps, build_graph
 from xpollinate.graphs.runner import run_anchor
 from xpollinate.graphs.state import Anchor
@@ -48,11 +48,12 @@ class DefaultParts:
     llm: str | None = None
     judge_llm: str | None = None
     embedding_model: str = "minilm"
+    history_until_week: int | None = None  # historical product types from baskets up to this week (held-out evaluation)
 
     def build(self) -> ItemXPDeps:
         store = DataStore.open(Path(self.home))
         model = get_llm(self.llm)
-        deps = default_deps(store, model, self.embedding_model)
+        deps = default_deps(store, model, self.embedding_model, self.history_until_week)
         if self.judge_llm:
             judge = get_llm(self.judge_llm)
             if judge.spec != model.spec:
@@ -77,7 +78,7 @@ class BatchJob:
 
 def job_for(kind: GraphKind, config: ItemXPConfig, parts: Parts, store: DataStore, deps: ItemXPDeps) -> BatchJob:
     """A job whose run id is the hash of its settings (equal settings resume the same run)."""
-    settings = run_settings(kind, deps.llm, config, store, deps.scorer.scorer_id)
+    settings = run_settings(kind, deps.llm, config, store, deps.scorer.scorer_id, deps_until_week(deps))
     if deps.judge_llm is not None and deps.judge_llm.spec != deps.llm.spec:
         settings["judge_llm"] = str(deps.judge_llm.spec)
     return BatchJob(run_id_for(settings), kind, config, parts, settings)

@@ -8,9 +8,10 @@ from xpollinate.errors import XPError
 from xpollinate.graphs.item_xp import PromptSet
 from xpollinate.prompts import PromptRegistry, default_registry
 
-# prompt name -> the PromptSet field that holds its version
-SLOT = {"theme": "theme", "theme_recs": "recommend", "naive": "naive", "evaluator": "evaluator",
-        "evaluator_batch": "evaluator_batch", "judge": "judge"}
+# prompt name -> the PromptSet field that holds its version (the lean and the paper's prompt of one role share it)
+SLOT = {"theme": "theme", "theme_recs": "recommend", "pick": "recommend", "pick_free": "recommend", "naive": "naive",
+        "evaluator": "evaluator", "fit": "evaluator", "evaluator_batch": "evaluator_batch", "judge": "judge",
+        "relevance": "judge"}
 
 
 def prompt_set(refs: Iterable[str], base: PromptSet | None = None, registry: PromptRegistry | None = None) -> PromptSet:

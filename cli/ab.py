@@ -19,7 +19,6 @@ from xpollinate.catalog.store import DataStore
 from xpollinate.cli.batch import print_summary
 from xpollinate.cli.common import err, handle_errors, out
 from xpollinate.errors import XPError
-from xpollinate.graphs.item_xp import ItemXPConfig
 from xpollinate.llm import load_settings
 from xpollinate.settings import ensure_dir, run_home
 from xpollinate.xpstore.item_xp_store import ItemXPStore, store_path
@@ -62,8 +61,9 @@ def ab_cmd(
         if not a or not b:
             raise XPError("give both arms (--a and --b), or --compare RUN_A RUN_B")
         arm_a, arm_b = parse_arm("A", a), parse_arm("B", b)
-        if arm_a.prompts.judge != arm_b.prompts.judge:
-            raise XPError(f"the arms must share the judge prompt ({arm_a.prompts.judge} vs {arm_b.prompts.judge})")
+        if arm_a.config().prompts.judge != arm_b.config().prompts.judge:
+            err.print(f"[yellow]note:[/yellow] the arms use different judge prompts ({arm_a.config().prompts.judge} vs "
+                      f"{arm_b.config().prompts.judge}); the report compares their costs, and their scores only as each judge gives them")
         check_writable(home)
         ids = read_anchor_file(anchors) if anchors is not None else None
         selection = select_anchors(items, top=top, ids=ids, category=category, limit=limit, distinct_pts=distinct_pts)
@@ -76,7 +76,7 @@ def ab_cmd(
         with err.status("loading the models, catalog index, scorer and grocery filter"):
             for arm in (arm_a, arm_b):
                 parts = DefaultParts(home=str(home), llm=arm.llm or llm, judge_llm=judge)
-                config = ItemXPConfig(prompts=arm.prompts)
+                config = arm.config()
                 jobs.append(job_for(arm.kind, config, parts, store, shared_parts(parts)))
         if jobs[0].run_id == jobs[1].run_id:
             raise XPError("the two arms are identical; change the graph, a prompt version or the model of one")

@@ -18,7 +18,7 @@ from xpollinate.batch.summary import BatchSummary
 from xpollinate.catalog.store import DataStore
 from xpollinate.cli.common import err, handle_errors, out
 from xpollinate.errors import XPError
-from xpollinate.graphs.item_xp import ItemXPConfig
+from xpollinate.cli.options import graph_config
 from xpollinate.settings import run_home
 from xpollinate.xpstore.item_xp_store import ItemXPStore, store_path
 
@@ -32,13 +32,18 @@ def batch_cmd(
     distinct_pts: Annotated[bool, typer.Option("--distinct-pts", help="Keep one anchor per product type (its best seller).")] = False,
     allow_non_grocery: Annotated[bool, typer.Option("--allow-non-grocery", help="Run listed ids that are not grocery items (skipped by default).")] = False,
     graph: Annotated[str, typer.Option(help="theme or naive.")] = "theme",
+    plan: Annotated[str, typer.Option(help="Call plan: lean (short prompts, yes/no probabilities; the default) or paper (the paper's prompts and calls).")] = "lean",
+    grounding: Annotated[Optional[str], typer.Option(help="catalog (picks constrained to catalog GM product types; lean default) or free (the paper's mode).")] = None,
     llm: Annotated[Optional[str], typer.Option(help="Generator model, provider:model (default: XP_LLM, config, local).")] = None,
     judge_llm: Annotated[Optional[str], typer.Option(help="LLM-as-judge model when it should differ from --llm.")] = None,
     prompt: Annotated[Optional[list[str]], typer.Option(help="Prompt version to use, e.g. --prompt theme@v1 (repeatable).")] = None,
-    evaluator: Annotated[str, typer.Option(help="per_rec (the paper: one call per recommendation) or batched (one per theme).")] = "per_rec",
+    evaluator: Annotated[str, typer.Option(help="Paper plan's evaluator: per_rec (the paper: one call per recommendation) or batched (one per theme).")] = "per_rec",
     naive_n: Annotated[int, typer.Option(help="Recommendations asked of the naive generator (--graph naive).")] = 10,
-    match_k: Annotated[int, typer.Option(help="Catalog items matched per recommendation.")] = 3,
-    expand: Annotated[int, typer.Option(help="Similar items added per matched product type.")] = 2,
+    match_k: Annotated[Optional[int], typer.Option(help="Catalog items matched per recommendation (default: the plan's, 3).")] = None,
+    expand: Annotated[Optional[int], typer.Option(help="Similar items added per matched product type (default: the plan's; lean 0, paper 2).")] = None,
+    picks: Annotated[int, typer.Option(help="Lean plan: product types picked per theme.")] = 4,
+    history_pts: Annotated[int, typer.Option(help="Historical GM product types merged into Item XP; 0: the model's list only.")] = 10,
+    history_until_week: Annotated[Optional[int], typer.Option(help="Historical product types from baskets up to this week (for `xp eval offline`).")] = None,
     workers: Annotated[int, typer.Option(help="Model calls in flight per graph node.")] = 4,
     concurrency: Annotated[int, typer.Option(help="Anchors in flight (threads; per Dask worker with --executor dask).")] = 2,
     executor: Annotated[str, typer.Option(help="local (threads in this process) or dask (a distributed cluster).")] = "local",
@@ -52,16 +57,12 @@ def batch_cmd(
     """Run the item-XP graph over many grocery anchors: each anchor is one `xp run`, saved to the
     item-XP store as soon as it finishes. Kill it at any point and run the same command again:
     finished anchors are skipped and finished model calls come from the response cache."""
-    if graph not in ("theme", "naive"):
-        raise XPError(f"--graph: {graph!r} is not a graph; choose theme or naive")
-    if evaluator not in ("per_rec", "batched"):
-        raise XPError(f"--evaluator: {evaluator!r}; choose per_rec or batched")
     if executor not in ("local", "dask"):
         raise XPError(f"--executor: {executor!r}; choose local or dask")
     if concurrency < 1:
         raise XPError(f"--concurrency must be at least 1, got {concurrency}")
-    config = ItemXPConfig(prompts=prompt_set(prompt or []), evaluator_mode=evaluator, match_k=match_k,  # type: ignore[arg-type]
-                          expand=expand, workers=workers, naive_n=naive_n)
+    config = graph_config(graph, plan, grounding, evaluator, prompt_set(prompt or []), match_k=match_k, expand=expand,
+                          workers=workers, naive_n=naive_n, picks=picks, history_pts=history_pts)
     home = run_home()
     check_writable(home)
     store = DataStore.open()
@@ -76,12 +77,12 @@ def batch_cmd(
                   f"{', '.join(map(str, selection.not_grocery[:20]))}")
     if not selection.anchors:
         raise XPError("no anchor to run")
-    parts = DefaultParts(home=str(home), llm=llm, judge_llm=judge_llm)
+    parts = DefaultParts(home=str(home), llm=llm, judge_llm=judge_llm, history_until_week=history_until_week)
     with err.status("loading the model, catalog index, scorer and grocery filter"):
         deps = shared_parts(parts)
     job = job_for(graph, config, parts, store, deps)  # type: ignore[arg-type]
-    err.print(f"[bold]{graph} graph[/bold] over {len(selection.anchors)} anchors with {deps.llm.spec} "
-              f"(run {job.run_id}, executor {executor})")
+    err.print(f"[bold]{graph} graph[/bold], {config.plan} plan, {config.grounding} grounding, over {len(selection.anchors)} "
+              f"anchors with {deps.llm.spec} (run {job.run_id}, executor {executor})")
     runner = make_executor(executor, concurrency, scheduler, dask_workers)  # type: ignore[arg-type]
     xp_store = ItemXPStore()
     try:
@@ -112,6 +113,10 @@ def print_summary(s: BatchSummary) -> None:
         ("cache hits", f"{int(u['cache_hits']):,} ({s.cache_hit_rate:.1%})"),
         ("judge verdicts reused (PT-level, across anchors)", f"{int(judge['cache_hits']):,} of {int(judge['requests']):,}"),
         ("tokens in / out", f"{int(u['input_tokens']):,} / {int(u['output_tokens']):,}"),
+        ("seconds per anchor (median) / model calls per anchor", f"{s.median_seconds_per_anchor:,.1f} / {s.per_anchor('calls'):,.1f}"),
+        ("schema-valid answers / copies of prompt examples", f"{s.schema_valid_rate:.1%} / {s.copy_rate:.1%}"),
+        ("recommendations outside the catalog",
+         "-" if s.out_of_catalog_rate is None else f"{s.out_of_catalog:,} of {s.distinct_recs:,} ({s.out_of_catalog_rate:.1%})"),
         ("cost (USD)", f"{u['cost_usd']:.4f}" + (f" (+{int(u['unpriced_calls'])} unpriced calls)" if u["unpriced_calls"] else "")),
         ("wall time", f"{s.wall_s:.1f} s ({s.anchors_per_hour:,.0f} anchors/h, executor {s.executor})"),
     ]

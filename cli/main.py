@@ -14,7 +14,7 @@ app = typer.Typer(
 )
 
 from xpollinate.cli import (  # noqa: E402  (sub-commands register on import)
-    ab, batch, cache, candidates, data, index, prompts, ranker, review, run, serve, train, twotower,
+    ab, batch, cache, candidates, data, evals, index, prompts, ranker, review, run, serve, train, twotower,
 )
 
 app.add_typer(data.app, name="data")
@@ -32,3 +32,4 @@ app.add_typer(review.app, name="review")
 app.add_typer(ranker.app, name="ranker")
 app.command("serve")(serve.serve_cmd)
 app.add_typer(twotower.app, name="twotower")
+app.add_typer(evals.app, name="eval")

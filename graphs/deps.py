@@ -13,31 +13,51 @@ from xpollinate.llm import LLM, get_llm
 from xpollinate.retrieval.grocery_filter import GroceryFilter
 
 
-def default_deps(store: DataStore, llm: LLM | None = None, embedding_model: str = "minilm") -> ItemXPDeps:
-    """LLM from settings (XP_LLM / config / local), the GM catalog index, the trained
-    cross-encoder or its fallback, and the grocery filter — all local, nothing downloaded."""
+def default_deps(
+    store: DataStore, llm: LLM | None = None, embedding_model: str = "minilm", history_until_week: int | None = None,
+) -> ItemXPDeps:
+    """LLM from settings (XP_LLM / config / local), the GM catalog index and its grounding vocabulary,
+    the historical product types (association tables up to `history_until_week`, all weeks by
+    default), the trained cross-encoder or its fallback, and the grocery filter — all local."""
+    from xpollinate.retrieval.associations import AssocConfig, open_associations
     from xpollinate.retrieval.matcher import SemanticMatcher
+    from xpollinate.retrieval.shortlist import HistoricalPTs, Shortlister
+    from xpollinate.retrieval.vocabulary import GMVocabulary
 
+    matcher = SemanticMatcher.open(store, model=embedding_model)
+    items = store.items(columns=["product_type", "item_class"])
+    vocabulary = GMVocabulary.from_matcher(matcher, set(items.loc[items["item_class"] == "grocery", "product_type"]))
+    history = HistoricalPTs(open_associations(store, AssocConfig(until_week=history_until_week)))
     return ItemXPDeps(
         llm=llm or get_llm(),
-        matcher=SemanticMatcher.open(store, model=embedding_model),
+        matcher=matcher,
         scorer=load_scorer(),
         grocery_filter=GroceryFilter.for_store(store, model=embedding_model),
+        names=vocabulary,
+        shortlister=Shortlister(vocabulary, history),
+        history=history,
     )
 
 
-def run_settings(kind: GraphKind, llm: LLM, config: ItemXPConfig, store: DataStore, scorer_id: str) -> dict[str, Any]:
+def run_settings(kind: GraphKind, llm: LLM, config: ItemXPConfig, store: DataStore, scorer_id: str,
+                 history_until_week: int | None = None) -> dict[str, Any]:
     """What determines a run's results; its hash names the run, so equal settings resume one run."""
     return {
         "graph": kind,
         "llm": str(llm.spec),
         "config": config.model_dump(mode="json"),
         "prompt_hashes": {
-            name: llm.registry.get(ref).sha256 for name, ref in config.prompts.model_dump().items()
+            name: llm.registry.get(ref).sha256 for name, ref in config.prompts.model_dump().items() if ref
         },
         "data_build": store.build_id,
+        "history_until_week": history_until_week,
         "scorer": scorer_id,
     }
+
+
+def deps_until_week(deps: ItemXPDeps) -> int | None:
+    """The last week of baskets behind the deps' historical product types (None: all weeks)."""
+    return getattr(deps.history, "until_week", None)
 
 
 def run_id_for(settings: dict[str, Any]) -> str:

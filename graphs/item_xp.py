@@ -2,13 +2,20 @@
 
 Theme graph::
 
-    context --Send per theme--> recommend --> merge --> evaluate --> match --> judge ------> combine
-                                                                          \\-> cross_encode -/
+    context [-> shortlist] --Send per theme--> recommend --> merge --> evaluate --> history
+        --> match --> judge ------> combine
+                 \\-> cross_encode -/
 
-Naive graph (the paper's baseline): naive --> merge --> [evaluate] --> match --> judges --> combine.
+Naive graph (the paper's baseline): [shortlist ->] naive --> merge --> [evaluate] --> history --> match --> ...
+
+`shortlist` runs with catalog grounding (the lean plan's default): picks are then constrained
+to the anchor's shortlist of catalog GM product types. `history` merges the historical
+(market-basket) product types into the candidates, so the result is Item XP: the union of
+the model's list and the baskets', each item with its source. Which prompt family an agent
+speaks (the paper's or the lean one) follows from `ItemXPConfig` (see `graphs.config`).
 
 Nodes come from `agents/`, `judges/` and `graphs/nodes.py`; their dependencies (LLM,
-matcher, scorer) are bound when the graph is built, so each node is a plain
+matcher, scorer, vocabulary) are bound when the graph is built, so each node is a plain
 function of the state. Every model call goes through the LLM layer and its cache,
 which is what lets an interrupted run resume without repeating a finished call.
 """
@@ -20,48 +27,24 @@ from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
-from pydantic import BaseModel, ConfigDict, Field
 
 from xpollinate.agents.context import ContextAgent
-from xpollinate.agents.evaluator import ContextualEvaluator, EvaluatorMode
+from xpollinate.agents.evaluator import ContextualEvaluator
 from xpollinate.agents.naive import NaiveAgent
-from xpollinate.agents.recommend import RecommendationAgent
-from xpollinate.graphs.nodes import CombineNode, Matcher, MatchNode, MergeNode
+from xpollinate.agents.recommend import CatalogNames, RecommendationAgent
+from xpollinate.errors import XPError
+from xpollinate.graphs.config import EvaluatorMode, ItemXPConfig, PromptSet  # noqa: F401  (re-exported)
+from xpollinate.graphs.nodes import CombineNode, HistoricalSource, HistoryNode, Matcher, MatchNode, MergeNode, \
+    ShortlistNode, Shortlists
 from xpollinate.graphs.state import ItemXPState, ThemeBranch
 from xpollinate.judges.cross_encoder import CrossEncoderNode, PairScorer
 from xpollinate.judges.llm_judge import LLMJudge
 from xpollinate.llm import LLM
+from xpollinate.prompts.schemas import YesProbability
 from xpollinate.retrieval.grocery_filter import GroceryFilter
 
 GraphKind = Literal["theme", "naive"]
-
-
-class PromptSet(BaseModel):
-    """Prompt versions of one arm (an A/B comparison varies these)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    theme: str = "theme@v2"
-    recommend: str = "theme_recs@v2"
-    naive: str = "naive@v1"
-    evaluator: str = "evaluator@v2"
-    evaluator_batch: str = "evaluator_batch@v1"
-    judge: str = "judge@v2"
-
-
-class ItemXPConfig(BaseModel):
-    """How one anchor is processed."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    prompts: PromptSet = PromptSet()
-    naive_n: int = Field(10, ge=1, le=50, description="recommendations asked of the naive generator")
-    evaluate_naive: bool = Field(False, description="run the contextual evaluator in the naive graph too")
-    drop_below: float = Field(0.4, ge=0.0, le=1.0, description="contextual evaluator threshold")
-    evaluator_mode: EvaluatorMode = Field("per_rec", description="per_rec (the paper) or batched (one call per theme)")
-    match_k: int = Field(3, ge=1, le=50, description="catalog items matched per recommendation")
-    expand: int = Field(2, ge=0, le=20, description="similar items added per matched product type")
-    workers: int = Field(4, ge=1, le=64, description="model calls in flight per node")
+GRAPHS: tuple[str, ...] = ("theme", "naive")
 
 
 @dataclass(frozen=True)
@@ -73,51 +56,88 @@ class ItemXPDeps:
     scorer: PairScorer
     grocery_filter: GroceryFilter | None = None
     judge_llm: LLM | None = None  # the LLM-as-judge's model when it differs from the generator's (A/B arms share one judge)
+    names: CatalogNames | None = None  # the grounding vocabulary (display name -> catalog product type)
+    shortlister: Shortlists | None = None  # catalog grounding: the anchor's shortlist
+    history: HistoricalSource | None = None  # the historical half of Item XP
 
 
 def _route_themes(state: ItemXPState) -> list[Send] | str:
     themes = state.get("themes", [])
     if not themes:
         return "merge"
-    return [Send("recommend", ThemeBranch(anchor=state["anchor"], theme=t)) for t in themes]
+    shortlist = {"shortlist": list(state["shortlist"])} if state.get("shortlist") else {}
+    return [Send("recommend", ThemeBranch(anchor=state["anchor"], theme=t, **shortlist)) for t in themes]  # type: ignore[typeddict-item]
 
 
 def _add_scoring(builder: StateGraph, deps: ItemXPDeps, config: ItemXPConfig, after: str) -> None:
-    """match -> (judge || cross_encode) -> combine -> END, starting after node `after`."""
-    builder.add_node("match", MatchNode(deps.matcher, config.match_k, config.expand))
-    builder.add_node("judge", LLMJudge(deps.judge_llm or deps.llm, config.prompts.judge, config.workers))
+    """[history ->] match -> (judge || cross_encode) -> combine -> END, starting after node `after`."""
+    first = "match"
+    if config.history_pts and deps.history is not None:
+        builder.add_node("history", HistoryNode(deps.history, config.history_pts))
+        builder.add_edge("history", "match")
+        first = "history"
+    builder.add_node("match", MatchNode(deps.matcher, config.match_k or 3, config.expand or 0))
+    builder.add_node("judge", LLMJudge(deps.judge_llm or deps.llm, str(config.prompts.judge), config.workers))
     builder.add_node("cross_encode", CrossEncoderNode(deps.scorer))
     builder.add_node("combine", CombineNode())
-    builder.add_edge(after, "match")
+    builder.add_edge(after, first)
     builder.add_edge("match", "judge")
     builder.add_edge("match", "cross_encode")
     builder.add_edge(["judge", "cross_encode"], "combine")
     builder.add_edge("combine", END)
 
 
+def check_deps(deps: ItemXPDeps, config: ItemXPConfig) -> None:
+    """Setup errors before any model call: grounding without a vocabulary, a judge without token probabilities."""
+    if config.grounded and (deps.shortlister is None or deps.names is None):
+        raise XPError("catalog grounding needs the grounding vocabulary (the GM catalog index): build it with "
+                      "`xp index build`, or run with --grounding free")
+    prompts = config.prompts
+    for llm, refs in ((deps.llm, (prompts.theme, prompts.recommend, prompts.naive, prompts.evaluator)),
+                      (deps.judge_llm or deps.llm, (prompts.judge,))):
+        for ref in refs:
+            output = llm.registry.get(str(ref)).output_model
+            if output is not None and issubclass(output, YesProbability) and not getattr(llm.provider, "supports_logprobs", False):
+                raise XPError(f"{ref} is answered from token probabilities, which {llm.spec} does not report; use a local "
+                              "model or an OpenAI-compatible server for it (--judge-llm for the judge), or --plan paper")
+
+
 def build_graph(kind: GraphKind, deps: ItemXPDeps, config: ItemXPConfig | None = None, **compile_kwargs: Any):  # type: ignore[no-untyped-def]
     """A compiled item-XP graph; `compile_kwargs` go to `StateGraph.compile` (checkpointer, cache, ...)."""
     config = config or ItemXPConfig()
+    check_deps(deps, config)
+    prompts = config.prompts
     builder = StateGraph(ItemXPState)
-    merge = MergeNode(deps.grocery_filter)
+    merge = MergeNode(deps.grocery_filter, deps.names)
     evaluator = ContextualEvaluator(
-        deps.llm, config.prompts.evaluator, config.drop_below, config.workers, config.evaluator_mode,
-        config.prompts.evaluator_batch,
+        deps.llm, str(prompts.evaluator), float(config.drop_below or 0.0), config.workers, config.evaluator_mode,
+        str(prompts.evaluator_batch),
     )
+    shortlist = ShortlistNode(deps.shortlister, config.shortlist_size) if config.grounded and deps.shortlister else None
     if kind == "theme":
-        builder.add_node("context", ContextAgent(deps.llm, config.prompts.theme))
-        builder.add_node("recommend", RecommendationAgent(deps.llm, config.prompts.recommend))
+        builder.add_node("context", ContextAgent(deps.llm, str(prompts.theme)))
+        builder.add_node("recommend", RecommendationAgent(deps.llm, str(prompts.recommend), config.picks, deps.names))
         builder.add_node("merge", merge)
         builder.add_node("evaluate", evaluator)
         builder.add_edge(START, "context")
-        builder.add_conditional_edges("context", _route_themes, ["recommend", "merge"])
+        if shortlist is not None:
+            builder.add_node("shortlist", shortlist)
+            builder.add_edge("context", "shortlist")
+            builder.add_conditional_edges("shortlist", _route_themes, ["recommend", "merge"])
+        else:
+            builder.add_conditional_edges("context", _route_themes, ["recommend", "merge"])
         builder.add_edge("recommend", "merge")
         builder.add_edge("merge", "evaluate")
         _add_scoring(builder, deps, config, after="evaluate")
     elif kind == "naive":
-        builder.add_node("naive", NaiveAgent(deps.llm, config.prompts.naive, config.naive_n))
+        builder.add_node("naive", NaiveAgent(deps.llm, str(prompts.naive), config.naive_n, deps.names))
         builder.add_node("merge", merge)
-        builder.add_edge(START, "naive")
+        if shortlist is not None:
+            builder.add_node("shortlist", shortlist)
+            builder.add_edge(START, "shortlist")
+            builder.add_edge("shortlist", "naive")
+        else:
+            builder.add_edge(START, "naive")
         builder.add_edge("naive", "merge")
         if config.evaluate_naive:
             builder.add_node("evaluate", evaluator)

@@ -32,10 +32,21 @@ def audit(state: ItemXPState) -> dict[str, Any]:
     reasons: dict[str, int] = {}
     for d in dropped:
         reasons[f"{d.stage}: {d.reason}"] = reasons.get(f"{d.stage}: {d.reason}", 0) + 1
+    recs = state.get("recs", [])
+    copied = state.get("copied", [])
+    out_of_catalog = state.get("out_of_catalog")
     return {
         "themes": [t.model_dump() for t in state.get("themes", [])],
-        "n_recommendations": len(state.get("recs", [])),
-        "n_candidates": len(state.get("candidates", [])),
+        "shortlist": list(state.get("shortlist", [])),
+        "n_recommendations": len(recs),
+        "n_copied": len(copied),
+        "copied": list(copied),
+        "n_distinct_recs": state.get("n_distinct_recs", 0),
+        # distinct recommendations naming no catalog product type (None: no vocabulary to check against)
+        "n_out_of_catalog": None if out_of_catalog is None else len(out_of_catalog),
+        "out_of_catalog": list(out_of_catalog or []),
+        "n_candidates": sum(1 for r in state.get("candidates", []) if r.source != "historical"),  # the model's, kept
+        "n_historical": sum(1 for r in state.get("candidates", []) if r.source == "historical"),
         "n_matches": len(state.get("matches", [])),
         "n_judge_triplets": len(state.get("judge_scores", {})),
         "n_ce_pairs": len(state.get("ce_scores", {})),

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from typing import Annotated, Any, Literal, Mapping, TypedDict, TypeVar
+from typing import Annotated, Any, Literal, Mapping, NotRequired, TypedDict, TypeVar
 
 from pydantic import BaseModel, Field
 
-Stage = Literal["context", "recommend", "naive", "merge", "evaluate", "match", "judge", "cross_encode", "combine"]
+Stage = Literal["context", "shortlist", "recommend", "naive", "merge", "evaluate", "history", "match", "judge",
+                "cross_encode", "combine"]
+Source = Literal["llm", "historical", "both"]  # where an Item-XP item came from: the model, the baskets, or both
+
+
+def typed_label(name: str, category: str) -> str:
+    """'Scoop Litter' + 'CAT LITTER' -> 'Scoop Litter (Cat Litter)'; abbreviated product-type names read
+    far better to a small model with their category beside them."""
+    category = " ".join(category.split()).title()
+    return f"{name} ({category})" if category and category.lower() != name.lower() else name
 
 
 class Anchor(BaseModel):
@@ -27,8 +36,21 @@ class Anchor(BaseModel):
 
     @property
     def prompt_text(self) -> str:
-        """How the anchor is named in prompts: its readable text plus its product type."""
+        """How the paper's prompts name the anchor: its readable text plus its product type."""
         return f"{self.text} (product type: {self.product_type})" if self.product_type else self.text
+
+    @property
+    def label(self) -> str:
+        """The anchor's product type with its category, 'Dry Cat Food (Cat Food)': context for yes/no prompts."""
+        return typed_label(self.name, self.category)
+
+    @property
+    def name(self) -> str:
+        """How the lean prompts name the anchor: its product type in words ('Ground Coffee'), else its text
+        up to the brand (brand and size only distract a small model)."""
+        if self.product_type.strip():
+            return " ".join(self.product_type.split()).title()
+        return self.text.split(" - ", 1)[0]
 
 
 class Theme(BaseModel):
@@ -46,6 +68,9 @@ class Rec(BaseModel):
     order: int = 0  # position in its agent's answer (branches finish in any order; merge sorts)
     evaluator_score: float | None = None
     evaluator_reasoning: str | None = None
+    product_type: str | None = None  # the catalog product type it names (grounded picks, historical PTs), if any
+    label: str = ""  # that product type's name with its category, for yes/no questions
+    source: Source = "llm"
 
     @staticmethod
     def make_id(theme: str | None, text: str) -> str:
@@ -83,6 +108,7 @@ class Match(BaseModel):
     similarity: float
     rank: int
     expanded: bool = False
+    category: str = ""  # the item's catalog category (context for the lean judge: "Scoop Litter (Cat Litter)")
 
 
 class ScoredItem(BaseModel):
@@ -103,6 +129,7 @@ class ScoredItem(BaseModel):
     combined: float
     band: str
     judge_reasoning: str = ""
+    source: Source = "llm"
 
 
 class CallRef(BaseModel):
@@ -122,7 +149,11 @@ class ItemXPState(TypedDict, total=False):
 
     anchor: Anchor
     themes: list[Theme]
+    shortlist: list[str]  # catalog grounding: the display names a pick may take
     recs: Annotated[list[Rec], operator.add]
+    copied: Annotated[list[str], operator.add]  # generated recommendations that repeat a prompt example
+    n_distinct_recs: int  # distinct generated recommendations (after cross-theme dedup)
+    out_of_catalog: list[str]  # of those, the ones that name no catalog GM product type
     candidates: list[Rec]  # after merge/dedup (and, in theme mode, the evaluator)
     matches: list[Match]
     judge_scores: dict[str, tuple[float, str]]  # triplet key -> (LLM score, reasoning)
@@ -139,6 +170,7 @@ class ThemeBranch(TypedDict):
 
     anchor: Anchor
     theme: Theme
+    shortlist: NotRequired[list[str]]
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, Mapping, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -32,12 +33,15 @@ from xpollinate.llm.retry import RetriesExhausted, RetryPolicy, call_with_retrie
 from xpollinate.llm.settings import LLMSettings, LLMSpec, load_settings, parse_spec
 from xpollinate.llm.usage import CallUsage, UsageLedger
 from xpollinate.prompts import PromptRegistry, PromptTemplate, default_registry
+from xpollinate.prompts.schemas import YesProbability
 
 log = logging.getLogger("xpollinate.llm")
 T = TypeVar("T", bound=BaseModel)
 FailureKind = Literal["invalid_output", "invalid_input", "transient", "provider_error"]
 RAW_KEEP = 2000  # characters of the last bad answer kept in a Failure
 FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+PROBABILITY_ALTERNATIVES = 20  # first-token alternatives asked for a yes/no probability
+_WORD = re.compile(r"[^a-z]")
 
 
 @dataclass(frozen=True)
@@ -101,12 +105,25 @@ def repair_message(errors: list[str]) -> str:
     )
 
 
+def yes_probability(logprobs: Mapping[str, float]) -> YesProbability | None:
+    """P(yes) from a first token's alternatives ("Yes", " yes", "YES" all count); None when neither answer is among them."""
+    mass = {"yes": 0.0, "no": 0.0}
+    for token, logprob in logprobs.items():
+        word = _WORD.sub("", token.lower())
+        if word in mass:
+            mass[word] += math.exp(logprob)
+    total = mass["yes"] + mass["no"]
+    if total <= 0.0:
+        return None
+    return YesProbability(p_yes=round(mass["yes"] / total, 6), mass=round(min(total, 1.0), 6))
+
+
 def build_provider(spec: LLMSpec, settings: LLMSettings) -> Provider:
     """The backend for a resolved spec (SDKs and llama.cpp are imported only when chosen)."""
     if spec.provider == "local":
         from xpollinate.llm.providers.llamacpp import LlamaCppProvider
 
-        return LlamaCppProvider(spec.model, threads=settings.threads, n_ctx=settings.n_ctx)
+        return LlamaCppProvider(spec.model, threads=settings.threads, n_ctx=settings.n_ctx, parallel=settings.parallel)
     if spec.provider == "openai":
         from xpollinate.llm.providers.openai_api import OpenAIProvider
 
@@ -159,15 +176,21 @@ class LLM:
         model = output or template.output_model
         if model is None:
             raise LLMConfigError(f"{template.ref} declares no output model; pass one, or use a version that declares it")
+        probability = issubclass(model, YesProbability)
+        if probability and not getattr(self.provider, "supports_logprobs", False):
+            raise LLMConfigError(
+                f"{template.ref} is answered from token probabilities, which {self.spec} does not report; use a local "
+                "model or an OpenAI-compatible server for it, or the paper's call plan (--plan paper)"
+            )
         rendered = template.render(dict(variables))
-        schema = model.model_json_schema()
         request = ChatRequest(
             messages=({"role": "user", "content": rendered.text},),
-            schema=schema,
+            schema=None if probability else model.model_json_schema(),
             schema_name=model.__name__,
-            max_tokens=max_tokens or template.max_tokens,
+            max_tokens=1 if probability else (max_tokens or template.max_tokens),
             temperature=self.settings.temperature if temperature is None else temperature,
             seed=self.settings.seed,
+            top_logprobs=PROBABILITY_ALTERNATIVES if probability else 0,
         )
         usage = CallUsage(self.provider.name, self.provider.model, template.ref)
         cache = self.cache if (use_cache and self.settings.cache) else None
@@ -198,7 +221,8 @@ class LLM:
             provider=self.provider.name,
             model=self.provider.model,
             backend=self.provider.describe(),
-            params={"temperature": request.temperature, "max_tokens": request.max_tokens, "seed": request.seed},
+            params={"temperature": request.temperature, "max_tokens": request.max_tokens, "seed": request.seed,
+                    **({"top_logprobs": request.top_logprobs} if request.top_logprobs else {})},
             schema=request.schema,
             rendered=rendered,
         )
@@ -218,13 +242,14 @@ class LLM:
         return Result(value, template.ref, template.sha256, str(self.spec), cached=True, usage=usage)
 
     def _ask(self, request: ChatRequest, model: type[T], template: PromptTemplate, usage: CallUsage) -> Result[T] | Failure:
-        """Call, validate, and re-ask with the errors up to `max_repairs` times."""
+        """Call, validate, and re-ask with the errors up to `max_repairs` times (a probability is asked once:
+        the same prompt at temperature 0 gives the same first token)."""
         messages = list(request.messages)
         errors: list[str] = []
         text = ""
         attempts = 0
-        for _ in range(self.settings.max_repairs + 1):
-            current = ChatRequest(tuple(messages), request.schema, request.schema_name, request.max_tokens, request.temperature, request.seed)
+        for _ in range(1 if request.top_logprobs else self.settings.max_repairs + 1):
+            current = replace(request, messages=tuple(messages))
             try:
                 completion, tries = call_with_retries(lambda: self.provider.complete(current), self.retry, self._log_retry)
             except RetriesExhausted as exc:
@@ -234,6 +259,15 @@ class LLM:
             attempts += tries
             self._account(usage, completion)
             text = completion.text
+            if request.top_logprobs:
+                answer = yes_probability(completion.first_token_logprobs)
+                if answer is None:
+                    top = ", ".join(sorted(completion.first_token_logprobs, key=completion.first_token_logprobs.__getitem__,
+                                           reverse=True)[:5])
+                    errors = [f"the first token was neither yes nor no (most likely: {top or 'none reported'})"]
+                    break
+                return Result(model.model_validate(answer.model_dump()), template.ref, template.sha256, str(self.spec),
+                              cached=False, usage=usage)
             try:
                 value = model.model_validate(extract_json(text))
             except (ValidationError, json.JSONDecodeError) as exc:

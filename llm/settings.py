@@ -34,6 +34,7 @@ ENV_VARS = {
     "llm": "XP_LLM",
     "threads": "XP_LLM_THREADS",
     "n_ctx": "XP_LLM_CTX",
+    "parallel": "XP_LLM_PARALLEL",
     "timeout_s": "XP_LLM_TIMEOUT",
     "max_retries": "XP_LLM_MAX_RETRIES",
     "max_repairs": "XP_LLM_MAX_REPAIRS",
@@ -50,7 +51,8 @@ class LLMSettings(BaseModel):
 
     llm: str = Field("local", description="provider:model, or a provider name for its default model")
     threads: int | None = Field(None, ge=1, le=256, description="CPU threads for local models (default: all cores)")
-    n_ctx: int = Field(8192, ge=512, le=131072, description="context window of local models")
+    n_ctx: int = Field(16384, ge=512, le=131072, description="context window of local models, shared by their slots")
+    parallel: int = Field(4, ge=1, le=64, description="slots of a local model: requests decoded together in one batch")
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     seed: int = 42
     timeout_s: float = Field(120.0, gt=0, description="per request, remote providers")

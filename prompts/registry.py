@@ -51,6 +51,7 @@ class PromptTemplate:
     max_tokens: int
     variables: dict[str, VariableSpec] = field(repr=False)
     segments: tuple[Segment, ...] = field(repr=False)
+    examples: tuple[str, ...] = field(default=(), repr=False)  # items the prompt's examples recommend (copy detection)
 
     @property
     def ref(self) -> str:
@@ -121,6 +122,7 @@ def load_template(txt: Path) -> PromptTemplate:
         max_tokens=int(decl.get("max_tokens", 512)),
         variables=specs,
         segments=segments,
+        examples=tuple(str(e) for e in decl.get("examples", ())),
     )
 
 

@@ -9,9 +9,9 @@ computed here from the per-dimension scores, never taken from the model.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Mapping
+from typing import Annotated, ClassVar, Literal, Mapping, Sequence
 
-from pydantic import BaseModel, Field, computed_field, model_validator
+from pydantic import BaseModel, Field, computed_field, create_model, model_validator
 
 Score = Literal[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
 SCORE_SCALE = 10
@@ -34,6 +34,27 @@ def weighted_score(scores: Mapping[str, int], weights: Mapping[str, float], scal
     return round(sum(scores[k] * w for k, w in weights.items()) / (scale * total), 4)
 
 
+class YesProbability(BaseModel):
+    """A yes/no question answered by the model's first-token probabilities, not by generated text.
+
+    A small model's generated scores collapse (the 1.5B model rates nearly every pair 8-10),
+    while its probability of answering "yes" still ranks pairs; `mass` is the share of the
+    first token's probability that went to yes/no tokens (low mass: the model wanted to say
+    something else). Prompts whose output model is this one are asked through
+    `LLM.structured` like any other, with one generated token and its alternatives."""
+
+    p_yes: float = Field(ge=0.0, le=1.0)
+    mass: float = Field(ge=0.0, le=1.0)
+
+    @property
+    def score(self) -> float:
+        return self.p_yes
+
+    @property
+    def reasoning(self) -> str:
+        return f"P(yes) = {self.p_yes:.3f}"
+
+
 class Theme(BaseModel):
     context: str = Field(min_length=1, max_length=80, description="short name of the usage context")
     explanation: str = Field(min_length=1, max_length=200, description="brief explanation (5-6 words)")
@@ -43,6 +64,46 @@ class Themes(BaseModel):
     """Theme generator (A.2): the 5 most popular usage contexts of the anchor."""
 
     themes: list[Theme] = Field(min_length=THEMES_PER_ANCHOR, max_length=THEMES_PER_ANCHOR)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(context, explanation) pairs in the model's order."""
+        return [(t.context, t.explanation) for t in self.themes]
+
+
+class ThemeNames(BaseModel):
+    """Lean theme generator: the 5 usage contexts as short names only (a few generated tokens each)."""
+
+    themes: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        min_length=THEMES_PER_ANCHOR, max_length=THEMES_PER_ANCHOR
+    )
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return [(t, "") for t in self.themes]
+
+
+class Picks(BaseModel):
+    """Lean recommendation agent: product types for one usage context, names only.
+
+    This free-text form is the `pick_free` prompt's; the grounded form (`picks_model`) is the
+    same object whose names are an enum over the anchor's shortlist of catalog product types,
+    so constrained decoding can emit nothing else."""
+
+    picks: list[RecName] = Field(min_length=1, max_length=20)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return [(p, "") for p in self.picks]
+
+
+def picks_model(names: Sequence[str], max_picks: int) -> type[Picks]:
+    """`Picks` whose items must be one of `names` (a JSON-schema enum the decoder is constrained by).
+
+    llama.cpp's grammar ignores `uniqueItems`, so repeats are possible and removed afterwards."""
+    if not names:
+        raise ValueError("a grounded answer needs at least one allowed name")
+    allowed = Literal[tuple(dict.fromkeys(names))]  # type: ignore[valid-type]
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        "Picks", __base__=Picks, picks=(list[allowed], Field(min_length=1, max_length=max_picks)),  # type: ignore[valid-type]
+    )
 
 
 class ContextRecommendations(BaseModel):
@@ -179,6 +240,6 @@ OUTPUT_MODELS: dict[str, type[BaseModel]] = {
     m.__name__: m
     for m in (
         Themes, ThemeRecommendations, NaiveRecommendations, ContextualEvaluation, BatchContextualEvaluation,
-        JudgeEvaluation, MatchRating, CategoryTagging,
+        JudgeEvaluation, MatchRating, CategoryTagging, YesProbability, ThemeNames, Picks,
     )
 }

@@ -18,6 +18,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -75,6 +76,14 @@ def compute_statistics(
     return out
 
 
+@lru_cache(maxsize=16)
+def _read_table(path: Path, name: str) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path / f"{name}.parquet")
+    except Exception as exc:
+        raise XPError(f"cannot read {path / name}.parquet ({exc}); run `xp assoc build --force`") from exc
+
+
 @dataclass(frozen=True)
 class Associations:
     """Read access to one finished association build."""
@@ -82,10 +91,10 @@ class Associations:
     path: Path
 
     def table(self, name: str) -> pd.DataFrame:
-        try:
-            return pd.read_parquet(self.path / f"{name}.parquet")
-        except Exception as exc:
-            raise XPError(f"cannot read {self.path / name}.parquet ({exc}); run `xp assoc build --force`") from exc
+        """One table; the small product-type tables are read once per process (a graph asks them per anchor)."""
+        if name.startswith("pt_"):
+            return _read_table(self.path, name)
+        return _read_table.__wrapped__(self.path, name)
 
     @property
     def meta(self) -> dict:
@@ -129,6 +138,7 @@ def build_associations(
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
+    _read_table.cache_clear()  # a forced rebuild replaces the tables at the same path
     return Associations(final), True
 
 

@@ -60,6 +60,7 @@ class SemanticMatcher:
         self._item_ids = self._items["item_id"].to_numpy()
         self._pts = self._items["product_type"].to_numpy(dtype=str)
         self._texts = self._items["text"].to_numpy(dtype=str)
+        self._categories = self._items["category"].to_numpy(dtype=str)
         # Item rows grouped by text, each group most purchased first (items are stored in that order).
         order = np.argsort(self._text_row, kind="stable")
         self._text_items = np.split(order, np.flatnonzero(np.diff(self._text_row[order])) + 1)
@@ -156,6 +157,10 @@ class SemanticMatcher:
             out.append(listed)
         return out
 
+    def pt_row(self, product_type: str) -> int:
+        """The row of `product_type` in `pt_centroids`; KeyError if the index holds none of its items."""
+        return self._pt_index[product_type]
+
     def neighbour_pts_of(self, product_type: str, n: int) -> list[str]:
         """The `n` product types whose centroids are nearest to this one's (itself excluded)."""
         if n <= 0 or product_type not in self._pt_index:
@@ -239,7 +244,26 @@ class SemanticMatcher:
             text=str(self._texts[row]), rank=rank, expanded=source is not None, source_item_id=source, via=via,
         )
 
-    # --- the item-XP graph's entry point -----------------------------------------------------------
+    # --- the item-XP graph's entry points -----------------------------------------------------------
+
+    def match_product_types(self, texts: Sequence[str], product_types: Sequence[str], k: int) -> list[list["GraphMatch"]]:
+        """Per (recommendation text, catalog product type), that type's `k` most purchased items: the exact match of
+        a grounded recommendation. `similarity` is the cosine between the text and each item, as for `match_recommendations`."""
+        from xpollinate.graphs.state import Match as GraphMatch
+
+        if not texts:
+            return []
+        vectors = self.embed_memo(texts)
+        out = []
+        for q, pt in zip(vectors, product_types):
+            rows = list(self._pt_rows[self._pt_index[pt]][:k]) if pt in self._pt_index else []
+            sims = self.index.vectors[self._text_row[rows]] @ q if rows else np.array([])
+            out.append([
+                GraphMatch(rec_id="", item_id=int(self._item_ids[r]), item_text=str(self._texts[r]), product_type=pt,
+                           similarity=round(float(s), 6), rank=rank, category=str(self._categories[r]))
+                for rank, (r, s) in enumerate(zip(rows, sims), start=1)
+            ])
+        return out
 
     def match_recommendations(self, texts: Sequence[str], k: int, expand: int) -> list[list["GraphMatch"]]:
         """Per text, the top `k` items plus `expand` similar items per matched PT from the PT and
@@ -259,8 +283,9 @@ class SemanticMatcher:
             sims = self.index.vectors[self._text_row[rows]] @ q if rows else np.array([])
             out.append([
                 GraphMatch(rec_id="", item_id=m.item_id, item_text=m.text, product_type=m.product_type,
-                           similarity=round(float(s), 6), rank=m.rank, expanded=m.expanded)
-                for m, s in zip(matches, sims)
+                           similarity=round(float(s), 6), rank=m.rank, expanded=m.expanded,
+                           category=str(self._categories[row]))
+                for m, s, row in zip(matches, sims, rows)
             ])
         return out
 

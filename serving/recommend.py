@@ -171,7 +171,8 @@ def finish_cart(
     }
 
 
-REC_FIELDS = ("item_id", "item_text", "product_type", "theme", "recommendation", "explanation", "evaluator_score", "ce", "llm", "combined", "band")
+REC_FIELDS = ("item_id", "item_text", "product_type", "theme", "recommendation", "explanation", "evaluator_score", "ce",
+              "llm", "combined", "band", "source")
 
 
 def item_xp_view(state: ServingState, item_id: int, k: int | None = None) -> dict[str, Any] | None:

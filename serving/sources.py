@@ -1,10 +1,12 @@
 """Candidate sources of a cart pool: item-XP lists in memory, historical candidates behind them.
 
 `ItemXPLists` holds every anchor's stored item-XP recommendations (the latest run that
-finished it), read once from the item-XP store at start or reload. As a `CandidateSource`
-it answers (item_id, combined score), best first, without the Poor band (combined below
-`min_combined`), which the paper removes before ranking; the lists are kept as arrays
-(`top_arrays`, what the pool reads) and `top` gives the same as tuples.
+finished it), read once from the item-XP store at start or reload. A stored list is Item XP:
+the model's items and the historical (basket) items merged, each with its `source`. As a
+`CandidateSource` it answers (item_id, combined score), best first, without the model's Poor
+items (combined below `min_combined`), which the paper removes before ranking; historical
+items stay whatever their score, since the baskets are their evidence. The lists are kept as
+arrays (`top_arrays`, what the pool reads) and `top` gives the same as tuples.
 
 `LayeredSource` asks the item-XP lists first and, for an anchor with no item-XP entry,
 the precomputed historical table (`ranking.candidate_table.HistoricalSource`). Scores keep
@@ -37,7 +39,7 @@ class ItemXPLists(AnchorLists):
         self.recs = recs
         lists: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for anchor, rows in recs.items():
-            kept = [r for r in rows if float(r["combined"]) >= min_combined]
+            kept = [r for r in rows if float(r["combined"]) >= min_combined or r.get("source", "llm") != "llm"]
             if kept:
                 lists[int(anchor)] = (
                     np.array([int(r["item_id"]) for r in kept], dtype=np.int64),

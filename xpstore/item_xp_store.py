@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS recommendations (
     combined REAL NOT NULL,
     band TEXT NOT NULL,
     judge_reasoning TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT 'llm',  -- llm | historical | both (Item XP merges the two lists)
     PRIMARY KEY (run_id, anchor_id, rank),
     FOREIGN KEY (run_id, anchor_id) REFERENCES anchors(run_id, anchor_id)
 );
@@ -70,7 +71,7 @@ CREATE INDEX IF NOT EXISTS recs_by_anchor ON recommendations(anchor_id, combined
 
 REC_COLUMNS = (
     "item_id", "item_text", "product_type", "theme", "recommendation", "explanation", "evaluator_score",
-    "similarity", "expanded", "ce", "llm", "combined", "band", "judge_reasoning",
+    "similarity", "expanded", "ce", "llm", "combined", "band", "judge_reasoning", "source",
 )
 
 
@@ -101,12 +102,19 @@ class ItemXPStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(SCHEMA)
+            self._migrate()
         except sqlite3.DatabaseError as exc:
             raise XPError(f"cannot open the item-XP store {self.path}: {exc}") from exc
         self._db.row_factory = sqlite3.Row
 
     def close(self) -> None:
         self._db.close()
+
+    def _migrate(self) -> None:
+        """Stores written before items had a source: their rows were all the model's."""
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(recommendations)")}
+        if "source" not in columns:
+            self._db.execute("ALTER TABLE recommendations ADD COLUMN source TEXT NOT NULL DEFAULT 'llm'")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -139,7 +147,8 @@ class ItemXPStore:
                  round(outcome.seconds, 3), len(outcome.results), outcome.scorer_id, json.dumps(outcome.audit, default=str)),
             )
             db.executemany(
-                f"INSERT INTO recommendations VALUES (?, ?, ?, {', '.join('?' * len(REC_COLUMNS))})",
+                f"INSERT INTO recommendations (run_id, anchor_id, rank, {', '.join(REC_COLUMNS)}) "
+                f"VALUES (?, ?, ?, {', '.join('?' * len(REC_COLUMNS))})",
                 [
                     (run_id, outcome.anchor_id, rank, *(getattr(r, c) for c in REC_COLUMNS))
                     for rank, r in enumerate(outcome.results, start=1)

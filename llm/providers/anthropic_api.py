@@ -51,6 +51,7 @@ def answer_text(message: Any, tool_name: str | None) -> str:
 class AnthropicProvider:
     name = "anthropic"
     structured_mode = "tool_use"
+    supports_logprobs = False  # the Messages API reports no token probabilities
 
     def __init__(
         self, model: str, base_url: str | None = None, timeout_s: float = 120.0, client: anthropic.Anthropic | None = None

@@ -23,6 +23,7 @@ class ChatRequest:
     max_tokens: int
     temperature: float
     seed: int
+    top_logprobs: int = 0  # > 0: also return the log-probabilities of this many alternatives of the first token
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Completion:
     latency_s: float
     model: str
     stats: dict[str, float] = field(default_factory=dict)  # backend extras, e.g. generation tokens/s
+    first_token_logprobs: dict[str, float] = field(default_factory=dict)  # token text -> log-probability
 
 
 class Provider(Protocol):
@@ -44,6 +46,7 @@ class Provider(Protocol):
     name: str
     model: str
     structured_mode: str  # how the schema is enforced: json_schema, tool_use, json_object, none
+    supports_logprobs: bool  # whether `top_logprobs` requests are answered (yes/no probabilities need them)
 
     def complete(self, request: ChatRequest) -> Completion: ...
 

@@ -22,6 +22,7 @@ NO_KEY = "sk-no-key-required"  # OpenAI-compatible local servers take any key, b
 
 class OpenAIProvider:
     name = "openai"
+    supports_logprobs = True  # OpenAI, vLLM and llama.cpp's server report them; a server that does not fails the call
 
     def __init__(
         self,
@@ -62,6 +63,9 @@ class OpenAIProvider:
         fmt = self._response_format(request)
         if fmt is not None:
             kwargs["response_format"] = fmt
+        if request.top_logprobs:
+            kwargs["logprobs"] = True
+            kwargs["top_logprobs"] = request.top_logprobs
         start = time.perf_counter()
         try:
             resp = self.client.chat.completions.create(**kwargs)
@@ -80,4 +84,17 @@ class OpenAIProvider:
             output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             latency_s=latency,
             model=resp.model or self.model,
+            first_token_logprobs=first_token_logprobs(resp.choices[0]) if request.top_logprobs else {},
         )
+
+
+def first_token_logprobs(choice: Any) -> dict[str, float]:
+    """token -> log-probability of the first generated token's alternatives; a server that
+    returns none fails the request (the answer cannot be read without them)."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None) or []
+    if not content or not content[0].top_logprobs:
+        raise ProviderError("openai: the server returned no log-probabilities for a yes/no probability request")
+    out: dict[str, float] = {}
+    for alt in content[0].top_logprobs:
+        out.setdefault(alt.token, float(alt.logprob))
+    return out

@@ -71,7 +71,7 @@ class ScriptedParts:
 
 def job(parts: ScriptedParts, kind: GraphKind = "theme", config: ItemXPConfig | None = None, data_build: str = "b1",
         run_id: str | None = None) -> BatchJob:
-    config = config or ItemXPConfig()
+    config = config or ItemXPConfig(plan="paper", history_pts=0)
     settings = {"graph": kind, "llm": "scripted:script-1", "config": config.model_dump(mode="json"),
                 "data_build": data_build, "scorer": "test:overlap"}
     return BatchJob(run_id or f"{kind}-{config.prompts.theme}-{data_build}", kind, config, parts, settings)

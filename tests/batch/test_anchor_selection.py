@@ -93,7 +93,7 @@ def test_cli_bad_input(fixture_home: Path, tmp_path: Path) -> None:
     both = runner.invoke(app, ["batch", "--top", "1", "--category", "coffee"], env=env)
     assert both.exit_code == 2 and "exactly one anchor source" in both.output
     for opts, message in ((["--executor", "ray"], "choose local or dask"), (["--concurrency", "0"], "at least 1"),
-                          (["--match-k", "0"], "match_k")):
+                          (["--match-k", "0"], "--match-k")):
         res = runner.invoke(app, ["batch", "--top", "1", *opts], env=env)
         assert res.exit_code == 2 and message in res.output, res.output
     blocked = tmp_path / "file"

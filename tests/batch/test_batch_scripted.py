@@ -52,7 +52,7 @@ def test_batch_runs_resumes_and_shares_judge_verdicts(tmp_path: Path) -> None:
 
     # the stored outcome equals a plain run_anchor of the same anchor (one pipeline)
     deps = shared_parts(parts)
-    plain, _ = run_anchor(build_graph("theme", deps, ItemXPConfig()), deps.llm, anchors(6)[0])
+    plain, _ = run_anchor(build_graph("theme", deps, ItemXPConfig(plan="paper", history_pts=0)), deps.llm, anchors(6)[0])
     stored = store.recommendations(anchors(6)[0].item_id, batch.run_id)
     assert [(r["item_id"], r["combined"]) for r in stored] == [(r.item_id, r.combined) for r in plain.results]
     audit = store.anchor(batch.run_id, anchors(6)[0].item_id)["audit"]
@@ -101,7 +101,7 @@ def test_incremental_skips_unchanged_anchors_only(tmp_path: Path) -> None:
     # a changed prompt version: every anchor runs again
     from xpollinate.batch.prompt_refs import prompt_set
 
-    changed = job(parts, config=ItemXPConfig(prompts=prompt_set(["theme@v1"])), data_build="week2")
+    changed = job(parts, config=ItemXPConfig(plan="paper", history_pts=0, prompts=prompt_set(["theme@v1"])), data_build="week2")
     changed.settings["prompt_hashes"] = {"theme": "v1-hash"}
     s2 = run_batch([changed], anchors(6), LocalExecutor(2), store, show_progress=False, incremental=True).summary
     assert (s2.skipped_unchanged, s2.attempted) == (0, 6)
@@ -167,7 +167,7 @@ def test_a_catalog_item_without_product_type_is_judged(tmp_path: Path) -> None:
     deps = shared_parts(parts)
     from dataclasses import replace
 
-    graph = build_graph("theme", replace(deps, matcher=NoPT()), ItemXPConfig())
+    graph = build_graph("theme", replace(deps, matcher=NoPT()), ItemXPConfig(plan="paper", history_pts=0))
     outcome, _ = run_anchor(graph, deps.llm, anchors(1)[0])
     assert not any(f["stage"] == "judge" for f in outcome.audit["failures"])
     assert outcome.audit["n_judge_triplets"] > 0

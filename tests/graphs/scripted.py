@@ -7,6 +7,7 @@ layer (validation, repair, cache, usage) runs on top of it; it counts its calls.
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 from collections import Counter
@@ -18,26 +19,40 @@ from xpollinate.llm.providers.base import ChatRequest, Completion
 Script = Callable[[str, str], Any]  # (schema name, prompt text) -> JSON-able answer, or a raw str
 
 
+def _log(p: float) -> float:
+    return math.log(p) if p > 0 else -1e9
+
+
 def _field(text: str, label: str) -> str:
     m = re.search(rf"{label}\W*(.+)", text)
     return m.group(1).strip() if m else ""
 
 
 class ScriptedProvider:
+    """For a yes/no probability request (`top_logprobs`), the script gets the schema name
+    "YesProbability" and returns P(yes) as a float (or a dict of first-token log-probabilities)."""
+
     name = "scripted"
     model = "script-1"
     structured_mode = "json_schema"
+    supports_logprobs = True
 
     def __init__(self, script: Script) -> None:
         self.script = script
         self.calls: Counter[str] = Counter()
+        self.schemas: dict[str, Any] = {}  # the last JSON schema asked per schema name
         self._lock = threading.Lock()
 
     def complete(self, request: ChatRequest) -> Completion:
         prompt = request.messages[0]["content"]  # the rendered prompt (later messages are repairs)
         with self._lock:
             self.calls[request.schema_name] += 1
+            self.schemas[request.schema_name] = request.schema
         answer = self.script(request.schema_name, prompt)
+        if request.top_logprobs:
+            logprobs = answer if isinstance(answer, dict) else {"Yes": _log(answer), "No": _log(1.0 - answer)}
+            return Completion(text="Yes", input_tokens=len(prompt) // 4, output_tokens=1, latency_s=0.0, model=self.model,
+                              first_token_logprobs=logprobs)
         text = answer if isinstance(answer, str) else json.dumps(answer)
         return Completion(text=text, input_tokens=len(prompt) // 4, output_tokens=len(text) // 4, latency_s=0.0, model=self.model)
 

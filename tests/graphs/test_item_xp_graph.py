@@ -68,13 +68,17 @@ def script(schema: str, prompt: str) -> Any:
     raise AssertionError(schema)
 
 
+# The paper's call plan (its prompts are what `script` answers); the lean plan has tests of its own.
+PAPER = ItemXPConfig(plan="paper", history_pts=0)
+
+
 def deps(llm) -> ItemXPDeps:  # type: ignore[no-untyped-def]
     return ItemXPDeps(llm=llm, matcher=KeywordMatcher(), scorer=OverlapScorer())
 
 
 def test_theme_graph_end_to_end() -> None:
     llm, provider = scripted_llm(script)
-    out = build_graph("theme", deps(llm)).invoke({"anchor": ANCHOR})
+    out = build_graph("theme", deps(llm), PAPER).invoke({"anchor": ANCHOR})
     assert [t.context for t in out["themes"]] == ["Morning Brew", "Office Break", "Entertaining", "Cold Brew"]
     assert provider.calls["Themes"] == 1
     assert provider.calls["ThemeRecommendations"] == 4  # one Send branch per distinct theme
@@ -101,10 +105,10 @@ def test_theme_graph_end_to_end() -> None:
 def test_resume_from_cache_makes_no_model_call(tmp_path: Path) -> None:
     cache = ResponseCache(tmp_path / "cache")
     llm, provider = scripted_llm(script, cache=cache)
-    first = build_graph("theme", deps(llm)).invoke({"anchor": ANCHOR})
+    first = build_graph("theme", deps(llm), PAPER).invoke({"anchor": ANCHOR})
     made = sum(provider.calls.values())
     llm2, provider2 = scripted_llm(script, cache=ResponseCache(tmp_path / "cache"))
-    second = build_graph("theme", deps(llm2)).invoke({"anchor": ANCHOR})
+    second = build_graph("theme", deps(llm2), PAPER).invoke({"anchor": ANCHOR})
     assert made > 0 and sum(provider2.calls.values()) == 0
     assert [r.model_dump() for r in second["results"]] == [r.model_dump() for r in first["results"]]
 
@@ -118,7 +122,7 @@ def test_bad_llm_output_is_recorded_not_raised() -> None:
         return script(schema, prompt)
 
     llm, provider = scripted_llm(broken)
-    out = build_graph("theme", deps(llm)).invoke({"anchor": ANCHOR})
+    out = build_graph("theme", deps(llm), PAPER).invoke({"anchor": ANCHOR})
     stages = {(f.stage, f.kind) for f in out["failures"]}
     assert ("recommend", "invalid_output") in stages and ("judge", "invalid_output") in stages
     assert out["results"] == []  # no judge score -> nothing can be combined ...
@@ -127,13 +131,13 @@ def test_bad_llm_output_is_recorded_not_raised() -> None:
 
 def test_no_themes_ends_cleanly() -> None:
     llm, _ = scripted_llm(lambda schema, prompt: "garbage")
-    out = build_graph("theme", deps(llm)).invoke({"anchor": ANCHOR})
+    out = build_graph("theme", deps(llm), PAPER).invoke({"anchor": ANCHOR})
     assert out["themes"] == [] and out["results"] == [] and out["failures"][0].stage == "context"
 
 
 def test_naive_graph() -> None:
     llm, provider = scripted_llm(script)
-    out = build_graph("naive", deps(llm), ItemXPConfig(naive_n=3)).invoke({"anchor": ANCHOR})
+    out = build_graph("naive", deps(llm), ItemXPConfig(plan="paper", history_pts=0, naive_n=3)).invoke({"anchor": ANCHOR})
     assert provider.calls["NaiveRecommendations"] == 1 and provider.calls["ContextualEvaluation"] == 0
     assert out["results"][0].product_type == "COFFEE FILTERS"
     assert any(d.reason == "empty" for d in out["dropped"])
@@ -157,7 +161,7 @@ def test_batched_evaluator_one_call_per_theme_and_agreement() -> None:
     from xpollinate.agents.evaluator import agreement
 
     llm, provider = scripted_llm(batch_script)
-    batched = build_graph("theme", deps(llm), ItemXPConfig(evaluator_mode="batched")).invoke({"anchor": ANCHOR})
+    batched = build_graph("theme", deps(llm), ItemXPConfig(plan="paper", history_pts=0, evaluator_mode="batched")).invoke({"anchor": ANCHOR})
     assert provider.calls["ContextualEvaluation"] == 0
     assert provider.calls["BatchContextualEvaluation"] == len({r.theme for r in batched["recs"]}) == 4
     missing = [d for d in batched["dropped"] if d.reason == "evaluation failed"]
@@ -165,7 +169,7 @@ def test_batched_evaluator_one_call_per_theme_and_agreement() -> None:
     assert any(d.reason == "evaluator score below threshold" and "Batteries" in d.text for d in batched["dropped"])
 
     llm2, _ = scripted_llm(script)
-    per_rec = build_graph("theme", deps(llm2)).invoke({"anchor": ANCHOR})
+    per_rec = build_graph("theme", deps(llm2), PAPER).invoke({"anchor": ANCHOR})
     a = {r.rec_id: r.evaluator_score for r in per_rec["candidates"]}
     b = {r.rec_id: r.evaluator_score for r in batched["candidates"]}
     stats = agreement(a, b)
@@ -188,7 +192,7 @@ def test_copied_format_placeholders_are_dropped_with_their_reason() -> None:
         return script(schema, prompt)
 
     llm, provider = scripted_llm(echo)
-    out = build_graph("theme", deps(llm)).invoke({"anchor": ANCHOR})
+    out = build_graph("theme", deps(llm), PAPER).invoke({"anchor": ANCHOR})
     assert [t.context for t in out["themes"]] == ["Morning Brew"] and out["themes"][0].explanation == ""
     assert provider.calls["ThemeRecommendations"] == 1
     placeholders = sorted(d.text for d in out["dropped"] if d.reason == PLACEHOLDER_REASON)
@@ -201,7 +205,7 @@ def test_unusable_prompt_input_is_a_recorded_failure_not_a_crash() -> None:
     """A prompt variable the template refuses (here an anchor too long for the theme prompt) fails that call only."""
     llm, provider = scripted_llm(script)
     long_anchor = ANCHOR.model_copy(update={"text": "Ground coffee " * 21})  # + " (product type: ...)" > 300 chars
-    out = build_graph("theme", deps(llm)).invoke({"anchor": long_anchor})
+    out = build_graph("theme", deps(llm), PAPER).invoke({"anchor": long_anchor})
     assert sum(provider.calls.values()) == 0 and out["results"] == []
     assert [(f.stage, f.kind) for f in out["failures"]] == [("context", "invalid_input")]
     assert "anchor_item" in out["failures"][0].message
@@ -225,6 +229,6 @@ def test_an_item_without_product_type_is_judged_by_its_text() -> None:
 
     llm, _ = scripted_llm(judge_script)
     out = build_graph("naive", ItemXPDeps(llm=llm, matcher=NoTypeMatcher(), scorer=OverlapScorer()),
-                      ItemXPConfig(naive_n=3)).invoke({"anchor": ANCHOR})
+                      ItemXPConfig(plan="paper", history_pts=0, naive_n=3)).invoke({"anchor": ANCHOR})
     assert seen and set(seen) == {"Coffee Filters (Misc, Drug Gm)"}
     assert not out["failures"] and out["results"]

@@ -9,13 +9,13 @@ from xpollinate.graphs.runner import run_anchor
 from xpollinate.xpstore.item_xp_store import ItemXPStore
 
 from tests.graphs.scripted import scripted_llm
-from tests.graphs.test_item_xp_graph import ANCHOR, deps, script
+from tests.graphs.test_item_xp_graph import PAPER, ANCHOR, deps, script
 
 
 def test_run_and_store_round_trip(tmp_path: Path) -> None:
     llm, _ = scripted_llm(script)
     seen: list[str] = []
-    outcome, state = run_anchor(build_graph("theme", deps(llm)), llm, ANCHOR, on_node=lambda n, u: seen.append(n))
+    outcome, state = run_anchor(build_graph("theme", deps(llm), PAPER), llm, ANCHOR, on_node=lambda n, u: seen.append(n))
     assert seen[0] == "context" and seen.count("recommend") == 4 and seen[-1] == "combine"
     assert outcome.audit["usage"]["requests"] > 0 and outcome.audit["usage"]["cache_hits"] == 0
     assert outcome.audit["dropped_by_reason"]["evaluate: evaluator score below threshold"] == 1
@@ -38,7 +38,7 @@ def test_run_and_store_round_trip(tmp_path: Path) -> None:
 
 def test_failed_write_leaves_nothing_half_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     llm, _ = scripted_llm(script)
-    outcome, _ = run_anchor(build_graph("theme", deps(llm)), llm, ANCHOR)
+    outcome, _ = run_anchor(build_graph("theme", deps(llm), PAPER), llm, ANCHOR)
     store = ItemXPStore(tmp_path / "xp.sqlite")
     store.start_run("r1", "theme", "x", {}, "b")
     bad = outcome.results[-1].model_copy(update={"band": None})  # violates NOT NULL mid-insert

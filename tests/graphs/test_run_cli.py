@@ -22,10 +22,14 @@ runner = CliRunner()
         (["--anchor", "99999999"], "no item with id 99999999"),
         (["--anchor", "zzqx"], "nothing in the catalog matches"),
         (["--anchor", "11"], "not grocery; pass --allow-non-grocery"),  # coffee filters: GM
-        (["--anchor", "coffee", "--graph", "fancy"], "choose theme or naive"),
-        (["--anchor", "coffee", "--evaluator", "sometimes"], "choose per_rec or batched"),
-        (["--anchor", "coffee", "--match-k", "0"], "match_k"),
-        (["--anchor", "coffee", "--naive-n", "500"], "naive_n"),
+        (["--anchor", "coffee", "--graph", "fancy"], "--graph: 'fancy' is not one of theme, naive"),
+        (["--anchor", "coffee", "--evaluator", "sometimes"], "--evaluator: 'sometimes' is not one of per_rec, batched"),
+        (["--anchor", "coffee", "--plan", "quick"], "--plan: 'quick' is not one of lean, paper"),
+        (["--anchor", "coffee", "--grounding", "web"], "--grounding: 'web' is not one of catalog, free"),
+        (["--anchor", "coffee", "--plan", "paper", "--grounding", "catalog"], "the paper plan generates free text"),
+        (["--anchor", "coffee", "--match-k", "0"], "--match-k"),
+        (["--anchor", "coffee", "--naive-n", "500"], "--naive-n"),
+        (["--anchor", "coffee", "--picks", "0"], "--picks"),
         (["--anchor", "coffee", "--llm", "nosuch:model"], "nosuch"),
     ],
 )

@@ -37,7 +37,8 @@ def check_outcome(payload: dict[str, Any]) -> None:
     for f in audit["failures"]:
         assert f["stage"] and f["kind"] in {"invalid_output", "invalid_input", "transient", "provider_error"} and f["prompt"]
     for r in payload["results"]:
-        assert r["band"] != "Poor" and r["band"] == band(r["combined"]).value
+        assert r["band"] == band(r["combined"]).value
+        assert r["band"] != "Poor" or r["source"] != "llm"  # the model's Poor items go; historical ones stay
         assert r["combined"] == pytest.approx(combined_score(r["ce"], r["llm"]), abs=1e-4)
     for d in audit["dropped"]:
         if d["reason"] == "poor band":  # "item 123: 0.52 x 0.10 = 0.05"
@@ -52,13 +53,36 @@ def check_provenance(audit: dict[str, Any], llm: str) -> None:
         assert ref["llm"] == llm and ref["prompt_sha256"] == registry.get(ref["prompt"]).sha256
 
 
+def test_lean_grounded_run_with_smollm2_names_catalog_product_types(indexed_home: Path, real_store: DataStore,
+                                                                   tmp_path: Path) -> None:
+    """The default plan on a real model: every model recommendation is a GM product type of the catalog."""
+    env = {"XP_HOME": str(indexed_home), "XP_LLM_THREADS": "1"}
+    out = tmp_path / "buns.json"
+    result = runner.invoke(app, ["run", "--anchor", "hot dog buns", "--llm", "local-small", "--json", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "lean plan, catalog grounding" in result.output and "✓ shortlist" in result.output
+    payload = json.loads(out.read_text())
+    audit = payload["audit"]
+    check_outcome(payload)
+    check_provenance(audit, SMOLLM2)
+    assert payload["settings"]["config"]["prompts"]["recommend"] == "pick@v1"
+    assert audit["shortlist"] and audit["n_out_of_catalog"] == 0 and audit["n_copied"] == 0
+    items = real_store.items()
+    gm_types = set(items.loc[items["is_gm"], "product_type"])
+    shortlisted = {name.lower() for name in audit["shortlist"]}
+    model_items = [r for r in payload["results"] if r["source"] != "historical"]
+    assert all(r["product_type"] in gm_types and r["recommendation"].lower() in shortlisted for r in model_items)
+    assert {r["source"] for r in payload["results"]} <= {"llm", "both", "historical"}
+    assert any(r["source"] != "llm" for r in payload["results"])  # the baskets' half of Item XP is there
+
+
 def test_xp_run_with_smollm2_on_the_real_slice(indexed_home: Path, tmp_path: Path) -> None:
     env = {"XP_HOME": str(indexed_home), "XP_LLM_THREADS": "1"}
     out = tmp_path / "coffee.json"
-    result = runner.invoke(app, ["run", "--anchor", "ground coffee", "--llm", "local-small", "--evaluator", "batched",
-                                 "--match-k", "1", "--expand", "0", "--json", str(out)], env=env)
+    result = runner.invoke(app, ["run", "--anchor", "ground coffee", "--llm", "local-small", "--plan", "paper",
+                                 "--evaluator", "batched", "--match-k", "1", "--expand", "0", "--json", str(out)], env=env)
     assert result.exit_code == 0, result.output
-    assert "theme graph for" in result.output and "✓ context" in result.output
+    assert "theme graph, paper plan, free grounding, for" in result.output and "✓ context" in result.output
     payload = json.loads(out.read_text())
     assert payload["anchor"]["product_type"] == "GROUND COFFEE"
     assert payload["settings"]["llm"] == SMOLLM2 and payload["settings"]["scorer"] == FALLBACK
@@ -87,7 +111,7 @@ def by_stage(audit: dict[str, Any], stage: str) -> int:
 def test_naive_graph_with_smollm2_records_what_goes_wrong(indexed_home: Path, tmp_path: Path) -> None:
     out = tmp_path / "milk.json"
     result = runner.invoke(app, ["run", "--anchor", "milk", "--graph", "naive", "--llm", "local-small", "--naive-n", "3",
-                                 "--match-k", "1", "--expand", "0", "--json", str(out)],
+                                 "--plan", "paper", "--match-k", "1", "--expand", "0", "--json", str(out)],
                            env={"XP_HOME": str(indexed_home), "XP_LLM_THREADS": "1"})
     assert result.exit_code == 0, result.output
     payload = json.loads(out.read_text())
@@ -133,7 +157,7 @@ def test_real_matcher_filter_and_scorer_with_a_scripted_model(
     monkeypatch.setenv("XP_HOME", str(indexed_home))
     llm, provider = scripted_llm(real_script)
     deps = default_deps(real_store, llm)
-    config = ItemXPConfig(evaluator_mode="batched", match_k=2, expand=1)
+    config = ItemXPConfig(plan="paper", history_pts=0, evaluator_mode="batched", match_k=2, expand=1)
     anchor = anchor_from_item(resolve(real_store.items(), "ground coffee"))
     outcome, state = run_anchor(build_graph("theme", deps, config), llm, anchor)
     reasons = outcome.audit["dropped_by_reason"]

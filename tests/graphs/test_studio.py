@@ -72,7 +72,8 @@ def test_langgraph_dev_runs_the_theme_graph(indexed_home: Path, real_store: Data
         assert out["provenance"]["context"]["llm"] == "local:smollm2-135m-instruct" or out.get("failures")
         assert out["scorer_id"] == "fallback:minilm-cosine@v1"
         for r in out.get("results", []):
-            assert r["band"] != "Poor" and r["combined"] == pytest.approx(r["ce"] * r["llm"], abs=1e-4)
+            assert r["combined"] == pytest.approx(r["ce"] * r["llm"], abs=1e-4)
+            assert r["band"] != "Poor" or r["source"] != "llm"  # the model's Poor items go; historical ones stay
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -37,7 +37,7 @@ def test_edit_in_place_is_reported_with_the_next_version(templates: Path) -> Non
     path.write_text(path.read_text() + "\nBe creative.\n")
     problems = PromptRegistry(templates).lock_problems()
     assert len(problems) == 1
-    assert problems[0].startswith("theme@v2: text changed") and "theme@v3" in problems[0]
+    assert problems[0].startswith("theme@v2: text changed") and "theme@v4" in problems[0]  # the next free version
 
 
 def test_new_and_removed_versions_are_reported(templates: Path) -> None:
@@ -87,11 +87,12 @@ def test_v2_changes_only_the_output_section() -> None:
 
 def test_latest_version_and_unknown_refs() -> None:
     r = default_registry()
-    assert r.get("theme").ref == "theme@v2"
-    assert [t.version for t in r.versions("theme")] == ["v1", "v2"]
-    with pytest.raises(PromptNotFoundError, match="known: (.*, )?evaluator, evaluator_batch, judge, match, naive, theme, theme_recs"):
+    assert r.get("theme").ref == "theme@v3"
+    assert [t.version for t in r.versions("theme")] == ["v1", "v2", "v3"]
+    with pytest.raises(PromptNotFoundError, match="known: (.*, )?evaluator, evaluator_batch, fit, judge, match, naive, pick, "
+                                                  "pick_free, relevance, theme, theme_recs"):
         r.get("themes@v1")
-    with pytest.raises(PromptNotFoundError, match="theme has theme@v1, theme@v2"):
+    with pytest.raises(PromptNotFoundError, match="theme has theme@v1, theme@v2, theme@v3"):
         r.get("theme@v9")
     with pytest.raises(PromptNotFoundError, match="expected name@vN"):
         r.get("theme@latest")
