@@ -35,7 +35,7 @@ demo: install models
 	$(BIN)/xp data info
 	$(BIN)/xp candidates --anchor "ground coffee"
 	$(BIN)/xp index build
-	$(BIN)/xp run --anchor "ground coffee" --evaluator batched --match-k 1 --expand 0
+	$(BIN)/xp run --anchor "ground coffee"
 
 test: install
 	$(BIN)/python -m pytest -m "not slow" -q

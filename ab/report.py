@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from xpollinate.ab import plots, tables
 from xpollinate.ab.runs import RunData
@@ -38,6 +39,7 @@ def build_report(a: RunData, b: RunData, groups: pd.Series, labels: tuple[str, s
     la, lb = labels
     rep = Report(title=f"A/B report: {la} = {a.run_id} vs {lb} = {b.run_id}")
     desc = describe or (a.run_id, b.run_id)
+    a, b = a.model_part(), b.model_part()
     scorers = {str(x) for x in pd.concat([a.anchors["scorer_id"], b.anchors["scorer_id"]]).dropna().unique()}
     judges = {r.settings.get("judge_llm", r.settings.get("llm")) for r in (a, b)}
     judge_prompts = {r.settings.get("config", {}).get("prompts", {}).get("judge") for r in (a, b)}
@@ -58,14 +60,24 @@ def build_report(a: RunData, b: RunData, groups: pd.Series, labels: tuple[str, s
         p_text = "-" if np.isnan(r.p_value) else (f"< {1 / n_boot:.4f}" if r.p_value <= 1 / n_boot else f"{r.p_value:.4f}")
         rows.append([name, r.n, r.mean_a, r.mean_b, r.diff, r.ci_low, r.ci_high, p_text])
         if metric == "combined":
-            rep.headline = {"n": r.n, "mean_a": r.mean_a, "mean_b": r.mean_b, "diff": r.diff, "ci": (r.ci_low, r.ci_high),
-                            "p": r.p_value}
-    stats = pd.DataFrame(rows, columns=["per-anchor metric", "anchors", la, lb, f"{lb} - {la}", "95% CI low",
+            rep.headline = {"arms": {la: desc[0], lb: desc[1]}, "runs": {la: a.run_id, lb: b.run_id}, "anchors": r.n,
+                            "mean_combined": {la: r.mean_a, lb: r.mean_b}, "n": r.n, "mean_a": r.mean_a, "mean_b": r.mean_b,
+                            "diff": r.diff, "ci": (r.ci_low, r.ci_high), "p": r.p_value}
+    paired = pd.DataFrame(rows, columns=["per-anchor metric", "anchors", la, lb, f"{lb} - {la}", "95% CI low",
                                         "95% CI high", "p"])
     rep.blocks.append(("Paired comparison over common anchors",
                        f"{len(common)} anchors finished in both arms ({len(pa)} in {la}, {len(pb)} in {lb}). Per-anchor "
-                       f"means over every scored (recommendation, item) pair, Poor included; paired bootstrap over "
-                       f"anchors ({n_boot:,} resamples): 95% CI of the mean difference and a two-sided p-value.", stats))
+                       f"means over every scored (recommendation, item) pair of the model's list (the historical items "
+                       f"of Item XP are the same in both arms and left out), Poor included; 95% CI of the mean "
+                       f"difference by a BCa bootstrap over anchors ({n_boot:,} resamples), two-sided p-value by a "
+                       f"sign-flip permutation test.", paired))
+    cost = _cost(a, b, common, labels)
+    rep.headline["cost"] = cost.set_index("per anchor").to_dict("index")
+    rep.blocks.append(("Cost and generation", f"Means per anchor over the {len(common)} common anchors. Seconds: wall time "
+                       "of the anchor's graph run; model seconds: the sum of its model calls' latencies (calls overlap in "
+                       "the model's slots, so this can exceed the wall time); copies: recommendations repeating an item "
+                       "of the prompt's examples; out of catalog: distinct recommendations naming no catalog GM product "
+                       "type.", cost))
 
     # judge order effects: judged pointwise and blind to the arm; arms ran in counterbalanced order per anchor
     order_rows = []
@@ -74,11 +86,14 @@ def build_report(a: RunData, b: RunData, groups: pd.Series, labels: tuple[str, s
     for label, mask in ((f"{lb} ran first", b_first), (f"{la} ran first", ~b_first)):
         order_rows.append([label, int(mask.sum()), float(d[mask].mean()) if mask.any() else np.nan])
     shared = _shared_triplets(a.scored, b.scored)
+    rep.headline["shared_triplets"] = shared
     rep.blocks.append(("Judge order effects",
                        "The judge scores each (anchor PT, recommendation, matched PT) triplet on its own, without "
                        "knowing the arm, and each anchor's arms run in a seeded random order. If order mattered, the "
                        f"difference would depend on which arm ran first. Triplets judged in both arms: {shared['n']}, "
-                       f"largest score gap between arms on the same triplet: {shared['max_gap']:.4f}.",
+                       f"largest score gap between arms on the same triplet: {shared['max_gap']:.4f}; Spearman "
+                       f"correlation of the two arms' scores on them: {shared['spearman']:.3f}, mean absolute difference "
+                       f"{shared['mean_abs_diff']:.4f} (with one judge both are 1 and 0).",
                        pd.DataFrame(order_rows, columns=["order", "anchors", f"mean {lb} - {la}"])))
 
     sa, sb = _with_group(a, groups), _with_group(b, groups)
@@ -109,9 +124,34 @@ def build_report(a: RunData, b: RunData, groups: pd.Series, labels: tuple[str, s
 
 
 def _shared_triplets(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, float]:
+    """Triplets both arms judged: how far apart their scores are (a check of one judge, or the agreement of two)."""
+    nan = float("nan")
     if a.empty or b.empty:
-        return {"n": 0, "max_gap": 0.0}
+        return {"n": 0, "max_gap": 0.0, "spearman": nan, "mean_abs_diff": nan}
     ja = a.assign(r=a["recommendation"].str.lower()).groupby(["anchor_pt", "r", "product_type"])["llm"].first()
     jb = b.assign(r=b["recommendation"].str.lower()).groupby(["anchor_pt", "r", "product_type"])["llm"].first()
     both = ja.index.intersection(jb.index)
-    return {"n": len(both), "max_gap": float((ja[both] - jb[both]).abs().max()) if len(both) else 0.0}
+    if not len(both):
+        return {"n": 0, "max_gap": 0.0, "spearman": nan, "mean_abs_diff": nan}
+    gap = (ja[both] - jb[both]).abs()
+    varied = len(both) >= 3 and np.ptp(ja[both].to_numpy()) > 0 and np.ptp(jb[both].to_numpy()) > 0
+    rho = float(stats.spearmanr(ja[both], jb[both]).statistic) if varied else nan
+    return {"n": len(both), "max_gap": float(gap.max()), "spearman": rho, "mean_abs_diff": float(gap.mean())}
+
+
+COST_COLUMNS = {"seconds": "seconds", "model_seconds": "model seconds", "model_calls": "model calls",
+                "input_tokens": "prompt tokens", "output_tokens": "generated tokens", "recommendations": "recommendations",
+                "copied": "copies of prompt examples", "out_of_catalog": "out of catalog"}
+
+
+def _cost(a: RunData, b: RunData, common: pd.Index, labels: tuple[str, str]) -> pd.DataFrame:
+    la, lb = labels
+    rows = []
+    ia, ib = a.anchors.set_index("anchor_id"), b.anchors.set_index("anchor_id")
+    for column, name in COST_COLUMNS.items():
+        if column not in ia or column not in ib:
+            continue
+        x = pd.to_numeric(ia.loc[common, column], errors="coerce").mean()
+        y = pd.to_numeric(ib.loc[common, column], errors="coerce").mean()
+        rows.append({"per anchor": name, la: x, lb: y, f"{la} / {lb}": x / y if y else np.nan})
+    return pd.DataFrame(rows)

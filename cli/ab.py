@@ -44,6 +44,9 @@ def ab_cmd(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Seed of the arm order and the bootstrap.")] = 0,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Report folder (default: $XP_HOME/reports/ab-RUN_A-RUN_B).")] = None,
+    history_until_week: Annotated[Optional[int], typer.Option(help="Historical product types from baskets up to this week (for `xp eval offline`).")] = None,
+    results: Annotated[Optional[Path], typer.Option(help="Also write the report as results page ab-NAME (md, html, json) into this folder, e.g. docs/results.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="NAME of the results page (default: RUN_A-RUN_B).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Compare two arms (graph + prompt versions + model) over the same anchors with the same judge
@@ -75,7 +78,7 @@ def ab_cmd(
         jobs = []
         with err.status("loading the models, catalog index, scorer and grocery filter"):
             for arm in (arm_a, arm_b):
-                parts = DefaultParts(home=str(home), llm=arm.llm or llm, judge_llm=judge)
+                parts = DefaultParts(home=str(home), llm=arm.llm or llm, judge_llm=judge, history_until_week=history_until_week)
                 config = arm.config()
                 jobs.append(job_for(arm.kind, config, parts, store, shared_parts(parts)))
         if jobs[0].run_id == jobs[1].run_id:
@@ -108,6 +111,11 @@ def ab_cmd(
         out.print(f"mean combined per anchor: A {h['mean_a']:.3f}, B {h['mean_b']:.3f}, B - A {h['diff']:+.3f} "
                   f"(95% CI {h['ci'][0]:+.3f} to {h['ci'][1]:+.3f}, p = {h['p']:.4f}, {h['n']} anchors)")
     err.print(f"wrote {folder / 'report.md'} and {folder / 'report.html'}")
+    if results is not None:
+        from xpollinate.reports import write_page
+
+        page = f"ab-{name}" if name else f"ab-{run_a.run_id}-{run_b.run_id}"
+        err.print(f"wrote {write_page(report, results, page)}")
 
 
 def _historical(store: DataStore, items: pd.DataFrame, *runs) -> set[int] | None:  # type: ignore[no-untyped-def]

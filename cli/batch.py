@@ -53,6 +53,7 @@ def batch_cmd(
     retry_failed: Annotated[bool, typer.Option(help="Re-run anchors that failed in this run before.")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the task order.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    results: Annotated[Optional[Path], typer.Option(help="Write the results page item-xp-batch (md, html, json) into this folder, e.g. docs/results.")] = None,
 ) -> None:
     """Run the item-XP graph over many grocery anchors: each anchor is one `xp run`, saved to the
     item-XP store as soon as it finishes. Kill it at any point and run the same command again:
@@ -95,6 +96,12 @@ def batch_cmd(
     print_summary(result.summary)
     if result.summary_path:
         err.print(f"summary: {result.summary_path}")
+    if results is not None:
+        from xpollinate.batch.results import batch_report
+        from xpollinate.reports import write_page
+
+        report = batch_report(result.summary, job, str(deps.llm.spec), [a.item_id for a in selection.anchors], store_path())
+        err.print(f"wrote {write_page(report, results, 'item-xp-batch')}")
 
 
 def print_summary(s: BatchSummary) -> None:

@@ -17,7 +17,7 @@ from xpollinate.llm.model_files import LOCAL_MODELS, model_path
 from xpollinate.llm.providers.llamacpp import default_threads
 
 
-def serve(model_id: str, port: int, threads: int | None = None, n_ctx: int = 4096) -> None:
+def serve(model_id: str, port: int, threads: int | None = None, n_ctx: int = 16384, parallel: int = 4) -> None:
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -26,7 +26,8 @@ def serve(model_id: str, port: int, threads: int | None = None, n_ctx: int = 409
     params.hostnames = ["127.0.0.1"]
     params.port = port
     params.n_ctx = n_ctx
-    params.n_parallel = 1
+    params.n_parallel = parallel  # slots decoding together, sharing one KV cache, as the in-process provider
+    params.kv_unified = True
     params.cpuparams.n_threads = threads or default_threads()
     params.cpuparams_batch.n_threads = threads or default_threads()
     params.verbosity = 0
@@ -45,9 +46,10 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2-135m-instruct", choices=sorted(LOCAL_MODELS))
     parser.add_argument("--port", type=int, default=8088)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--n-ctx", type=int, default=4096)
+    parser.add_argument("--n-ctx", type=int, default=16384)
+    parser.add_argument("--parallel", type=int, default=4, help="slots: requests decoded together")
     args = parser.parse_args()
-    serve(args.model, args.port, args.threads, args.n_ctx)
+    serve(args.model, args.port, args.threads, args.n_ctx, args.parallel)
 
 
 if __name__ == "__main__":

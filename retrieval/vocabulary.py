@@ -27,8 +27,9 @@ class VocabularyError(XPError):
 
 
 def display_name(product_type: str) -> str:
-    """'COFFEE FILTERS' -> 'Coffee Filters': how a catalog product type is shown to a model."""
-    return " ".join(product_type.split()).title()
+    """'COFFEE FILTERS' -> 'Coffee Filters': how a catalog product type is shown to a model. Edge punctuation
+    goes ('MISC. ORAL HYGN.' -> 'Misc. Oral Hygn'), as the agents' cleaning of an answer removes it."""
+    return " ".join(product_type.split()).title().strip(" .;:-")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ import pytest
 
 from xpollinate.catalog.build import BuildOptions, build
 from xpollinate.catalog.store import DataStore
+from xpollinate.retrieval.catalog_index import build_index
+from xpollinate.retrieval.grocery_filter import GroceryFilter
 
 from tests.fixture_data import make_fixture_source
 
@@ -46,6 +48,14 @@ def real_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def real_store(real_home: Path) -> DataStore:
     return DataStore.open(real_home)
+
+
+@pytest.fixture(scope="session")
+def indexed_home(real_home: Path, real_store: DataStore) -> Path:
+    """The real slice's run directory with its GM catalog index and grocery-filter vectors built (once)."""
+    build_index(real_store, home=real_home)
+    GroceryFilter.for_store(real_store, home=real_home)
+    return real_home
 
 
 @pytest.fixture(autouse=True)

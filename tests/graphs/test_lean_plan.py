@@ -10,7 +10,6 @@ import pytest
 from xpollinate.errors import XPError
 from xpollinate.graphs.item_xp import ItemXPConfig, ItemXPDeps, build_graph
 from xpollinate.graphs.runner import audit
-from xpollinate.prompts.schemas import Picks
 
 from tests.graphs.lean import PTS, History, lean_deps, lean_script
 from tests.graphs.scripted import scripted_llm
@@ -120,4 +119,21 @@ def test_plan_presets_fill_every_setting() -> None:
     assert ItemXPConfig.model_validate(lean.model_dump()) == lean  # stored settings round-trip to the same config
     with pytest.raises(ValueError, match="paper plan generates free text"):
         ItemXPConfig(plan="paper", grounding="catalog")
-    assert issubclass(Picks, object)
+
+
+@pytest.mark.parametrize("bad", ["", '{"picks": ["Coffee Fil', '{"picks": []}', "null", '{"picks": ["Coffee Filters"] * 3}'])
+def test_worst_pick_answers_are_recorded_per_theme(bad: str) -> None:
+    """Empty, truncated, empty-list, null or garbled answers: that theme's call is a recorded failure after
+    its repairs, the other themes and the historical half of Item XP go on."""
+    def worst(schema: str, prompt: str) -> Any:
+        if schema == "Picks" and "Office Break" in prompt:
+            return bad
+        return lean_script(schema, prompt)
+
+    llm, provider = scripted_llm(worst)
+    out = build_graph("theme", lean_deps(llm)).invoke({"anchor": ANCHOR})
+    failed = [f for f in out["failures"] if f.stage == "recommend"]
+    assert [f.subject for f in failed] == ["Office Break"] and failed[0].kind == "invalid_output"
+    assert failed[0].attempts == 2  # the answer and one repair (max_repairs=1 in the scripted settings)
+    assert {r.source for r in out["results"]} >= {"historical"} and any(r.source != "historical" for r in out["results"])
+    assert "Alkaline Batteries" not in {r.text for r in out["candidates"]}  # only Office Break would have named them
