@@ -1,16 +1,19 @@
-"""An A/B arm named on the command line: `GRAPH[,plan=P][,grounding=G][,PROMPT@VERSION...][,llm=PROVIDER:MODEL]`.
+"""An A/B arm named on the command line: `GRAPH[,PROMPT@VERSION...][,llm=PROVIDER:MODEL][,SETTING=VALUE...]`.
 
-Examples: `theme`, `theme,plan=paper`, `theme,grounding=free`, `theme,plan=paper,theme@v1,theme_recs@v1`,
-`naive,llm=local-small`. Unnamed settings are the plan's defaults (lean, catalog grounding).
+A SETTING is any field of `ItemXPConfig` (plan, grounding, evaluator_mode, match_k, expand, picks,
+history_pts, ...). Examples: `theme`, `theme,plan=paper`, `theme,grounding=free`,
+`theme,plan=paper,evaluator_mode=batched,match_k=1,expand=0`, `naive,llm=local-small`.
+Unnamed settings are the plan's defaults (lean, catalog grounding).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from xpollinate.batch.prompt_refs import prompt_set
 from xpollinate.errors import XPError
-from xpollinate.graphs.config import GROUNDINGS, PLANS
 from xpollinate.graphs.item_xp import GraphKind, ItemXPConfig, PromptSet
 
 
@@ -20,11 +23,14 @@ class Arm:
     kind: GraphKind
     prompts: PromptSet
     llm: str | None = None
-    plan: str = "lean"
-    grounding: str | None = None
+    settings: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def plan(self) -> str:
+        return dict(self.settings).get("plan", "lean")
 
     def config(self) -> ItemXPConfig:
-        return ItemXPConfig(plan=self.plan, grounding=self.grounding, prompts=self.prompts)  # type: ignore[arg-type]
+        return ItemXPConfig.model_validate({**dict(self.settings), "prompts": self.prompts})
 
     def describe(self) -> str:
         c = self.config().prompts
@@ -37,24 +43,28 @@ def parse_arm(label: str, spec: str) -> Arm:
     parts = [p.strip() for p in spec.split(",") if p.strip()]
     if not parts or parts[0] not in ("theme", "naive"):
         raise XPError(f"arm {label}: {spec!r} must start with a graph, theme or naive (e.g. 'theme,theme@v1')")
-    llm, plan, grounding = None, "lean", None
-    refs = []
+    llm = None
+    refs: list[str] = []
+    settings: list[tuple[str, str]] = []
     for p in parts[1:]:
-        if p.startswith("llm="):
-            llm = p[4:].strip() or None
-        elif p.startswith("plan="):
-            plan = p[5:].strip()
-            if plan not in PLANS:
-                raise XPError(f"arm {label}: plan {plan!r} is not one of {', '.join(PLANS)}")
-        elif p.startswith("grounding="):
-            grounding = p[10:].strip()
-            if grounding not in GROUNDINGS:
-                raise XPError(f"arm {label}: grounding {grounding!r} is not one of {', '.join(GROUNDINGS)}")
-        else:
+        name, eq, value = p.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq:
             refs.append(p)
+        elif name == "llm":
+            llm = value or None
+        elif name in ItemXPConfig.model_fields and name != "prompts":
+            settings.append((name, value))
+        else:
+            fields = ", ".join(f for f in ItemXPConfig.model_fields if f != "prompts")
+            raise XPError(f"arm {label}: {name!r} is not a setting; settings: llm, {fields}")
     try:
-        arm = Arm(label, parts[0], prompt_set(refs), llm, plan, grounding)  # type: ignore[arg-type]
+        arm = Arm(label, parts[0], prompt_set(refs), llm, tuple(settings))  # type: ignore[arg-type]
         arm.config()
-    except (XPError, ValueError) as exc:
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'grounding'}: {e['msg'].removeprefix('Value error, ')}"
+                             for e in exc.errors())
+        raise XPError(f"arm {label}: {problems}") from exc
+    except XPError as exc:
         raise XPError(f"arm {label}: {exc}") from exc
     return arm

@@ -9,6 +9,7 @@ from typing import Any
 
 from xpollinate.xpstore.item_xp_store import AnchorOutcome
 
+JUDGE_PROMPTS = ("judge", "relevance")  # the paper's rubric judge and the lean yes/no judge
 USAGE_FIELDS = ("requests", "calls", "cache_hits", "failures", "input_tokens", "output_tokens", "latency_s", "cost_usd",
                 "unpriced_calls")
 
@@ -99,7 +100,7 @@ class BatchSummary:
         """Judge requests answered from the cache: PT-level verdicts shared across anchors (and runs)."""
         judge = {k: 0.0 for k in ("requests", "cache_hits")}
         for prompt, totals in self.usage_by_prompt.items():
-            if prompt.startswith("judge@"):
+            if prompt.split("@")[0] in JUDGE_PROMPTS:
                 judge["requests"] += totals["requests"]
                 judge["cache_hits"] += totals["cache_hits"]
         return judge

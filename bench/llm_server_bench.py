@@ -34,13 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from xpollinate.batch.anchors import select_anchors  # noqa: E402
 from xpollinate.catalog.store import DataStore  # noqa: E402
 from xpollinate.graphs.deps import default_deps  # noqa: E402
-from xpollinate.judges.llm_judge import pt_label  # noqa: E402
 from xpollinate.llm import get_llm, load_settings  # noqa: E402
 from xpollinate.llm.providers.base import ChatRequest  # noqa: E402
 from xpollinate.llm.providers.llamacpp import LlamaCppProvider  # noqa: E402
 from xpollinate.prompts import default_registry  # noqa: E402
 from xpollinate.prompts.schemas import picks_model  # noqa: E402
-from xpollinate.reports import Report, write_page  # noqa: E402
+from xpollinate.reports import Report, git_commit, write_page  # noqa: E402
 
 SITUATIONS = ("everyday use", "a family breakfast", "a weekend party")
 
@@ -61,8 +60,7 @@ def requests(n_anchors: int) -> tuple[list[ChatRequest], list[ChatRequest]]:
                                                "n": 4}).text
             picks.append(ChatRequest(({"role": "user", "content": text},), schema, "Picks", 120, 0.0, 42))
         for name in shortlist[:8]:
-            text = registry.render("relevance@v1", {"anchor_pt": pt_label(anchor.product_type), "rec_pt": name,
-                                                    "llm_rec": name}).text
+            text = registry.render("relevance@v1", {"anchor_pt": anchor.label, "rec_pt": deps.names.label(name)}).text  # type: ignore[union-attr]
             judges.append(ChatRequest(({"role": "user", "content": text},), None, "YesProbability", 1, 0.0, 42,
                                       top_logprobs=20))
     return picks, judges
@@ -85,6 +83,7 @@ def main() -> None:
     parser.add_argument("--anchors", type=int, default=3)
     parser.add_argument("--write", type=Path, default=None, help="write the results page into this folder")
     args = parser.parse_args()
+    commit = git_commit()
     settings = load_settings("local")
     picks, judges = requests(args.anchors)
     model = LlamaCppProvider(get_llm("local", cache=False).provider.model, settings.threads, settings.n_ctx, parallel=4)
@@ -112,7 +111,7 @@ def main() -> None:
         headline = {"model": model.model, "threads": model.threads,
                     "rows": shown.to_dict("records")}
         path = write_page(Report("llama.cpp slots and prefix re-use", [("Results", text, shown)], headline=headline),
-                          args.write, "llm-server")
+                          args.write, "llm-server", commit=commit)
         print(f"wrote {path}")
 
 

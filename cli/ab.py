@@ -18,6 +18,7 @@ from xpollinate.batch.jobs import DefaultParts, job_for, shared_parts
 from xpollinate.catalog.store import DataStore
 from xpollinate.cli.batch import print_summary
 from xpollinate.cli.common import err, handle_errors, out
+from xpollinate.reports import git_commit
 from xpollinate.errors import XPError
 from xpollinate.llm import load_settings
 from xpollinate.settings import ensure_dir, run_home
@@ -55,6 +56,7 @@ def ab_cmd(
     if group_by not in ("department", "category"):
         raise XPError(f"--group-by: {group_by!r}; choose department or category")
     home = run_home()
+    commit = git_commit() if results is not None else None
     store = DataStore.open()
     items = store.items()
     if compare:
@@ -101,9 +103,9 @@ def ab_cmd(
     folder = ensure_dir(out_dir or home / "reports" / f"ab-{run_a.run_id}-{run_b.run_id}")
     names = []
     for i, (caption, png) in enumerate(report.figures):
-        name = f"figure-{i + 1}-{caption.replace(' ', '-')}.png"
-        (folder / name).write_bytes(png)
-        names.append(name)
+        figure = f"figure-{i + 1}-{caption.replace(' ', '-')}.png"
+        (folder / figure).write_bytes(png)
+        names.append(figure)
     (folder / "report.md").write_text(report.markdown(names), encoding="utf-8")
     (folder / "report.html").write_text(report.html(), encoding="utf-8")
     h = report.headline
@@ -115,7 +117,7 @@ def ab_cmd(
         from xpollinate.reports import write_page
 
         page = f"ab-{name}" if name else f"ab-{run_a.run_id}-{run_b.run_id}"
-        err.print(f"wrote {write_page(report, results, page)}")
+        err.print(f"wrote {write_page(report, results, page, commit=commit)}")
 
 
 def _historical(store: DataStore, items: pd.DataFrame, *runs) -> set[int] | None:  # type: ignore[no-untyped-def]

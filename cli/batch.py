@@ -19,6 +19,7 @@ from xpollinate.catalog.store import DataStore
 from xpollinate.cli.common import err, handle_errors, out
 from xpollinate.errors import XPError
 from xpollinate.cli.options import graph_config
+from xpollinate.reports import git_commit
 from xpollinate.settings import run_home
 from xpollinate.xpstore.item_xp_store import ItemXPStore, store_path
 
@@ -66,6 +67,7 @@ def batch_cmd(
                           workers=workers, naive_n=naive_n, picks=picks, history_pts=history_pts)
     home = run_home()
     check_writable(home)
+    commit = git_commit() if results is not None else None
     store = DataStore.open()
     ids = read_anchor_file(anchors) if anchors is not None else None
     selection = select_anchors(store.items(), top=top, ids=ids, category=category, limit=limit,
@@ -101,7 +103,7 @@ def batch_cmd(
         from xpollinate.reports import write_page
 
         report = batch_report(result.summary, job, str(deps.llm.spec), [a.item_id for a in selection.anchors], store_path())
-        err.print(f"wrote {write_page(report, results, 'item-xp-batch')}")
+        err.print(f"wrote {write_page(report, results, 'item-xp-batch', commit=commit)}")
 
 
 def print_summary(s: BatchSummary) -> None:

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from xpollinate.cli.common import err, handle_errors, out
 from xpollinate.errors import XPError
-from xpollinate.reports import Report, md_table, write_page
+from xpollinate.reports import Report, git_commit, write_page
 
 app = typer.Typer(help="Evaluations on held-out real data.", no_args_is_help=True)
 TRAIN_UNTIL = 41  # the ranker's split: weeks 1-41 train, the rest held out
@@ -64,6 +64,7 @@ def judges_cmd(
     from xpollinate.retrieval.vocabulary import GMVocabulary
 
     prompts = prompt or ["fit@v1", "relevance@v1", "evaluator@v2", "judge@v2"]
+    commit = git_commit() if results is not None else None
     for n, flag in ((anchors, "--anchors"), (positives, "--positives")):
         if n < 1:
             raise XPError(f"{flag} must be at least 1, got {n}")
@@ -124,7 +125,7 @@ def judges_cmd(
             ("Pairs", "", frame.drop(columns=["rank"])),
         ]
         path = write_page(Report("Judge calibration: evaluator and judge against co-purchase data", blocks,
-                                 headline=headline), results, "judge-calibration")
+                                 headline=headline), results, "judge-calibration", commit=commit)
         err.print(f"wrote {path}")
 
 
@@ -205,5 +206,3 @@ def offline_cmd(
         path = write_page(page, results, name)
         err.print(f"wrote {path}")
 
-
-__all__ = ["app", "md_table"]

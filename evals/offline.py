@@ -9,7 +9,8 @@ weeks of real baskets:
 - `merged`: their union (Item XP);
 - `random`: as many GM product types as `merged`, drawn at random;
 - `popularity-matched`: for each product type of `merged`, a random other GM product type of
-  the same popularity decile (so a list cannot win by naming popular types alone).
+  the same popularity decile (so a list cannot win by naming popular types alone), and
+  `llm popularity-matched`, the same for the model's list alone.
 
 An event is a held-out basket that holds the anchor's product type. A list's hit share for
 one event is the share of its product types the household bought in that basket (`basket`)
@@ -36,7 +37,7 @@ from scipy import stats
 from xpollinate.errors import XPError
 from xpollinate.retrieval.transactions import BasketLines
 
-LISTS = ("llm", "historical", "merged", "random", "popularity-matched")
+LISTS = ("llm", "llm popularity-matched", "historical", "merged", "random", "popularity-matched")
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,8 @@ def anchor_lists(anchor_id: int, anchor_pt: str, llm_pts: Sequence[str], histori
     historical = list(dict.fromkeys(historical))
     merged = list(dict.fromkeys([*llm_pts, *historical]))
     others = [p for p in pool if p not in set(merged)]
-    lists = {"llm": llm_pts, "historical": historical, "merged": merged,
+    lists = {"llm": llm_pts, "llm popularity-matched": popularity_matched(llm_pts, pool, popularity, rng),
+             "historical": historical, "merged": merged,
              "random": rng.sample(others, min(len(merged), len(others))),
              "popularity-matched": popularity_matched(merged, pool, popularity, rng)}
     return AnchorLists(anchor_id, anchor_pt, lists)

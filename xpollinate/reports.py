@@ -138,12 +138,13 @@ def _quote(arg: str) -> str:
     return arg if arg and all(c.isalnum() or c in "-_=./:,@+" for c in arg) else "'" + arg.replace("'", "'\\''") + "'"
 
 
-def write_page(report: Report, folder: Path, name: str, command: str | None = None) -> Path:
+def write_page(report: Report, folder: Path, name: str, command: str | None = None, commit: str | None = None) -> Path:
     """Write `name`.md, `name`.html and `name`.json (the headline numbers) under `folder`, replacing an
-    earlier run's; each file is written whole to a temporary name and renamed into place."""
+    earlier run's; each file is written whole to a temporary name and renamed into place. A long
+    measurement passes the `commit` it started at (the checkout may move while it runs)."""
     folder.mkdir(parents=True, exist_ok=True)
     meta = {"command": command or command_line(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "commit": git_commit(), "machine": machine()}
+            "commit": commit or git_commit(), "machine": machine()}
     m = meta["machine"]
     how = (f"Command: `{meta['command']}`. Run {meta['date']} at commit {meta['commit']} on {m['cpu']}, "
            f"{m['cores']} cores, {m['memory_gib']} GiB.")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import shutil
 from pathlib import Path
 
@@ -30,6 +32,14 @@ def test_arm_spec() -> None:
         parse_arm("B", "naive,naive@v3")
     with pytest.raises(XPError, match="must start with a graph"):
         parse_arm("A", "theme@v1")
+    paper = parse_arm("A", "theme,plan=paper,evaluator_mode=batched,match_k=1,expand=0").config()
+    assert (paper.plan, paper.grounding, paper.evaluator_mode, paper.match_k, paper.expand) == ("paper", "free", "batched", 1, 0)
+    assert paper.prompts.recommend == "theme_recs@v2"
+    assert parse_arm("B", "theme,grounding=free").config().prompts.recommend == "pick_free@v1"
+    with pytest.raises(XPError, match="'colour' is not a setting"):
+        parse_arm("A", "theme,colour=blue")
+    with pytest.raises(XPError, match="arm B: grounding: .*paper plan generates free text"):
+        parse_arm("B", "theme,plan=paper,grounding=catalog")
 
 
 def test_paired_bootstrap() -> None:
@@ -78,8 +88,16 @@ def test_ab_compare_cli(ab_home: tuple[Path, str, str], tmp_path: Path) -> None:
     home, run_a, run_b = ab_home
     env = {"XP_HOME": str(home)}
     res = CliRunner().invoke(app, ["ab", "--compare", run_a, run_b, "--no-coverage", "--bootstrap", "500",
-                                   "--out", str(tmp_path / "rep")], env=env)
+                                   "--out", str(tmp_path / "rep"), "--results", str(tmp_path / "results"), "--name", "demo"],
+                             env=env)
     assert res.exit_code == 0, res.output
+    # the results page: one page per comparison, named as asked, with its headline numbers and how it was made
+    page = json.loads((tmp_path / "results" / "ab-demo.json").read_text())
+    assert set(page["mean_combined"]) == {"A", "B"} and page["anchors"] >= 1 and len(page["ci"]) == 2
+    assert page["run"]["command"].startswith("xp ab") or page["run"]["command"]
+    assert page["run"]["machine"]["cores"] >= 1 and page["cost"]
+    assert (tmp_path / "results" / "ab-demo.md").read_text().startswith("# A/B report")
+    assert (tmp_path / "results" / "ab-demo-figure-1.png").read_bytes()[:4] == b"\x89PNG"
     assert "mean combined per anchor: A" in res.output and "95% CI" in res.output
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "Table 1: mean combined score per category" in md and "![band distribution](figure-1-band-distribution.png)" in md

@@ -44,7 +44,8 @@ def test_lists_and_summary() -> None:
     per_anchor, summary = evaluate(held, [lists])
     merged = per_anchor[per_anchor["list"] == "merged"].iloc[0]
     assert merged["window"] == pytest.approx((2 / 3 + 0) / 2) and merged["events"] == 2
-    assert list(summary["list"]) == ["llm", "historical", "merged", "random", "popularity-matched"]
+    assert list(summary["list"]) == ["llm", "llm popularity-matched", "historical", "merged", "random", "popularity-matched"]
+    assert not set(lists.lists["llm popularity-matched"]) & {"CUPS", "MUGS"}
 
 
 def test_popularity_matched_draws_from_the_same_decile() -> None:

@@ -46,3 +46,30 @@ def test_failed_write_leaves_nothing_half_written(tmp_path: Path, monkeypatch: p
     with pytest.raises(Exception):
         store.save("r1", outcome)
     assert store.anchor("r1", ANCHOR.item_id) is None and store.recommendations(ANCHOR.item_id) == []
+
+
+def test_lean_outcome_keeps_sources_and_old_stores_gain_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    from tests.graphs.lean import lean_deps, lean_script
+
+    llm, _ = scripted_llm(lean_script)
+    outcome, _ = run_anchor(build_graph("theme", lean_deps(llm)), llm, ANCHOR)
+    store = ItemXPStore(tmp_path / "xp.sqlite")
+    store.start_run("lean", "theme", "scripted:script-1", {}, "build-x")
+    store.save("lean", outcome)
+    assert {r["source"] for r in store.recommendations(ANCHOR.item_id, "lean")} == {r.source for r in outcome.results}
+    store.close()
+    # a store written before items had a source: the column is added, its rows read as the model's
+    old = tmp_path / "old.sqlite"
+    with sqlite3.connect(old) as db:
+        db.executescript("""CREATE TABLE recommendations (run_id TEXT NOT NULL, anchor_id INTEGER NOT NULL, rank INTEGER NOT NULL,
+            item_id INTEGER NOT NULL, item_text TEXT NOT NULL, product_type TEXT NOT NULL, theme TEXT,
+            recommendation TEXT NOT NULL, explanation TEXT NOT NULL, evaluator_score REAL, similarity REAL NOT NULL,
+            expanded INTEGER NOT NULL, ce REAL NOT NULL, llm REAL NOT NULL, combined REAL NOT NULL, band TEXT NOT NULL,
+            judge_reasoning TEXT NOT NULL, PRIMARY KEY (run_id, anchor_id, rank));
+            INSERT INTO recommendations VALUES ('r0', 1, 1, 11, 'x', 'COFFEE FILTERS', NULL, 'Coffee Filters', '', NULL,
+            0.9, 0, 0.9, 0.9, 0.81, 'Excellent', '');""")
+    migrated = ItemXPStore(old)
+    assert migrated.recommendations(1, "r0")[0]["source"] == "llm"
+    migrated.close()

@@ -85,3 +85,13 @@ def test_a_loaded_state_is_frozen_out_of_the_cyclic_collector(own_home: Path) ->
         assert gc.get_freeze_count() > 1000  # unfrozen, collected and frozen again with the new state
     finally:
         gc.unfreeze()
+
+
+def test_item_xp_lists_keep_historical_items_whatever_their_score() -> None:
+    from xpollinate.serving.sources import ItemXPLists
+
+    rows = [{"item_id": 1, "combined": 0.8, "source": "llm"}, {"item_id": 2, "combined": 0.2, "source": "llm"},
+            {"item_id": 3, "combined": 0.1, "source": "historical"}, {"item_id": 4, "combined": 0.3, "source": "both"}]
+    lists = ItemXPLists({7: rows})
+    ids, _ = lists.top_arrays(7, 10)
+    assert ids.tolist() == [1, 3, 4]  # the model's Poor item (2) is out; the baskets' items stay

@@ -29,6 +29,7 @@ def test_item_xp_lookup_returns_stored_recommendations(service: Service) -> None
     assert [r["item_id"] for r in recs] == [16, 15, 13]  # every stored band, Poor included
     assert recs[0]["band"] == "Excellent" and recs[0]["combined"] == pytest.approx(0.8)
     assert recs[0]["theme"] == "Morning brew" and recs[0]["explanation"] == "goes with 1"
+    assert {r["source"] for r in recs} == {"llm"}  # each item says where it came from (llm, historical or both)
     status, one = service.call("GET", "/v1/items/1/xp?k=1")
     assert [r["item_id"] for r in one["recommendations"]] == [16]
 
