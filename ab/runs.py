@@ -22,7 +22,7 @@ class RunData:
     scored: pd.DataFrame  # anchor_id, anchor_pt, + SCORED_COLUMNS
     kept: pd.DataFrame  # the stored recommendations (the model's Poor removed, best per item)
 
-    def model_part(self) -> "RunData":
+    def model_part(self) -> RunData:
         """The run without its historical (basket) items: what the arms' generators produced, which is what
         an A/B compares (the historical half of Item XP is the same in both arms)."""
         scored = self.scored[self.scored["source"] != "historical"] if "source" in self.scored else self.scored
@@ -47,12 +47,26 @@ def load_run(path: Path, run_id: str) -> RunData:
     for anchor_id, text, pt, status, n, scorer, audit_json, seconds in rows:
         audit = json.loads(audit_json)
         usage = audit.get("usage", {})
-        anchors.append({"anchor_id": anchor_id, "anchor_text": text, "anchor_pt": pt, "status": status, "n_results": n,
-                        "scorer_id": scorer, "arm_position": audit.get("arm_position", 0), "seconds": seconds,
-                        "model_calls": usage.get("calls", 0), "model_seconds": usage.get("latency_s", 0.0),
-                        "input_tokens": usage.get("input_tokens", 0), "output_tokens": usage.get("output_tokens", 0),
-                        "recommendations": audit.get("n_recommendations", 0), "copied": audit.get("n_copied", 0),
-                        "distinct_recs": audit.get("n_distinct_recs", 0), "out_of_catalog": audit.get("n_out_of_catalog")})
+        anchors.append(
+            {
+                "anchor_id": anchor_id,
+                "anchor_text": text,
+                "anchor_pt": pt,
+                "status": status,
+                "n_results": n,
+                "scorer_id": scorer,
+                "arm_position": audit.get("arm_position", 0),
+                "seconds": seconds,
+                "model_calls": usage.get("calls", 0),
+                "model_seconds": usage.get("latency_s", 0.0),
+                "input_tokens": usage.get("input_tokens", 0),
+                "output_tokens": usage.get("output_tokens", 0),
+                "recommendations": audit.get("n_recommendations", 0),
+                "copied": audit.get("n_copied", 0),
+                "distinct_recs": audit.get("n_distinct_recs", 0),
+                "out_of_catalog": audit.get("n_out_of_catalog"),
+            }
+        )
         block = audit.get("scored") or {"columns": list(SCORED_COLUMNS), "rows": []}
         scored += [{"anchor_id": anchor_id, "anchor_pt": pt, **dict(zip(block["columns"], r))} for r in block["rows"]]
     columns = ["anchor_id", "anchor_pt", *SCORED_COLUMNS]

@@ -38,10 +38,25 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int = 10_000, seed: i
     observed = float(d.mean())
     if n < 3 or np.ptp(d) == 0:
         p = 1.0 if not np.any(d) else nan
-        return PairedResult(n, float(a.mean()), float(b.mean()), observed, observed if n else nan, observed if n else nan, p)
+        return PairedResult(
+            n, float(a.mean()), float(b.mean()), observed, observed if n else nan, observed if n else nan, p
+        )
     rng = np.random.default_rng(seed)
     ci = stats.bootstrap((d,), np.mean, confidence_level=0.95, n_resamples=n_boot, method="BCa", random_state=rng)
-    perm = stats.permutation_test((a, b), lambda x, y: np.mean(y - x), permutation_type="samples",
-                                  n_resamples=n_boot, alternative="two-sided", random_state=rng)
-    return PairedResult(n, float(a.mean()), float(b.mean()), observed, float(ci.confidence_interval.low),
-                        float(ci.confidence_interval.high), float(perm.pvalue))
+    perm = stats.permutation_test(
+        (a, b),
+        lambda x, y: np.mean(y - x),
+        permutation_type="samples",
+        n_resamples=n_boot,
+        alternative="two-sided",
+        random_state=rng,
+    )
+    return PairedResult(
+        n,
+        float(a.mean()),
+        float(b.mean()),
+        observed,
+        float(ci.confidence_interval.low),
+        float(ci.confidence_interval.high),
+        float(perm.pvalue),
+    )

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from xpollinate.judges.bands import Band
+from xpollinate.judges.bands import POOR_BELOW, Band
 
 BANDS = [b.value for b in (Band.POOR, Band.FAIR, Band.GOOD, Band.VERY_GOOD, Band.EXCELLENT)]
-POOR = 0.4
+POOR = POOR_BELOW
 
 
 def mean_by_group(scored: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -41,13 +41,34 @@ def band_distribution(frame: pd.DataFrame) -> pd.DataFrame:
 def per_item_type(frame: pd.DataFrame) -> pd.DataFrame:
     """CE, LLM and combined means and % poor per (category, anchor product type) — Tables 3-5, 9-14."""
     if frame.empty:
-        return pd.DataFrame(columns=["group", "item_type", "n", "ce", "llm", "combined", "pct_poor_ce", "pct_poor_llm",
-                                     "pct_poor_combined"])
+        return pd.DataFrame(
+            columns=[
+                "group",
+                "item_type",
+                "n",
+                "ce",
+                "llm",
+                "combined",
+                "pct_poor_ce",
+                "pct_poor_llm",
+                "pct_poor_combined",
+            ]
+        )
     g = frame.assign(pce=frame["ce"] < POOR, pllm=frame["llm"] < POOR, pcomb=frame["combined"] < POOR)
-    out = g.groupby(["group", "anchor_pt"]).agg(
-        n=("combined", "size"), ce=("ce", "mean"), llm=("llm", "mean"), combined=("combined", "mean"),
-        pct_poor_ce=("pce", "mean"), pct_poor_llm=("pllm", "mean"), pct_poor_combined=("pcomb", "mean"),
-    ).reset_index().rename(columns={"anchor_pt": "item_type"})
+    out = (
+        g.groupby(["group", "anchor_pt"])
+        .agg(
+            n=("combined", "size"),
+            ce=("ce", "mean"),
+            llm=("llm", "mean"),
+            combined=("combined", "mean"),
+            pct_poor_ce=("pce", "mean"),
+            pct_poor_llm=("pllm", "mean"),
+            pct_poor_combined=("pcomb", "mean"),
+        )
+        .reset_index()
+        .rename(columns={"anchor_pt": "item_type"})
+    )
     for c in ("pct_poor_ce", "pct_poor_llm", "pct_poor_combined"):
         out[c] = 100 * out[c]
     return out
@@ -68,8 +89,11 @@ def disagreements(types: pd.DataFrame, k: int = 5) -> dict[str, pd.DataFrame]:
     t = types.assign(difference=types["ce"] - types["llm"]).sort_values("difference", ascending=False)
     cols = ["group", "item_type", "ce", "llm", "difference"]
     mid = max(0, len(t) // 2 - k // 2)
-    return {"Highest CE vs LLM differences": t.head(k)[cols], "Moderate CE vs LLM differences": t.iloc[mid:mid + k][cols],
-            "Lowest CE vs LLM differences": t.tail(k)[cols]}
+    return {
+        "Highest CE vs LLM differences": t.head(k)[cols],
+        "Moderate CE vs LLM differences": t.iloc[mid : mid + k][cols],
+        "Lowest CE vs LLM differences": t.tail(k)[cols],
+    }
 
 
 def worst_recommendations(frame: pd.DataFrame, k: int = 5, min_instances: int = 1) -> pd.DataFrame:
@@ -79,13 +103,23 @@ def worst_recommendations(frame: pd.DataFrame, k: int = 5, min_instances: int = 
     if frame.empty:
         return pd.DataFrame(columns=["group", "rank", "by CE", "by LLM", "by combined"])
     for group, g in frame.groupby("group"):
-        rec = g.assign(r=g["recommendation"].str.strip().str.lower()).groupby("r").agg(
-            text=("recommendation", "first"), n=("combined", "size"), ce=("ce", "mean"), llm=("llm", "mean"),
-            combined=("combined", "mean"))
+        rec = (
+            g.assign(r=g["recommendation"].str.strip().str.lower())
+            .groupby("r")
+            .agg(
+                text=("recommendation", "first"),
+                n=("combined", "size"),
+                ce=("ce", "mean"),
+                llm=("llm", "mean"),
+                combined=("combined", "mean"),
+            )
+        )
         rec = rec[rec["n"] >= min_instances]
         lists = {m: rec.nsmallest(k, m) for m in ("ce", "llm", "combined")}
         for i in range(k):
-            cells = [f"{lists[m].iloc[i]['text']} ({lists[m].iloc[i][m]:.3f})" if i < len(lists[m]) else "" for m in lists]
+            cells = [
+                f"{lists[m].iloc[i]['text']} ({lists[m].iloc[i][m]:.3f})" if i < len(lists[m]) else "" for m in lists
+            ]
             if any(cells):
                 rows.append([group, i + 1, *cells])
     return pd.DataFrame(rows, columns=["group", "rank", "by CE", "by LLM", "by combined"])
@@ -94,21 +128,42 @@ def worst_recommendations(frame: pd.DataFrame, k: int = 5, min_instances: int = 
 def leaderboards(types: pd.DataFrame, k: int = 3) -> dict[str, pd.DataFrame]:
     """Tables 9-14: per category, the top k and bottom k item types by each metric (for % poor,
     the highest shares first, as in the paper)."""
-    metrics = {"Table 9: CE mean": ("ce", False), "Table 10: LLM mean": ("llm", False),
-               "Table 11: combined mean": ("combined", False), "Table 12: % poor CE": ("pct_poor_ce", True),
-               "Table 13: % poor LLM": ("pct_poor_llm", True), "Table 14: % poor combined": ("pct_poor_combined", True)}
+    metrics = {
+        "Table 9: CE mean": ("ce", False),
+        "Table 10: LLM mean": ("llm", False),
+        "Table 11: combined mean": ("combined", False),
+        "Table 12: % poor CE": ("pct_poor_ce", True),
+        "Table 13: % poor LLM": ("pct_poor_llm", True),
+        "Table 14: % poor combined": ("pct_poor_combined", True),
+    }
     out = {}
     for title, (metric, worst_first) in metrics.items():
         parts = []
         for _, g in types.groupby("group"):
             ordered = g.sort_values(metric, ascending=False)
             head, tail = ordered.head(k), ordered.tail(k)
-            parts.append(pd.concat([head, tail[~tail.index.isin(head.index)]]).assign(side=(["top"] * len(head) + ["bottom"] * len(tail[~tail.index.isin(head.index)]))))
+            parts.append(
+                pd.concat([head, tail[~tail.index.isin(head.index)]]).assign(
+                    side=(["top"] * len(head) + ["bottom"] * len(tail[~tail.index.isin(head.index)]))
+                )
+            )
         frame = pd.concat(parts) if parts else types.head(0).assign(side=[])
         if worst_first:
             frame["side"] = frame["side"].map({"top": "most poor", "bottom": "least poor"})
-        out[title] = frame[["group", "side", "item_type", "n", "ce", "llm", "combined", "pct_poor_ce", "pct_poor_llm",
-                            "pct_poor_combined"]]
+        out[title] = frame[
+            [
+                "group",
+                "side",
+                "item_type",
+                "n",
+                "ce",
+                "llm",
+                "combined",
+                "pct_poor_ce",
+                "pct_poor_llm",
+                "pct_poor_combined",
+            ]
+        ]
     return out
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from xpollinate.graphs.state import Anchor, CallRef, FailureRecord, Stage
 from xpollinate.llm import LLM, Failure, Result
 from xpollinate.llm.usage import CallUsage
 from xpollinate.prompts.render import PromptVariableError
 from xpollinate.prompts.schemas import Picks, ThemeNames, YesProbability
+from xpollinate.records import Anchor, CallRef, FailureRecord, Stage
 
 # Output models of the lean prompts: they name the anchor by its product type in words; the paper's
 # prompts (Appendix A) name it with its full text and product type.
@@ -27,8 +28,12 @@ def call_ref(result: Result[Any] | Failure) -> CallRef:
 
 def failure_record(failure: Failure, stage: Stage, subject: str) -> FailureRecord:
     return FailureRecord(
-        stage=stage, prompt=failure.prompt, kind=failure.kind, message=failure.message[:500],
-        attempts=failure.attempts, subject=subject[:200],
+        stage=stage,
+        prompt=failure.prompt,
+        kind=failure.kind,
+        message=failure.message[:500],
+        attempts=failure.attempts,
+        subject=subject[:200],
     )
 
 
@@ -49,9 +54,10 @@ def anchor_words(llm: LLM, prompt: str, anchor: Anchor) -> str:
 
 def ask(
     llm: LLM, prompt: str, variables: Mapping[str, object], output: type[BaseModel] | None = None
-) -> Result[BaseModel] | Failure:
+) -> Result[Any] | Failure:
     """The LLM layer's structured call (validation, repair, retries, cache); never raises on bad output.
 
+    The answer's type is the prompt version's output model (chosen at run time), hence `Any`.
     Variables come from earlier model answers and catalog rows; one that the prompt cannot take
     (empty, too long) is a failure of this item (`invalid_input`), not of the run."""
     try:
@@ -59,8 +65,13 @@ def ask(
     except PromptVariableError as exc:
         template = llm.registry.get(prompt)
         return Failure(
-            kind="invalid_input", message=str(exc), prompt=template.ref, prompt_sha256=template.sha256,
-            llm=str(llm.spec), attempts=0, usage=CallUsage(llm.provider.name, llm.provider.model, template.ref),
+            kind="invalid_input",
+            message=str(exc),
+            prompt=template.ref,
+            prompt_sha256=template.sha256,
+            llm=str(llm.spec),
+            attempts=0,
+            usage=CallUsage(llm.provider.name, llm.provider.model, template.ref),
         )
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from xpollinate.agents.calls import anchor_words, ask, call_ref, failure_record
 from xpollinate.agents.normalize import PLACEHOLDER_REASON, clean, explanation_text, is_placeholder, key
-from xpollinate.graphs.state import Drop, ItemXPState, Theme, anchor_of
 from xpollinate.llm import LLM
+from xpollinate.records import Drop, ItemXPState, Theme, anchor_of
 
 
 @dataclass(frozen=True)

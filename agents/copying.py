@@ -7,8 +7,8 @@ one of them is a copy. Copies are counted, not dropped: every run reports its co
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 from xpollinate.agents.normalize import key
 

@@ -17,17 +17,16 @@ from typing import Any
 
 from xpollinate.agents.calls import anchor_words, ask, bounded_map, call_ref, failure_record, is_lean
 from xpollinate.agents.recommend import GENERAL_CONTEXT
-from xpollinate.graphs.config import EvaluatorMode
-from xpollinate.graphs.state import CallRef, Drop, FailureRecord, ItemXPState, Rec, anchor_of, records
 from xpollinate.llm import LLM
-from xpollinate.prompts.schemas import YesProbability
+from xpollinate.prompts.schemas import EVALUATOR_DROP_BELOW, YesProbability
+from xpollinate.records import CallRef, Drop, EvaluatorMode, FailureRecord, ItemXPState, Rec, anchor_of, records
 
 
 @dataclass(frozen=True)
 class ContextualEvaluator:
     llm: LLM
     prompt: str = "evaluator@v2"
-    drop_below: float = 0.4
+    drop_below: float = EVALUATOR_DROP_BELOW
     workers: int = 4
     mode: EvaluatorMode = "per_rec"
     batch_prompt: str = "evaluator_batch@v1"
@@ -46,12 +45,19 @@ class ContextualEvaluator:
             if result is None:
                 drops.append(Drop(stage="evaluate", reason="evaluation failed", text=rec.text, theme=rec.theme))
             elif result.score < self.drop_below:
-                drops.append(Drop(
-                    stage="evaluate", reason="evaluator score below threshold", text=rec.text, theme=rec.theme,
-                    detail=f"{result.score:.2f} < {self.drop_below}",
-                ))
+                drops.append(
+                    Drop(
+                        stage="evaluate",
+                        reason="evaluator score below threshold",
+                        text=rec.text,
+                        theme=rec.theme,
+                        detail=f"{result.score:.2f} < {self.drop_below}",
+                    )
+                )
             else:
-                kept.append(rec.model_copy(update={"evaluator_score": result.score, "evaluator_reasoning": result.reasoning}))
+                kept.append(
+                    rec.model_copy(update={"evaluator_score": result.score, "evaluator_reasoning": result.reasoning})
+                )
         return {"candidates": kept, "dropped": drops, "failures": failures, "provenance": provenance}
 
     def _per_rec(self, state: ItemXPState, recs: list[Rec]):  # type: ignore[no-untyped-def]
@@ -63,9 +69,12 @@ class ContextualEvaluator:
 
         def evaluate(rec: Rec):  # type: ignore[no-untyped-def]
             lean = probability_prompt
-            values = {"anchor_item": words, "recommendation": (rec.label or rec.text) if lean else rec.text,
-                      "explanation": rec.explanation or "-",
-                      "context": rec.theme or GENERAL_CONTEXT}
+            values = {
+                "anchor_item": words,
+                "recommendation": (rec.label or rec.text) if lean else rec.text,
+                "explanation": rec.explanation or "-",
+                "context": rec.theme or GENERAL_CONTEXT,
+            }
             return ask(self.llm, self.prompt, {k: v for k, v in values.items() if k in wanted})
 
         scored, failures, provenance = {}, [], {}
@@ -85,9 +94,15 @@ class ContextualEvaluator:
 
         def evaluate(group: list[Rec]):  # type: ignore[no-untyped-def]
             lines = "\n".join(f"{i}. {r.text} - {r.explanation or '-'}" for i, r in enumerate(group, start=1))
-            return ask(self.llm, self.batch_prompt, {
-                "anchor_item": anchor.prompt_text, "context": group[0].theme or "general use", "recommendations": lines,
-            })
+            return ask(
+                self.llm,
+                self.batch_prompt,
+                {
+                    "anchor_item": anchor.prompt_text,
+                    "context": group[0].theme or "general use",
+                    "recommendations": lines,
+                },
+            )
 
         scored: dict[str, Any] = {}
         failures: list[FailureRecord] = []
@@ -103,7 +118,7 @@ class ContextualEvaluator:
         return scored, failures, provenance
 
 
-def agreement(a: dict[str, float], b: dict[str, float], threshold: float = 0.4) -> dict[str, float]:
+def agreement(a: dict[str, float], b: dict[str, float], threshold: float = EVALUATOR_DROP_BELOW) -> dict[str, float]:
     """How often two evaluations of the same recommendations agree on keep/drop, and their mean gap."""
     common = sorted(set(a) & set(b))
     if not common:

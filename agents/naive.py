@@ -13,9 +13,9 @@ from xpollinate.agents.calls import ask, call_ref, failure_record
 from xpollinate.agents.copying import copies
 from xpollinate.agents.normalize import normalize
 from xpollinate.agents.recommend import GENERAL_CONTEXT, CatalogNames, pick, with_product_types
-from xpollinate.graphs.state import ItemXPState, anchor_of
 from xpollinate.llm import LLM
 from xpollinate.prompts.schemas import Picks
+from xpollinate.records import ItemXPState, anchor_of
 
 
 @dataclass(frozen=True)
@@ -29,12 +29,26 @@ class NaiveAgent:
         anchor = anchor_of(state)
         output = self.llm.registry.get(self.prompt).output_model
         if output is not None and issubclass(output, Picks):
-            return pick(self.llm, self.prompt, anchor, GENERAL_CONTEXT, self.n, None, "naive", state.get("shortlist"), self.names)
+            return pick(
+                self.llm,
+                self.prompt,
+                anchor,
+                GENERAL_CONTEXT,
+                self.n,
+                None,
+                "naive",
+                state.get("shortlist"),
+                self.names,
+            )
         result = ask(self.llm, self.prompt, {"item_input": anchor.prompt_text, "n": self.n})
         if not result.ok:
             return {"failures": [failure_record(result, "naive", anchor.text)]}
         recs, drops = normalize(result.value.pairs(), None, "naive")
         recs = with_product_types(recs, self.names)
         examples = self.llm.registry.get(self.prompt).examples
-        return {"recs": recs, "dropped": drops, "copied": copies([r.text for r in recs], examples),
-                "provenance": {"naive": call_ref(result)}}
+        return {
+            "recs": recs,
+            "dropped": drops,
+            "copied": copies([r.text for r in recs], examples),
+            "provenance": {"naive": call_ref(result)},
+        }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from xpollinate.graphs.state import Drop, Rec, Stage
+from xpollinate.records import Drop, Rec, Stage
 
 MAX_REC_CHARS = 80
 _NUMBERING = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
@@ -63,14 +63,22 @@ def normalize(
             drops.append(Drop(stage=stage, reason=PLACEHOLDER_REASON, text=text, theme=theme))
             continue
         if len(text) > MAX_REC_CHARS:
-            drops.append(Drop(stage=stage, reason="overlong", text=text[:200], theme=theme, detail=f"{len(text)} chars"))
+            drops.append(
+                Drop(stage=stage, reason="overlong", text=text[:200], theme=theme, detail=f"{len(text)} chars")
+            )
             continue
         k = key(text)
         if k in seen:
             drops.append(Drop(stage=stage, reason="duplicate", text=text, theme=theme))
             continue
         seen.add(k)
-        recs.append(Rec(
-            rec_id=Rec.make_id(theme, text), text=text, explanation=explanation_text(explanation), theme=theme, order=len(recs),
-        ))
+        recs.append(
+            Rec(
+                rec_id=Rec.make_id(theme, text),
+                text=text,
+                explanation=explanation_text(explanation),
+                theme=theme,
+                order=len(recs),
+            )
+        )
     return recs, drops

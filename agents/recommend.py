@@ -11,15 +11,16 @@ Every answer is counted for copies of its prompt's examples.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from xpollinate.agents.calls import anchor_words, ask, call_ref, failure_record
 from xpollinate.agents.copying import copies
 from xpollinate.agents.normalize import normalize
-from xpollinate.graphs.state import Anchor, FailureRecord, Rec, Stage, Theme, ThemeBranch, anchor_of
 from xpollinate.llm import LLM
 from xpollinate.prompts.schemas import Picks, picks_model
+from xpollinate.records import Anchor, FailureRecord, Rec, Stage, Theme, ThemeBranch, anchor_of
 
 GENERAL_CONTEXT = "everyday use"  # the situation a pick is asked for when there are no themes (naive graph)
 
@@ -45,8 +46,15 @@ def with_product_types(recs: list[Rec], names: CatalogNames | None) -> list[Rec]
 
 
 def pick(
-    llm: LLM, prompt: str, anchor: Anchor, context: str, n: int, theme: str | None, stage: Stage,
-    shortlist: Sequence[str] | None = None, names: CatalogNames | None = None,
+    llm: LLM,
+    prompt: str,
+    anchor: Anchor,
+    context: str,
+    n: int,
+    theme: str | None,
+    stage: Stage,
+    shortlist: Sequence[str] | None = None,
+    names: CatalogNames | None = None,
 ) -> dict[str, Any]:
     """One lean recommendation call: `n` product types for `context`, from `shortlist` when the prompt takes one."""
     template = llm.registry.get(prompt)
@@ -62,14 +70,24 @@ def pick(
         return {"failures": [failure_record(result, stage, context)]}
     recs, drops = normalize(result.value.pairs(), theme, stage)
     recs = with_product_types(recs, names)
-    return {"recs": recs, "dropped": drops, "copied": copies([r.text for r in recs], template.examples),
-            "provenance": {stage: call_ref(result)}}
+    return {
+        "recs": recs,
+        "dropped": drops,
+        "copied": copies([r.text for r in recs], template.examples),
+        "provenance": {stage: call_ref(result)},
+    }
 
 
 def failure_record_for(llm: LLM, prompt: str, stage: Stage, subject: str, message: str) -> FailureRecord:
     """A failure of this item before any model call (its input could not be built)."""
-    return FailureRecord(stage=stage, prompt=llm.registry.get(prompt).ref, kind="invalid_input", message=message,
-                         attempts=0, subject=subject[:200])
+    return FailureRecord(
+        stage=stage,
+        prompt=llm.registry.get(prompt).ref,
+        kind="invalid_input",
+        message=message,
+        attempts=0,
+        subject=subject[:200],
+    )
 
 
 @dataclass(frozen=True)
@@ -83,8 +101,17 @@ class RecommendationAgent:
         anchor, theme = anchor_of(branch), Theme.model_validate(branch["theme"])
         output = self.llm.registry.get(self.prompt).output_model
         if output is not None and issubclass(output, Picks):
-            return pick(self.llm, self.prompt, anchor, theme.context, self.picks, theme.context, "recommend",
-                        branch.get("shortlist"), self.names)
+            return pick(
+                self.llm,
+                self.prompt,
+                anchor,
+                theme.context,
+                self.picks,
+                theme.context,
+                "recommend",
+                branch.get("shortlist"),
+                self.names,
+            )
         context_line = f"{theme.context} - {theme.explanation}" if theme.explanation else theme.context
         result = ask(self.llm, self.prompt, {"anchor_item": anchor.prompt_text, "anchor_contexts": context_line})
         if not result.ok:
@@ -93,5 +120,9 @@ class RecommendationAgent:
         recs, drops = normalize(pairs, theme.context, "recommend")
         recs = with_product_types(recs, self.names)
         examples = self.llm.registry.get(self.prompt).examples
-        return {"recs": recs, "dropped": drops, "copied": copies([r.text for r in recs], examples),
-                "provenance": {"recommend": call_ref(result)}}
+        return {
+            "recs": recs,
+            "dropped": drops,
+            "copied": copies([r.text for r in recs], examples),
+            "provenance": {"recommend": call_ref(result)},
+        }

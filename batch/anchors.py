@@ -14,7 +14,7 @@ import pandas as pd
 
 from xpollinate.errors import XPError
 from xpollinate.graphs.runner import anchor_from_item
-from xpollinate.graphs.state import Anchor
+from xpollinate.records import Anchor
 
 MAX_FILE_BYTES = 50 * 2**20
 

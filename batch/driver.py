@@ -12,13 +12,21 @@ import json
 import random
 import sqlite3
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TaskProgressColumn, TextColumn, \
-    TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 from xpollinate.batch.executors import Executor, Task
@@ -26,9 +34,9 @@ from xpollinate.batch.jobs import BatchJob, is_fatal
 from xpollinate.batch.run_index import unchanged_anchors
 from xpollinate.batch.summary import BatchSummary
 from xpollinate.errors import XPError
-from xpollinate.graphs.state import Anchor
+from xpollinate.records import Anchor
 from xpollinate.settings import ensure_dir
-from xpollinate.xpstore.item_xp_store import ItemXPStore
+from xpollinate.xpstore.item_xp_store import AnchorOutcome, ItemXPStore
 
 
 class RateColumn(ProgressColumn):
@@ -54,7 +62,9 @@ def check_writable(folder: Path) -> None:
         probe.write_bytes(b"x")
         probe.unlink()
     except OSError as exc:
-        raise XPError(f"the run directory {folder} is not writable ({exc.strerror}); set XP_HOME to a writable folder") from exc
+        raise XPError(
+            f"the run directory {folder} is not writable ({exc.strerror}); set XP_HOME to a writable folder"
+        ) from exc
 
 
 def plan_tasks(jobs: Sequence[BatchJob], anchors: Sequence[Anchor], skip: dict[str, set[int]], seed: int) -> list[Task]:
@@ -101,8 +111,13 @@ def run_batch(
     skip: dict[str, set[int]] = {}
     wanted = {a.item_id for a in anchors}
     for job in jobs:
-        store.start_run(job.run_id, job.kind, str(job.settings.get("llm", "")), job.settings,
-                        str(job.settings.get("data_build", "")))
+        store.start_run(
+            job.run_id,
+            job.kind,
+            str(job.settings.get("llm", "")),
+            job.settings,
+            str(job.settings.get("data_build", "")),
+        )
         finished = store.finished(job.run_id) & wanted
         summary.skipped_finished += len(finished)
         skip[job.run_id] = set(finished)
@@ -115,14 +130,23 @@ def run_batch(
     tasks = plan_tasks(jobs, anchors, skip, seed)
     positions = {(id(t[0]), t[1].item_id): i for i, t in enumerate(tasks)}
     first_of_anchor: dict[int | None, int] = {}
-    for i, (job, anchor) in enumerate(tasks):
+    for i, (_job, anchor) in enumerate(tasks):
         first_of_anchor.setdefault(anchor.item_id, i)
 
     started = time.perf_counter()
     progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), RateColumn(),
-        TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-        console=console or Console(stderr=True), disable=not show_progress, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        RateColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+        disable=not show_progress,
+        transient=False,
     )
     try:
         with progress:
@@ -141,13 +165,15 @@ def run_batch(
     return BatchResult(summary, path)
 
 
-def _guarded(stream: Iterator[tuple[Task, object]]) -> Iterator[tuple[Task, object]]:  # type: ignore[type-arg]
+def _guarded(stream: Iterator[tuple[Task, AnchorOutcome]]) -> Iterator[tuple[Task, AnchorOutcome]]:
     """Errors of the run directory raised by a worker, as one clear message."""
     try:
         yield from stream
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if is_fatal(exc):
-            raise XPError(f"the batch stopped: {exc}. Finished anchors are saved; fix the run directory and re-run to resume.") from exc
+            raise XPError(
+                f"the batch stopped: {exc}. Finished anchors are saved; fix the run directory and re-run to resume."
+            ) from exc
         raise
 
 

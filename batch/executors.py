@@ -8,12 +8,13 @@ or any scheduler given by address.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Iterable, Iterator, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from xpollinate.batch.jobs import BatchJob, is_fatal, run_task
 from xpollinate.errors import XPError
-from xpollinate.graphs.state import Anchor
+from xpollinate.records import Anchor
 from xpollinate.xpstore.item_xp_store import AnchorOutcome
 
 Task = tuple[BatchJob, Anchor]
@@ -71,8 +72,9 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, address: str | None = None, workers: int = 2, threads_per_worker: int = 1,
-                 in_flight_per_thread: int = 2) -> None:
+    def __init__(
+        self, address: str | None = None, workers: int = 2, threads_per_worker: int = 1, in_flight_per_thread: int = 2
+    ) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:  # pragma: no cover - a declared dependency
@@ -83,8 +85,12 @@ class DaskExecutor:
                 self.client = Client(address, timeout="20s")
             else:
                 self.cluster = LocalCluster(
-                    n_workers=workers, threads_per_worker=threads_per_worker, host="127.0.0.1",
-                    dashboard_address=None, processes=True, silence_logs=40,
+                    n_workers=workers,
+                    threads_per_worker=threads_per_worker,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    processes=True,
+                    silence_logs=40,
                 )
                 self.client = Client(self.cluster)
         except (OSError, TimeoutError) as exc:
@@ -107,7 +113,7 @@ class DaskExecutor:
                 task = futures.pop(fut)
                 try:
                     outcome = fut.result()
-                except Exception as exc:  # noqa: BLE001  a worker died (KilledWorker) or the task was lost
+                except Exception as exc:
                     if is_fatal(exc):
                         raise
                     outcome = lost_task(task, exc)
@@ -139,6 +145,12 @@ def make_executor(kind: ExecutorKind, concurrency: int, address: str | None = No
 def lost_task(task: Task, exc: BaseException) -> AnchorOutcome:
     """The failure record of an anchor whose worker died before it returned (retried on the next run)."""
     _, anchor = task
-    return AnchorOutcome(anchor_id=anchor.item_id if anchor.item_id is not None else -1, anchor_text=anchor.text,
-                         anchor_pt=anchor.product_type, results=[], audit={}, seconds=0.0,
-                         error=f"worker lost: {type(exc).__name__}: {exc}"[:500])
+    return AnchorOutcome(
+        anchor_id=anchor.item_id if anchor.item_id is not None else -1,
+        anchor_text=anchor.text,
+        anchor_pt=anchor.product_type,
+        results=[],
+        audit={},
+        seconds=0.0,
+        error=f"worker lost: {type(exc).__name__}: {exc}"[:500],
+    )

@@ -25,8 +25,8 @@ from xpollinate.catalog.store import DataStore
 from xpollinate.graphs.deps import default_deps, deps_until_week, run_id_for, run_settings
 from xpollinate.graphs.item_xp import GraphKind, ItemXPConfig, ItemXPDeps, build_graph
 from xpollinate.graphs.runner import run_anchor
-from xpollinate.graphs.state import Anchor
 from xpollinate.llm import LLM, UsageLedger, get_llm
+from xpollinate.records import Anchor
 from xpollinate.xpstore.item_xp_store import AnchorOutcome
 
 FATAL_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT}
@@ -157,13 +157,17 @@ def run_task(job: BatchJob, anchor: Anchor) -> AnchorOutcome:
         outcome, state = run_anchor(graph, llm, anchor)
         outcome.audit["scored"] = scored_rows(state)
         outcome.error = failure_reason(outcome)
-    except Exception as exc:  # noqa: BLE001  one anchor never sinks the batch
+    except Exception as exc:
         if is_fatal(exc):
             raise
         outcome = AnchorOutcome(
-            anchor_id=anchor.item_id if anchor.item_id is not None else -1, anchor_text=anchor.text,
-            anchor_pt=anchor.product_type, results=[], seconds=time.perf_counter() - started,
-            audit={"traceback": traceback.format_exc(limit=8)[-4000:]}, error=f"{type(exc).__name__}: {exc}"[:500],
+            anchor_id=anchor.item_id if anchor.item_id is not None else -1,
+            anchor_text=anchor.text,
+            anchor_pt=anchor.product_type,
+            results=[],
+            seconds=time.perf_counter() - started,
+            audit={"traceback": traceback.format_exc(limit=8)[-4000:]},
+            error=f"{type(exc).__name__}: {exc}"[:500],
         )
     outcome.audit["usage_by_prompt"] = _delta(before, _by_prompt(llm.usage))
     outcome.audit["anchor_category"] = anchor.category

@@ -9,15 +9,27 @@ audit, written in the same transaction as its results.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from xpollinate.graphs.state import Match, Rec, anchor_of, records
 from xpollinate.judges.bands import band, combined_score
 from xpollinate.judges.cross_encoder import pair_key
 from xpollinate.judges.llm_judge import pt_label, triplet_key
+from xpollinate.records import Match, Rec, anchor_of, records
 
-SCORED_COLUMNS = ("theme", "recommendation", "item_id", "item_text", "product_type", "expanded", "ce", "llm", "combined",
-                  "band", "source")
+SCORED_COLUMNS = (
+    "theme",
+    "recommendation",
+    "item_id",
+    "item_text",
+    "product_type",
+    "expanded",
+    "ce",
+    "llm",
+    "combined",
+    "band",
+    "source",
+)
 
 
 def scored_rows(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -39,8 +51,21 @@ def scored_rows(state: Mapping[str, Any]) -> dict[str, Any]:
             continue
         llm_score = float(verdict[0])
         combined = combined_score(ce_score, llm_score)
-        rows.append([rec.theme, rec.text, m.item_id, m.item_text, m.product_type, bool(m.expanded),
-                     round(float(ce_score), 4), round(llm_score, 4), round(combined, 4), band(combined).value, rec.source])
+        rows.append(
+            [
+                rec.theme,
+                rec.text,
+                m.item_id,
+                m.item_text,
+                m.product_type,
+                bool(m.expanded),
+                round(float(ce_score), 4),
+                round(llm_score, 4),
+                round(combined, 4),
+                band(combined).value,
+                rec.source,
+            ]
+        )
     return {"columns": list(SCORED_COLUMNS), "rows": rows}
 
 

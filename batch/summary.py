@@ -10,8 +10,17 @@ from typing import Any
 from xpollinate.xpstore.item_xp_store import AnchorOutcome
 
 JUDGE_PROMPTS = ("judge", "relevance")  # the paper's rubric judge and the lean yes/no judge
-USAGE_FIELDS = ("requests", "calls", "cache_hits", "failures", "input_tokens", "output_tokens", "latency_s", "cost_usd",
-                "unpriced_calls")
+USAGE_FIELDS = (
+    "requests",
+    "calls",
+    "cache_hits",
+    "failures",
+    "input_tokens",
+    "output_tokens",
+    "latency_s",
+    "cost_usd",
+    "unpriced_calls",
+)
 
 
 @dataclass
@@ -41,8 +50,14 @@ class BatchSummary:
     def add(self, run_id: str, outcome: AnchorOutcome) -> None:
         if outcome.error:
             self.failed += 1
-            self.failures.append({"run_id": run_id, "anchor_id": outcome.anchor_id, "anchor": outcome.anchor_text,
-                                  "reason": outcome.error})
+            self.failures.append(
+                {
+                    "run_id": run_id,
+                    "anchor_id": outcome.anchor_id,
+                    "anchor": outcome.anchor_text,
+                    "reason": outcome.error,
+                }
+            )
         else:
             self.done += 1
             self.results += len(outcome.results)
@@ -107,11 +122,16 @@ class BatchSummary:
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out.update(attempted=self.attempted, anchors_per_hour=round(self.anchors_per_hour, 1),
-                   cache_hit_rate=round(self.cache_hit_rate, 4), judge=self.judge_sharing(),
-                   median_seconds_per_anchor=round(self.median_seconds_per_anchor, 2),
-                   model_calls_per_anchor=round(self.per_anchor("calls"), 2),
-                   model_seconds_per_anchor=round(self.per_anchor("latency_s"), 2),
-                   schema_valid_rate=round(self.schema_valid_rate, 4), copy_rate=round(self.copy_rate, 4),
-                   out_of_catalog_rate=None if self.out_of_catalog_rate is None else round(self.out_of_catalog_rate, 4))
+        out.update(
+            attempted=self.attempted,
+            anchors_per_hour=round(self.anchors_per_hour, 1),
+            cache_hit_rate=round(self.cache_hit_rate, 4),
+            judge=self.judge_sharing(),
+            median_seconds_per_anchor=round(self.median_seconds_per_anchor, 2),
+            model_calls_per_anchor=round(self.per_anchor("calls"), 2),
+            model_seconds_per_anchor=round(self.per_anchor("latency_s"), 2),
+            schema_valid_rate=round(self.schema_valid_rate, 4),
+            copy_rate=round(self.copy_rate, 4),
+            out_of_catalog_rate=None if self.out_of_catalog_rate is None else round(self.out_of_catalog_rate, 4),
+        )
         return out

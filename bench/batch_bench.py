@@ -38,19 +38,18 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the scripted provider lives in tests/
 
-from tests.graphs.scripted import rubric, scripted_llm  # noqa: E402
-
-from xpollinate.batch.anchors import select_anchors  # noqa: E402
-from xpollinate.retrieval.embedder import clear_memo  # noqa: E402
-from xpollinate.batch.driver import run_batch  # noqa: E402
-from xpollinate.batch.executors import LocalExecutor  # noqa: E402
-from xpollinate.batch.jobs import BatchJob, _PARTS  # noqa: E402
-from xpollinate.cache import ResponseCache  # noqa: E402
-from xpollinate.catalog.store import DataStore  # noqa: E402
-from xpollinate.graphs.deps import default_deps, run_id_for, run_settings  # noqa: E402
-from xpollinate.graphs.item_xp import ItemXPConfig, ItemXPDeps, build_graph  # noqa: E402
-from xpollinate.graphs.runner import run_anchor  # noqa: E402
-from xpollinate.xpstore.item_xp_store import ItemXPStore  # noqa: E402
+from tests.graphs.scripted import rubric, scripted_llm
+from xpollinate.batch.anchors import select_anchors
+from xpollinate.batch.driver import run_batch
+from xpollinate.batch.executors import LocalExecutor
+from xpollinate.batch.jobs import _PARTS, BatchJob
+from xpollinate.cache import ResponseCache
+from xpollinate.catalog.store import DataStore
+from xpollinate.graphs.deps import default_deps, run_id_for, run_settings
+from xpollinate.graphs.item_xp import ItemXPConfig, ItemXPDeps, build_graph
+from xpollinate.graphs.runner import run_anchor
+from xpollinate.retrieval.embedder import clear_memo
+from xpollinate.xpstore.item_xp_store import ItemXPStore
 
 CONTEXTS = ["Breakfast Routine", "Weekend Party", "Family Dinner", "Outdoor Picnic", "Holiday Baking"]
 
@@ -91,7 +90,9 @@ class BenchParts:
     def build(self) -> ItemXPDeps:
         store = DataStore.open(Path(self.home))
         items = store.items()
-        gm_pts = sorted(p for p in items.loc[items["is_gm"] & (items["n_baskets"] > 0), "product_type"].unique() if p.strip())
+        gm_pts = sorted(
+            p for p in items.loc[items["is_gm"] & (items["n_baskets"] > 0), "product_type"].unique() if p.strip()
+        )
         llm, _ = scripted_llm(make_script(gm_pts), cache=ResponseCache(Path(self.cache_dir)))
         return replace(default_deps(store, llm), llm=llm)
 
@@ -121,7 +122,7 @@ def main() -> None:
         for a in anchors:
             try:
                 run_anchor(graph, deps.llm, a)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 errors[0] += 1
         return time.perf_counter() - t
 
@@ -148,18 +149,25 @@ def main() -> None:
     rows.append(("baseline again", base2))
     base = (base1 + base2) / 2
 
-    table = Table(title=f"batch machinery, {len(anchors)} anchors, warm cache (scripted provider; real matcher, "
-                        f"scorer {deps.scorer.scorer_id}, grocery filter)", title_justify="left")
+    table = Table(
+        title=f"batch machinery, {len(anchors)} anchors, warm cache (scripted provider; real matcher, "
+        f"scorer {deps.scorer.scorer_id}, grocery filter)",
+        title_justify="left",
+    )
     for col in ("pass", "wall s", "ms/anchor", "anchors/hour", "vs baseline"):
         table.add_column(col, justify="left" if col == "pass" else "right")
     for name, secs in rows:
         ratio = "" if name.startswith("baseline") else f"{(secs - base) / base:+.1%}"
-        table.add_row(name, f"{secs:.1f}", f"{1000 * secs / len(anchors):.0f}", f"{3600 * len(anchors) / secs:,.0f}", ratio)
+        table.add_row(
+            name, f"{secs:.1f}", f"{1000 * secs / len(anchors):.0f}", f"{3600 * len(anchors) / secs:,.0f}", ratio
+        )
     console.print(table)
-    console.print(f"cache fill (scripted answers, untimed for the ratios): {fill_s:.1f} s; {requests:,} model requests "
-                  f"({calls:,} provider calls, {requests - calls:,} answered from the cache within the fill: PT-level "
-                  f"judge verdicts shared across anchors) = {requests / len(anchors):.0f} per anchor; anchors that raised: "
-                  f"{errors[0]} in the baseline passes (all 3), failed in the batch passes: {failed}")
+    console.print(
+        f"cache fill (scripted answers, untimed for the ratios): {fill_s:.1f} s; {requests:,} model requests "
+        f"({calls:,} provider calls, {requests - calls:,} answered from the cache within the fill: PT-level "
+        f"judge verdicts shared across anchors) = {requests / len(anchors):.0f} per anchor; anchors that raised: "
+        f"{errors[0]} in the baseline passes (all 3), failed in the batch passes: {failed}"
+    )
 
 
 if __name__ == "__main__":

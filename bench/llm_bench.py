@@ -1,28 +1,26 @@
 """LLM-layer benchmark: schema validity, speed and cache speed-up on real grocery anchors.
 
-    .venv/bin/python bench/llm_bench.py                 # 20 anchors, local 1.5B Qwen
+    .venv/bin/python bench/llm_bench.py [--write docs/results]    # 20 anchors, local 1.5B Qwen
     .venv/bin/python bench/llm_bench.py --llm local-small --anchors 5
 
-For the top-N grocery items by basket count (one per product type) it asks the theme
-generator (theme@v2) and the contextual evaluator (evaluator@v2) twice in one process:
-a first pass on an empty cache, then the same requests again, which the response cache
-must answer. The evaluator judges the anchor's strongest co-purchased GM product type
-from the market-basket associations (real data, not an invented pair). It prints one
-table (schema-valid rate, seconds per call, tokens/s, cache speed-up as a ratio of the
-two passes) and writes the raw figures to bench/results/llm_bench.json.
+For the top-N grocery items by basket count (one per product type) it asks the paper's theme
+generator (theme@v2) and contextual evaluator (evaluator@v2) and the lean plan's (theme@v3,
+fit@v1) twice in one process: a first pass on an empty cache, then the same requests again,
+which the response cache must answer. The evaluators judge the anchor's strongest
+co-purchased GM product type from the market-basket associations (real data, not an
+invented pair). It prints one table (schema-valid rate, seconds per call, tokens/s, cache
+speed-up as a ratio of the two passes); `--write DIR` writes it as the results page llm-bench.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -31,7 +29,8 @@ from rich.table import Table
 from xpollinate.cache import ResponseCache
 from xpollinate.llm import Failure, get_llm, load_settings
 
-THEME, EVALUATOR = "theme@v2", "evaluator@v2"
+THEME, EVALUATOR, LEAN_THEME, FIT = "theme@v2", "evaluator@v2", "theme@v3", "fit@v1"
+PROMPTS = (THEME, EVALUATOR, LEAN_THEME, FIT)
 
 
 @dataclass
@@ -70,12 +69,7 @@ def load_anchors(n: int) -> list[Anchor]:
 
     store = DataStore.open()
     items = store.items()
-    top = (
-        items[items["is_grocery"]]
-        .sort_values("n_baskets", ascending=False)
-        .drop_duplicates("product_type")
-        .head(n)
-    )
+    top = items[items["is_grocery"]].sort_values("n_baskets", ascending=False).drop_duplicates("product_type").head(n)
     assoc = open_associations(store)
     anchors = []
     for row in top.itertuples():
@@ -95,9 +89,12 @@ def load_anchors(n: int) -> list[Anchor]:
 def run_pass(llm, anchors: list[Anchor], figures: dict[str, PromptFigures], log: Console) -> float:
     start = time.perf_counter()
     for i, a in enumerate(anchors, 1):
+        name = a.product_type.title()
         requests = (
             (THEME, {"anchor_item": a.text}),
             (EVALUATOR, {"anchor_item": a.text, "recommendation": a.recommendation, "explanation": a.explanation}),
+            (LEAN_THEME, {"anchor_item": name}),
+            (FIT, {"anchor_item": name, "context": "everyday use", "recommendation": a.recommendation}),
         )
         for ref, variables in requests:
             t0 = time.perf_counter()
@@ -126,7 +123,7 @@ def main() -> int:
     parser.add_argument("--llm", default="local", help="provider:model (default: local, the 1.5B Qwen)")
     parser.add_argument("--anchors", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=Path("bench/results/llm_bench.json"))
+    parser.add_argument("--write", type=Path, default=None, help="write the results page llm-bench into this folder")
     args = parser.parse_args()
     out, log = Console(width=None if Console().is_terminal else 200), Console(stderr=True)
 
@@ -138,8 +135,8 @@ def main() -> int:
         t0 = time.perf_counter()
         getattr(llm.provider, "loaded", None)  # a local model loads here, so pass 1 times only the calls
         load_s = time.perf_counter() - t0
-        first = {THEME: PromptFigures(), EVALUATOR: PromptFigures()}
-        second = {THEME: PromptFigures(), EVALUATOR: PromptFigures()}
+        first = {ref: PromptFigures() for ref in PROMPTS}
+        second = {ref: PromptFigures() for ref in PROMPTS}
         log.print(f"pass 1 (cold cache), {len(anchors)} anchors with {llm.spec}")
         t1 = run_pass(llm, anchors, first, log)
         log.print("pass 2 (same requests)")
@@ -147,12 +144,27 @@ def main() -> int:
     finally:
         shutil.rmtree(cache_root, ignore_errors=True)
 
-    table = Table(title=f"LLM layer, {len(anchors)} grocery anchors, {llm.spec}, {settings.threads or 'all'} threads", show_header=True)
-    for col in ("prompt", "schema-valid", "repaired", "s/call (p50)", "s/call (mean)", "in tok/call", "out tok/call",
-                "gen tok/s", "end-to-end out tok/s", "pass 2 s/call", "cache hits", "cache speed-up"):
+    table = Table(
+        title=f"LLM layer, {len(anchors)} grocery anchors, {llm.spec}, {settings.threads or 'all'} threads",
+        show_header=True,
+    )
+    for col in (
+        "prompt",
+        "schema-valid",
+        "repaired",
+        "s/call (p50)",
+        "s/call (mean)",
+        "in tok/call",
+        "out tok/call",
+        "gen tok/s",
+        "end-to-end out tok/s",
+        "pass 2 s/call",
+        "cache hits",
+        "cache speed-up",
+    ):
         table.add_column(col, justify="right" if col != "prompt" else "left")
     rows = {}
-    for ref in (THEME, EVALUATOR):
+    for ref in PROMPTS:
         a, b = first[ref], second[ref]
         mean1, mean2 = statistics.mean(a.seconds), statistics.mean(b.seconds)
         row = {
@@ -171,25 +183,55 @@ def main() -> int:
         }
         rows[ref] = row
         table.add_row(
-            ref, f"{a.valid}/{a.requests} ({100 * row['valid_rate']:.0f}%)", str(a.repaired), f"{row['p50_s']:.2f}",
-            f"{mean1:.2f}", f"{row['in_tokens_per_call']:.0f}", f"{row['out_tokens_per_call']:.0f}",
+            ref,
+            f"{a.valid}/{a.requests} ({100 * row['valid_rate']:.0f}%)",
+            str(a.repaired),
+            f"{row['p50_s']:.2f}",
+            f"{mean1:.2f}",
+            f"{row['in_tokens_per_call']:.0f}",
+            f"{row['out_tokens_per_call']:.0f}",
             f"{row['generation_tps']:.1f}" if row["generation_tps"] else "-",
             f"{row['end_to_end_out_tps']:.1f}" if row["end_to_end_out_tps"] else "-",
-            f"{mean2 * 1000:.2f} ms", f"{b.cache_hits}/{b.requests}", f"{row['speedup']:,.0f}x",
+            f"{mean2 * 1000:.2f} ms",
+            f"{b.cache_hits}/{b.requests}",
+            f"{row['speedup']:,.0f}x",
         )
     out.print(table)
-    out.print(f"model load {load_s:.1f} s; pass 1 {t1:.1f} s, pass 2 {t2:.3f} s: the cached pass is {t1 / t2:,.0f}x faster", highlight=False)
+    out.print(
+        f"model load {load_s:.1f} s; pass 1 {t1:.1f} s, pass 2 {t2:.3f} s: the cached pass is {t1 / t2:,.0f}x faster",
+        highlight=False,
+    )
     for ref, row in rows.items():
         for failure in row["failures"]:
             out.print(f"[red]{ref} failure[/red] {failure}", highlight=False)
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "llm": str(llm.spec), "threads": settings.threads, "anchors": [asdict(a) for a in anchors],
-        "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
-        "model_load_s": load_s, "pass1_s": t1, "pass2_s": t2, "prompts": rows, "usage": llm.usage.summary(),
-    }, indent=2))
-    out.print(f"raw figures: {args.out}")
+    if args.write:
+        import pandas as pd
+
+        from xpollinate.reports import Report, write_page
+
+        frame = pd.DataFrame(
+            [
+                {"prompt": ref, **{k: v for k, v in row.items() if k != "failures"}, "failures": len(row["failures"])}
+                for ref, row in rows.items()
+            ]
+        )
+        text = (
+            f"{len(anchors)} grocery anchors (the most purchased item of each of the top product types), "
+            f"{llm.spec}, {settings.threads or 'all'} threads, one request at a time. Pass 1 on an empty response "
+            f"cache, pass 2 the same requests again. Model load {load_s:.1f} s; pass 1 {t1:.1f} s, pass 2 {t2:.3f} s."
+        )
+        headline = {
+            "llm": str(llm.spec),
+            "anchors": len(anchors),
+            "model_load_s": load_s,
+            "pass1_s": t1,
+            "pass2_s": t2,
+            "prompts": rows,
+        }
+        out.print(
+            f"wrote {write_page(Report('LLM layer: schema validity, speed, cache', [('Per prompt', text, frame)], headline=headline), args.write, 'llm-bench')}"
+        )
     return 0 if all(r["valid_rate"] == 1.0 for r in rows.values()) else 1
 
 

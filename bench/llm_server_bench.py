@@ -31,15 +31,15 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from xpollinate.batch.anchors import select_anchors  # noqa: E402
-from xpollinate.catalog.store import DataStore  # noqa: E402
-from xpollinate.graphs.deps import default_deps  # noqa: E402
-from xpollinate.llm import get_llm, load_settings  # noqa: E402
-from xpollinate.llm.providers.base import ChatRequest  # noqa: E402
-from xpollinate.llm.providers.llamacpp import LlamaCppProvider  # noqa: E402
-from xpollinate.prompts import default_registry  # noqa: E402
-from xpollinate.prompts.schemas import picks_model  # noqa: E402
-from xpollinate.reports import Report, git_commit, write_page  # noqa: E402
+from xpollinate.batch.anchors import select_anchors
+from xpollinate.catalog.store import DataStore
+from xpollinate.graphs.deps import default_deps
+from xpollinate.llm import get_llm, load_settings
+from xpollinate.llm.providers.base import ChatRequest
+from xpollinate.llm.providers.llamacpp import LlamaCppProvider
+from xpollinate.prompts import default_registry
+from xpollinate.prompts.schemas import picks_model
+from xpollinate.reports import Report, git_commit, write_page
 
 SITUATIONS = ("everyday use", "a family breakfast", "a weekend party")
 
@@ -56,13 +56,15 @@ def requests(n_anchors: int) -> tuple[list[ChatRequest], list[ChatRequest]]:
         listing = "\n".join(f"- {n}" for n in shortlist)
         schema = picks_model(shortlist, 4).model_json_schema()
         for situation in SITUATIONS:
-            text = registry.render("pick@v1", {"shortlist": listing, "anchor_item": anchor.name, "context": situation,
-                                               "n": 4}).text
+            text = registry.render(
+                "pick@v1", {"shortlist": listing, "anchor_item": anchor.name, "context": situation, "n": 4}
+            ).text
             picks.append(ChatRequest(({"role": "user", "content": text},), schema, "Picks", 120, 0.0, 42))
         for name in shortlist[:8]:
             text = registry.render("relevance@v1", {"anchor_pt": anchor.label, "rec_pt": deps.names.label(name)}).text  # type: ignore[union-attr]
-            judges.append(ChatRequest(({"role": "user", "content": text},), None, "YesProbability", 1, 0.0, 42,
-                                      top_logprobs=20))
+            judges.append(
+                ChatRequest(({"role": "user", "content": text},), None, "YesProbability", 1, 0.0, 42, top_logprobs=20)
+            )
     return picks, judges
 
 
@@ -71,11 +73,15 @@ def run(provider: LlamaCppProvider, batch: list[ChatRequest], concurrency: int) 
     with ThreadPoolExecutor(concurrency) as pool:
         done = list(pool.map(provider.complete, batch))
     wall = time.perf_counter() - started
-    return {"requests": len(done), "wall_s": wall, "generated": sum(c.output_tokens for c in done),
-            "prompt_tokens": sum(c.input_tokens for c in done),
-            "processed": sum(int(c.stats.get("prompt_n", 0)) for c in done),
-            "reused": sum(int(c.stats.get("cache_n", 0)) for c in done),
-            "s_per_call": sum(c.latency_s for c in done) / len(done)}
+    return {
+        "requests": len(done),
+        "wall_s": wall,
+        "generated": sum(c.output_tokens for c in done),
+        "prompt_tokens": sum(c.input_tokens for c in done),
+        "processed": sum(int(c.stats.get("prompt_n", 0)) for c in done),
+        "reused": sum(int(c.stats.get("cache_n", 0)) for c in done),
+        "s_per_call": sum(c.latency_s for c in done) / len(done),
+    }
 
 
 def main() -> None:
@@ -91,27 +97,57 @@ def main() -> None:
     rows = []
     for concurrency in (1, 2, 4):
         r = run(model, picks, concurrency)
-        rows.append({"series": "generation (pick@v1)", "setting": f"{concurrency} at a time", **r,
-                     "generated tok/s": r["generated"] / r["wall_s"]})
+        rows.append(
+            {
+                "series": "generation (pick@v1)",
+                "setting": f"{concurrency} at a time",
+                **r,
+                "generated tok/s": r["generated"] / r["wall_s"],
+            }
+        )
     for cache_prompt in (False, True):
         model.cache_prompt = cache_prompt
         r = run(model, judges, 1)
-        rows.append({"series": "prefix re-use (relevance@v1)", "setting": "prompt cache " + ("on" if cache_prompt else "off"),
-                     **r, "generated tok/s": r["generated"] / r["wall_s"]})
+        rows.append(
+            {
+                "series": "prefix re-use (relevance@v1)",
+                "setting": "prompt cache " + ("on" if cache_prompt else "off"),
+                **r,
+                "generated tok/s": r["generated"] / r["wall_s"],
+            }
+        )
     table = pd.DataFrame(rows)
     table["x vs first of series"] = table.groupby("series")["wall_s"].transform(lambda w: w.iloc[0] / w)
-    shown = table[["series", "setting", "requests", "wall_s", "s_per_call", "generated", "generated tok/s",
-                   "prompt_tokens", "processed", "reused", "x vs first of series"]]
+    shown = table[
+        [
+            "series",
+            "setting",
+            "requests",
+            "wall_s",
+            "s_per_call",
+            "generated",
+            "generated tok/s",
+            "prompt_tokens",
+            "processed",
+            "reused",
+            "x vs first of series",
+        ]
+    ]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if args.write:
-        text = (f"{len(picks)} pick requests and {len(judges)} judge requests of the lean plan for the top {args.anchors} "
-                f"grocery anchors, sent to {model.model} (llama.cpp, {model.threads} threads, 4 slots sharing one "
-                "KV cache), no response cache. `processed`: prompt tokens computed; `reused`: prompt tokens taken from "
-                "the prompt cache; `x vs first of series`: wall-time ratio against the series' first row.")
-        headline = {"model": model.model, "threads": model.threads,
-                    "rows": shown.to_dict("records")}
-        path = write_page(Report("llama.cpp slots and prefix re-use", [("Results", text, shown)], headline=headline),
-                          args.write, "llm-server", commit=commit)
+        text = (
+            f"{len(picks)} pick requests and {len(judges)} judge requests of the lean plan for the top {args.anchors} "
+            f"grocery anchors, sent to {model.model} (llama.cpp, {model.threads} threads, 4 slots sharing one "
+            "KV cache), no response cache. `processed`: prompt tokens computed; `reused`: prompt tokens taken from "
+            "the prompt cache; `x vs first of series`: wall-time ratio against the series' first row."
+        )
+        headline = {"model": model.model, "threads": model.threads, "rows": shown.to_dict("records")}
+        path = write_page(
+            Report("llama.cpp slots and prefix re-use", [("Results", text, shown)], headline=headline),
+            args.write,
+            "llm-server",
+            commit=commit,
+        )
         print(f"wrote {path}")
 
 

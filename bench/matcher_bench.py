@@ -21,8 +21,8 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from rich.console import Console
@@ -30,14 +30,56 @@ from rich.table import Table
 
 # Recommendation-like texts, as the recommendation agent writes them (50).
 QUERIES = [
-    "coffee filters", "paper coffee filter", "charcoal briquettes", "lighter fluid", "AA batteries",
-    "paper towels", "egg poacher", "milk frother", "paper plates", "aluminum foil", "trash bags", "dish soap",
-    "kitchen sponges", "scented candles", "birthday card", "wrapping paper", "diapers", "baby wipes",
-    "toothbrush", "shampoo", "razor blades", "sunscreen", "light bulbs", "plastic wrap",
-    "food storage containers", "can opener", "coffee mug", "paper napkins", "matches", "bouquet of flowers",
-    "potting soil", "dog leash", "cat litter", "baking pan", "cutting board", "plastic cups", "grill brush",
-    "cooler", "laundry detergent", "mason jars", "tea kettle", "thermos", "birthday candles", "bird feeder",
-    "toothpaste", "ice cube tray", "rubber gloves", "freezer bags", "water filter", "popcorn popper",
+    "coffee filters",
+    "paper coffee filter",
+    "charcoal briquettes",
+    "lighter fluid",
+    "AA batteries",
+    "paper towels",
+    "egg poacher",
+    "milk frother",
+    "paper plates",
+    "aluminum foil",
+    "trash bags",
+    "dish soap",
+    "kitchen sponges",
+    "scented candles",
+    "birthday card",
+    "wrapping paper",
+    "diapers",
+    "baby wipes",
+    "toothbrush",
+    "shampoo",
+    "razor blades",
+    "sunscreen",
+    "light bulbs",
+    "plastic wrap",
+    "food storage containers",
+    "can opener",
+    "coffee mug",
+    "paper napkins",
+    "matches",
+    "bouquet of flowers",
+    "potting soil",
+    "dog leash",
+    "cat litter",
+    "baking pan",
+    "cutting board",
+    "plastic cups",
+    "grill brush",
+    "cooler",
+    "laundry detergent",
+    "mason jars",
+    "tea kettle",
+    "thermos",
+    "birthday candles",
+    "bird feeder",
+    "toothpaste",
+    "ice cube tray",
+    "rubber gloves",
+    "freezer bags",
+    "water filter",
+    "popcorn popper",
 ]
 K = 10
 
@@ -58,7 +100,9 @@ def fmt_ms(seconds: float) -> str:
 
 def ratio(baseline_s: float, s: float, what: str) -> str:
     """'2.1x faster than chroma' / '9.0x slower than chroma'."""
-    return f"{baseline_s / s:.1f}x faster than {what}" if s <= baseline_s else f"{s / baseline_s:.1f}x slower than {what}"
+    return (
+        f"{baseline_s / s:.1f}x faster than {what}" if s <= baseline_s else f"{s / baseline_s:.1f}x slower than {what}"
+    )
 
 
 def main() -> None:
@@ -90,10 +134,20 @@ def main() -> None:
         m = index.manifest
         rows += [
             ("startup", f"import sentence-transformers + load {args.model}", fmt_ms(load_s), "", ""),
-            ("build", f"embed {m['n_texts']:,} distinct texts of {m['n_items']:,} GM items", fmt_ms(m["embed_seconds"]),
-             f"{m['texts_per_second']:,.0f} texts/s", f"{m['n_items'] / m['n_texts']:.1f}x fewer texts than items"),
-            ("build", "chroma: write per-item records + read back, check bit-exact", fmt_ms(m["chroma_seconds"]),
-             f"{m['n_items'] / m['chroma_seconds']:,.0f} items/s", ""),
+            (
+                "build",
+                f"embed {m['n_texts']:,} distinct texts of {m['n_items']:,} GM items",
+                fmt_ms(m["embed_seconds"]),
+                f"{m['texts_per_second']:,.0f} texts/s",
+                f"{m['n_items'] / m['n_texts']:.1f}x fewer texts than items",
+            ),
+            (
+                "build",
+                "chroma: write per-item records + read back, check bit-exact",
+                fmt_ms(m["chroma_seconds"]),
+                f"{m['n_items'] / m['chroma_seconds']:,.0f} items/s",
+                "",
+            ),
             ("build", "total (embed + tables + chroma)", fmt_ms(m["seconds"]), "", ""),
         ]
 
@@ -101,9 +155,20 @@ def main() -> None:
         batch_s = median_s(lambda: embed(QUERIES, name=args.model), args.repeats)
         single_s = median_s(lambda: [embed([q], name=args.model) for q in QUERIES], max(1, args.repeats // 3))
         rows += [
-            ("embed", f"{n} queries, one call per text (baseline)", fmt_ms(single_s), f"{n / single_s:,.0f} texts/s", "1.0x"),
-            ("embed", f"{n} queries in one batch", fmt_ms(batch_s), f"{n / batch_s:,.0f} texts/s",
-             ratio(single_s, batch_s, "one per call")),
+            (
+                "embed",
+                f"{n} queries, one call per text (baseline)",
+                fmt_ms(single_s),
+                f"{n / single_s:,.0f} texts/s",
+                "1.0x",
+            ),
+            (
+                "embed",
+                f"{n} queries in one batch",
+                fmt_ms(batch_s),
+                f"{n / batch_s:,.0f} texts/s",
+                ratio(single_s, batch_s, "one per call"),
+            ),
         ]
 
         queries = embed(QUERIES, name=args.model)
@@ -117,7 +182,9 @@ def main() -> None:
             faiss.omp_set_num_threads(threads)
             return median_s(lambda: flat.search(x, K), args.repeats)
 
-        chroma_s = median_s(lambda: col.query(query_embeddings=queries, n_results=K, include=["distances"]), args.repeats)
+        chroma_s = median_s(
+            lambda: col.query(query_embeddings=queries, n_results=K, include=["distances"]), args.repeats
+        )
         chroma_dist = np.array(col.query(query_embeddings=queries, n_results=K, include=["distances"])["distances"])
         faiss.omp_set_num_threads(1)
         exact_scores, _ = items_flat.search(queries, K)
@@ -132,16 +199,37 @@ def main() -> None:
         one = queries[:1]
         single = {threads: faiss_search(items_flat, one, threads) for threads in (1, default_threads)}
 
-        rows.append(("search", f"chromadb query, {n} vectors, top {K}, HNSW over {m['n_items']:,} items (baseline)",
-                     fmt_ms(chroma_s), f"recall@{K} {recall:.3f}", "1.0x"))
+        rows.append(
+            (
+                "search",
+                f"chromadb query, {n} vectors, top {K}, HNSW over {m['n_items']:,} items (baseline)",
+                fmt_ms(chroma_s),
+                f"recall@{K} {recall:.3f}",
+                "1.0x",
+            )
+        )
         for label, size in (("items", m["n_items"]), ("texts", m["n_texts"])):
             for threads in (1, default_threads):
                 s = results[(label, threads)]
-                rows.append(("search", f"FAISS exact, {n} queries over {size:,} {label}, {threads} thread(s)",
-                             fmt_ms(s), f"{n / s:,.0f} queries/s", ratio(chroma_s, s, "chroma")))
+                rows.append(
+                    (
+                        "search",
+                        f"FAISS exact, {n} queries over {size:,} {label}, {threads} thread(s)",
+                        fmt_ms(s),
+                        f"{n / s:,.0f} queries/s",
+                        ratio(chroma_s, s, "chroma"),
+                    )
+                )
         for threads in (1, default_threads):
-            rows.append(("search", f"FAISS exact, 1 query over {m['n_items']:,} items, {threads} thread(s)",
-                         fmt_ms(single[threads]), "", ratio(single[default_threads], single[threads], f"{default_threads} threads")))
+            rows.append(
+                (
+                    "search",
+                    f"FAISS exact, 1 query over {m['n_items']:,} items, {threads} thread(s)",
+                    fmt_ms(single[threads]),
+                    "",
+                    ratio(single[default_threads], single[threads], f"{default_threads} threads"),
+                )
+            )
 
         matcher = SemanticMatcher(index)
         match_s = median_s(lambda: matcher.match(QUERIES, k=3), args.repeats)
@@ -151,13 +239,20 @@ def main() -> None:
         rows += [
             ("matcher", f"match {n} recommendations, k=3 (embed + search + item lists)", fmt_ms(match_s), "", ""),
             ("matcher", "expand: 2 items per matched PT and per nearest neighbour PT", fmt_ms(expand_s), "", ""),
-            ("matcher", "per anchor (~50 recommendations): match + expand", fmt_ms(per_anchor),
-             f"{3600 / per_anchor:,.0f} anchors/h", "target 3,000/h for all non-LLM work"),
+            (
+                "matcher",
+                "per anchor (~50 recommendations): match + expand",
+                fmt_ms(per_anchor),
+                f"{3600 / per_anchor:,.0f} anchors/h",
+                "target 3,000/h for all non-LLM work",
+            ),
         ]
         faiss.omp_set_num_threads(default_threads)
 
-    table = Table(title=f"semantic matcher benchmark ({args.model}, {'all' if args.all_items else 'sold'} GM items, "
-                        f"data build {store.build_id}, {default_threads} cores, median of {args.repeats})")
+    table = Table(
+        title=f"semantic matcher benchmark ({args.model}, {'all' if args.all_items else 'sold'} GM items, "
+        f"data build {store.build_id}, {default_threads} cores, median of {args.repeats})"
+    )
     for col_name in ("step", "what", "time", "throughput", "vs baseline"):
         table.add_column(col_name, justify="right" if col_name in ("time", "throughput") else "left")
     for row in rows:

@@ -49,16 +49,24 @@ from xpollinate.ranking.runs import saved_runs
 from xpollinate.ranking.task import TaskConfig, prepare
 
 
-def requests(features, catalog: CatalogView, cart: int, n: int, seed: int = 0,
-             pool: np.ndarray | None = None) -> list[tuple]:
+def requests(
+    features, catalog: CatalogView, cart: int, n: int, seed: int = 0, pool: np.ndarray | None = None
+) -> list[tuple]:
     """`n` requests: `cart` random grocery items, 300 candidates drawn from `pool` (feature rows; default: all GM
     items with an embedding), a random persona and platform."""
     rng = np.random.default_rng(seed)
     known = np.flatnonzero(features.has_embedding)
     candidates = known[catalog.is_gm[known - 1]] if pool is None else pool
     grocery = known[catalog.is_grocery[known - 1]]
-    return [(rng.choice(grocery, cart, replace=False), rng.choice(candidates, 300, replace=False),
-             rng.random(64).astype(np.float32), int(rng.integers(0, 50))) for _ in range(n)]
+    return [
+        (
+            rng.choice(grocery, cart, replace=False),
+            rng.choice(candidates, 300, replace=False),
+            rng.random(64).astype(np.float32),
+            int(rng.integers(0, 50)),
+        )
+        for _ in range(n)
+    ]
 
 
 def pool_rows(task, features) -> np.ndarray:
@@ -103,8 +111,9 @@ def throughput(fn, reqs, size: int) -> float:
 def micro_args(reqs: list[tuple], size: int) -> list[tuple]:
     """`score_many` arguments for consecutive groups of `size` requests (a last, shorter group is dropped)."""
     groups = [reqs[i : i + size] for i in range(0, len(reqs) - size + 1, size)]
-    return [([r[0] for r in g], [r[1] for r in g], np.stack([r[2] for r in g]), np.array([r[3] for r in g]))
-            for g in groups]
+    return [
+        ([r[0] for r in g], [r[1] for r in g], np.stack([r[2] for r in g]), np.array([r[3] for r in g])) for g in groups
+    ]
 
 
 def micro(fast: FastRanker, reqs, size: int) -> float:
@@ -171,10 +180,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--bf16", action="store_true", help="also time the fast path in bfloat16")
-    parser.add_argument("--candidates", choices=["catalog", "pool"], default="catalog", help=(
-        "catalog: candidates drawn from every GM item, read from the full per-item tables; pool: drawn from the items "
-        "of the training carts' candidate pools, with the fast path's compact tables for them (`with_hot_rows`), as "
-        "`xp serve` runs"))
+    parser.add_argument(
+        "--candidates",
+        choices=["catalog", "pool"],
+        default="catalog",
+        help=(
+            "catalog: candidates drawn from every GM item, read from the full per-item tables; pool: drawn from the items "
+            "of the training carts' candidate pools, with the fast path's compact tables for them (`with_hot_rows`), as "
+            "`xp serve` runs"
+        ),
+    )
     args = parser.parse_args()
     console = Console(width=180)
     task = prepare(DataStore.open(), TaskConfig())  # the prepared task (cached): catalog and training-week popularity
@@ -184,8 +199,16 @@ def main() -> None:
     if pool is not None:
         console.print(f"candidates: {len(pool):,} pool items, compact tables (as `xp serve`)")
     table = Table(title="cart-XP ranker inference, 300 candidates; eager one request at a time is the baseline")
-    for col in ("model", "cart", "implementation", "p50 ms (1 req)", "p99 ms (1 req)", "req/s 1 thread",
-                f"req/s {args.threads} threads", "req/s vs eager"):
+    for col in (
+        "model",
+        "cart",
+        "implementation",
+        "p50 ms (1 req)",
+        "p99 ms (1 req)",
+        "req/s 1 thread",
+        f"req/s {args.threads} threads",
+        "req/s vs eager",
+    ):
         table.add_column(col, justify="left" if col in ("model", "implementation") else "right")
     for arch in args.arch or ["xp"]:
         model, source = load_model(arch, features)
@@ -194,7 +217,7 @@ def main() -> None:
             fasts = {name: fast.with_hot_rows(pool) for name, fast in fasts.items()}
         console.print(f"{arch}: {count_parameters(model):,} parameters, {source}")
 
-        def eager(*a):
+        def eager(*a, model=model):
             with torch.inference_mode():
                 return model(*a)
 
@@ -207,16 +230,38 @@ def main() -> None:
                 p50, p99, rps = single(fast, reqs)
                 rows.append((f"{name}, 1 request", f"{p50:.2f}", f"{p99:.2f}", rps, None))
                 rows.append((f"{name}, micro-batch {args.micro}", "", "", micro(fast, reqs, args.micro), None))
-                rows.append((f"{name}, micro-batch {args.micro}, {args.threads} processes x 1 thread", "", "", None,
-                             micro_processes(fast, reqs * max(1, 2048 // len(reqs)), args.micro, args.threads)))
+                rows.append(
+                    (
+                        f"{name}, micro-batch {args.micro}, {args.threads} processes x 1 thread",
+                        "",
+                        "",
+                        None,
+                        micro_processes(fast, reqs * max(1, 2048 // len(reqs)), args.micro, args.threads),
+                    )
+                )
                 torch.set_num_threads(args.threads)
-                rows.append((f"{name}, batch {args.batch}", "", "", None,
-                             throughput(fast, reqs * max(1, 2048 // len(reqs)), args.batch)))
+                rows.append(
+                    (
+                        f"{name}, batch {args.batch}",
+                        "",
+                        "",
+                        None,
+                        throughput(fast, reqs * max(1, 2048 // len(reqs)), args.batch),
+                    )
+                )
                 torch.set_num_threads(1)
             for name, p50, p99, one, many in rows:
                 rps = one if one is not None else many
-                table.add_row(arch, str(cart), name, p50, p99, f"{one:,.0f}" if one is not None else "",
-                              f"{many:,.0f}" if many is not None else "", f"{rps / base:.2f}x")
+                table.add_row(
+                    arch,
+                    str(cart),
+                    name,
+                    p50,
+                    p99,
+                    f"{one:,.0f}" if one is not None else "",
+                    f"{many:,.0f}" if many is not None else "",
+                    f"{rps / base:.2f}x",
+                )
     console.print(table)
 
     runs = saved_runs()
@@ -225,8 +270,14 @@ def main() -> None:
         for col in ("run", "train carts", "best epoch", "s to best val", "s total", "val NDCG@4"):
             t.add_column(col, justify="left" if col == "run" else "right")
         for rid, m in runs.items():
-            t.add_row(rid, f"{m['train_carts']:,}", str(m["best_epoch"]), f"{m['seconds_to_best']:.0f}",
-                      f"{m['seconds']:.0f}", f"{m['val']['ndcg@4']:.4f}")
+            t.add_row(
+                rid,
+                f"{m['train_carts']:,}",
+                str(m["best_epoch"]),
+                f"{m['seconds_to_best']:.0f}",
+                f"{m['seconds']:.0f}",
+                f"{m['val']['ndcg@4']:.4f}",
+            )
         console.print(t)
 
 

@@ -30,19 +30,36 @@ from xpollinate.ranking.task import TaskConfig, prepare
 from xpollinate.ranking.train import TrainConfig, encode_split
 from xpollinate.settings import ensure_dir
 
-VARIANTS = ["xp+pop:listwise", "xp+pop:pairwise", "xp:listwise", "transformer+pop:listwise", "bilstm+pop:listwise",
-            "identity+pop:listwise", "deepfm+pop:listwise"]
+VARIANTS = [
+    "xp+pop:listwise",
+    "xp+pop:pairwise",
+    "xp:listwise",
+    "transformer+pop:listwise",
+    "bilstm+pop:listwise",
+    "identity+pop:listwise",
+    "deepfm+pop:listwise",
+]
 
 
 def parse_variant(text: str, max_cart: int = 50) -> tuple[ModelConfig, str]:
     """`xp+pop:listwise` -> (ModelConfig(arch=xp, pop_dim=8), listwise); `xp+pre+pop`: pre-norm encoder too."""
     arch, _, loss = text.partition(":")
     base = arch.removesuffix(report.PRIOR).removesuffix(report.PRE_NORM)
-    if base not in ARCHS or loss not in ("listwise", "pairwise") or (report.PRE_NORM in arch and base not in TRANSFORMER_ARCHS):
-        raise XPError(f"variant {text!r}: expected ARCH[+pre][+pop]:LOSS with ARCH in {', '.join(ARCHS)} "
-                      "and LOSS listwise or pairwise (+pre: xp and transformer only)")
-    return ModelConfig(arch=base, pop_dim=8 if arch.endswith(report.PRIOR) else 0, max_cart=max_cart,  # type: ignore[arg-type]
-                       norm_first=report.PRE_NORM in arch), loss
+    if (
+        base not in ARCHS
+        or loss not in ("listwise", "pairwise")
+        or (report.PRE_NORM in arch and base not in TRANSFORMER_ARCHS)
+    ):
+        raise XPError(
+            f"variant {text!r}: expected ARCH[+pre][+pop]:LOSS with ARCH in {', '.join(ARCHS)} "
+            "and LOSS listwise or pairwise (+pre: xp and transformer only)"
+        )
+    return ModelConfig(
+        arch=base,
+        pop_dim=8 if arch.endswith(report.PRIOR) else 0,
+        max_cart=max_cart,  # type: ignore[arg-type]
+        norm_first=report.PRE_NORM in arch,
+    ), loss
 
 
 def _claim_path(rid: str) -> Path:
@@ -98,8 +115,14 @@ def main() -> None:
         plan.append((mcfg, TrainConfig(loss=loss, seed=seed)))  # type: ignore[arg-type]
     test_enc = None
     for mcfg, tcfg in plan:
-        tcfg = tcfg.model_copy(update={"max_train": args.max_train, "max_minutes": args.max_minutes, "epochs": args.epochs,
-                                       "threads": args.threads})
+        tcfg = tcfg.model_copy(
+            update={
+                "max_train": args.max_train,
+                "max_minutes": args.max_minutes,
+                "epochs": args.epochs,
+                "threads": args.threads,
+            }
+        )
         rid = run_id(mcfg, tcfg, task)
         if rid in saved_runs() or not claim(rid):  # saved, or being trained by a command side by side
             continue
@@ -107,8 +130,10 @@ def main() -> None:
             test_enc = test_enc or encode_split(task, "test")
             t = time.perf_counter()
             _, m = train_and_save(task, mcfg, tcfg, features=features, test_enc=test_enc, make_current=False)
-            console.print(f"{rid}: test NDCG@4 {m['test']['ndcg@4']:.4f} (best epoch {m['best_epoch']}, "
-                          f"{m['seconds_to_best']:.0f} s to best, {time.perf_counter() - t:.0f} s)")
+            console.print(
+                f"{rid}: test NDCG@4 {m['test']['ndcg@4']:.4f} (best epoch {m['best_epoch']}, "
+                f"{m['seconds_to_best']:.0f} s to best, {time.perf_counter() - t:.0f} s)"
+            )
         finally:
             release(rid)
     served = run_id(parse_variant(args.ablation)[0], TrainConfig(loss=args.ablation.partition(":")[2]), task)  # seed 0
@@ -119,14 +144,23 @@ def main() -> None:
     baselines = baseline_metrics(task)
     runs = saved_runs()
     n = baselines["heuristic"]["carts"]
-    show(report.table8(runs, baselines, args.label), f"Table 8: {n:,} test carts (weeks {task.meta['weeks']['test']}), "
-         "NDCG and lift % over the heuristic (mean ± sd over seeds)",
-         ["model", "loss", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "lift@2 %", "lift@4 %", "lift@6 %"])
+    show(
+        report.table8(runs, baselines, args.label),
+        f"Table 8: {n:,} test carts (weeks {task.meta['weeks']['test']}), "
+        "NDCG and lift % over the heuristic (mean ± sd over seeds)",
+        ["model", "loss", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "lift@2 %", "lift@4 %", "lift@6 %"],
+    )
     arch, _, loss = args.ablation.partition(":")
-    show(report.table15(runs, baselines, arch=arch, loss=loss, label=args.label),
-         f"Table 15: lift % of {args.ablation} over the heuristic by cart size", ["cart size", "carts", "lift@2 %", "lift@4 %", "lift@6 %"])
-    show(report.ablation(runs, arch=arch, loss=loss, label=args.label), f"Appendix D: cart context 50 vs 30 items ({args.ablation})",
-         ["max cart", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "change@2 %", "change@4 %", "change@6 %"])
+    show(
+        report.table15(runs, baselines, arch=arch, loss=loss, label=args.label),
+        f"Table 15: lift % of {args.ablation} over the heuristic by cart size",
+        ["cart size", "carts", "lift@2 %", "lift@4 %", "lift@6 %"],
+    )
+    show(
+        report.ablation(runs, arch=arch, loss=loss, label=args.label),
+        f"Appendix D: cart context 50 vs 30 items ({args.ablation})",
+        ["max cart", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "change@2 %", "change@4 %", "change@6 %"],
+    )
     console.print(f"runs in {models_root()}")
 
 

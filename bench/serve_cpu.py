@@ -34,16 +34,17 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from serve_load import draw_carts  # noqa: E402  (the load benchmark's carts)
+from serve_load import draw_carts
 
 console = Console(width=160)
 REPO = Path(__file__).resolve().parents[1]
@@ -75,11 +76,22 @@ def asgi_caller(app) -> Callable[[bytes], dict]:
             sent.append(message)
 
         scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-            "path": "/v1/cart/recommend", "raw_path": b"/v1/cart/recommend", "query_string": b"", "root_path": "",
-            "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode())],
-            "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/v1/cart/recommend",
+            "raw_path": b"/v1/cart/recommend",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"127.0.0.1"),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
         }
         await app(scope, receive, send)
         return sent[0]
@@ -89,6 +101,7 @@ def asgi_caller(app) -> Callable[[bytes], dict]:
 
 def measure(args: argparse.Namespace) -> dict:
     import orjson
+
     import xpollinate
     from xpollinate.ranking.pool import PoolConfig, build_pool
     from xpollinate.serving.app import create_app
@@ -110,7 +123,9 @@ def measure(args: argparse.Namespace) -> dict:
     async def run() -> None:
         async with app.router.lifespan_context(app):
             holder = app.state.holder
-            while holder.loading or (holder.state is None and holder.reasons[:1] == ["loading: the state is being read into memory"]):
+            while holder.loading or (
+                holder.state is None and holder.reasons[:1] == ["loading: the state is being read into memory"]
+            ):
                 await asyncio.sleep(0.05)
             state = holder.state
             if state is None:
@@ -122,20 +137,32 @@ def measure(args: argparse.Namespace) -> dict:
             arrays = hasattr(pools[0], "item_array")
             # The scorer's score_pool where it has one (as recommend_cart calls it), else score on the pool's ids.
             score_pool = getattr(state.scorer, "score_pool", None)
-            scored = [(np.asarray(k) if arrays else k, p if score_pool else (p.item_array if arrays else p.item_ids), c)
-                      for k, p, c in zip(known, pools, carts)]
+            scored = [
+                (np.asarray(k) if arrays else k, p if score_pool else (p.item_array if arrays else p.item_ids), c)
+                for k, p, c in zip(known, pools, carts)
+            ]
             score = score_pool or state.scorer.score
-            results = [recommend_cart(state, pool_config, c["item_ids"], 10, 2, c["household_id"], c["platform"])
-                       for c in carts]
+            results = [
+                recommend_cart(state, pool_config, c["item_ids"], 10, 2, c["household_id"], c["platform"])
+                for c in carts
+            ]
             timings = {
                 "validate": best_pass(CartRequest.model_validate_json, bodies, args.repeat),
-                "pool": best_pass(lambda k: build_pool(k, state.source, catalog, pool_config),
-                                  [np.asarray(k) if arrays else k for k in known], args.repeat),
-                "score": best_pass(lambda x: score(x[0], x[1], x[2]["household_id"], x[2]["platform"]),
-                                   scored, args.repeat),
+                "pool": best_pass(
+                    lambda k: build_pool(k, state.source, catalog, pool_config),
+                    [np.asarray(k) if arrays else k for k in known],
+                    args.repeat,
+                ),
+                "score": best_pass(
+                    lambda x: score(x[0], x[1], x[2]["household_id"], x[2]["platform"]), scored, args.repeat
+                ),
                 "recommend": best_pass(
-                    lambda c: recommend_cart(state, pool_config, c["item_ids"], 10, 2, c["household_id"], c["platform"]),
-                    carts, args.repeat),
+                    lambda c: recommend_cart(
+                        state, pool_config, c["item_ids"], 10, 2, c["household_id"], c["platform"]
+                    ),
+                    carts,
+                    args.repeat,
+                ),
                 "encode": best_pass(lambda r: orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY), results, args.repeat),
             }
             status = (await call(bodies[0]))["status"]
@@ -153,10 +180,16 @@ def measure(args: argparse.Namespace) -> dict:
                 paths[r["served_by"]["candidates"]] = paths.get(r["served_by"]["candidates"], 0) + 1
             anchors = {k: sum(len(r["anchors"].get(k, [])) for r in results) for k in ("item_xp", "historical")}
             out.update(
-                timings=timings, code=str(Path(xpollinate.__file__).resolve().parents[1]), ranker=state.scorer.name,
-                carts=len(carts), weeks=list(weeks), cart_mean=float(np.mean([len(c["item_ids"]) for c in carts])),
-                pool_mean=float(np.mean([len(p) for p in pools])), union_mean=float(np.mean([p.n_union for p in pools])),
-                paths=paths, anchors=anchors,
+                timings=timings,
+                code=str(Path(xpollinate.__file__).resolve().parents[1]),
+                ranker=state.scorer.name,
+                carts=len(carts),
+                weeks=list(weeks),
+                cart_mean=float(np.mean([len(c["item_ids"]) for c in carts])),
+                pool_mean=float(np.mean([len(p) for p in pools])),
+                union_mean=float(np.mean([p.n_union for p in pools])),
+                paths=paths,
+                anchors=anchors,
             )
 
     asyncio.run(run())
@@ -168,7 +201,9 @@ def baseline_tree(ref: str) -> Iterator[Path]:
     """A temporary checkout of `ref`, laid out as the installed `xpollinate` package (pyproject's package-dir)."""
     with tempfile.TemporaryDirectory(prefix="xp-baseline-") as tmp:
         checkout = Path(tmp) / "checkout"
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(checkout), ref], check=True)
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(checkout), ref], check=True
+        )
         try:
             layout = tomllib.loads((checkout / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
             root = Path(tmp) / "site" / "xpollinate"
@@ -193,9 +228,15 @@ def main() -> None:
     ap.add_argument("--weeks", default=None, help="basket weeks A-B for the carts (default: the last 8)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3, help="passes per stage (the fastest is reported)")
-    ap.add_argument("--ranker", default="heuristic", choices=("heuristic", "auto", "neural"), help="as `xp serve --ranker`")
-    ap.add_argument("--item-xp", default="optional", choices=("required", "optional", "off"), help="as `xp serve --item-xp`")
-    ap.add_argument("--baseline", default=None, metavar="REF", help="git commit to compare with (run first, same carts)")
+    ap.add_argument(
+        "--ranker", default="heuristic", choices=("heuristic", "auto", "neural"), help="as `xp serve --ranker`"
+    )
+    ap.add_argument(
+        "--item-xp", default="optional", choices=("required", "optional", "off"), help="as `xp serve --item-xp`"
+    )
+    ap.add_argument(
+        "--baseline", default=None, metavar="REF", help="git commit to compare with (run first, same carts)"
+    )
     ap.add_argument("--json", type=Path, default=None, help=argparse.SUPPRESS)  # the child's output
     args = ap.parse_args()
     if args.home is None:
@@ -212,28 +253,37 @@ def main() -> None:
                     child.append(a)
                 skip = a == "--baseline"
             env = {**os.environ, "PYTHONPATH": str(site)}
-            subprocess.run([sys.executable, __file__, *child, "--home", str(args.home), "--json", result.name],
-                           env=env, check=True)
+            subprocess.run(
+                [sys.executable, __file__, *child, "--home", str(args.home), "--json", result.name], env=env, check=True
+            )
             base = json.loads(Path(result.name).read_text())
     mine = measure(args)
     if args.json:
         args.json.write_text(json.dumps(mine))
         return
 
-    console.print(f"{mine['carts']} carts from weeks {mine['weeks'][0]}-{mine['weeks'][1]}, {mine['cart_mean']:.1f} items "
-                  f"on average; mean pool {mine['pool_mean']:.0f} (union {mine['union_mean']:.0f}); candidate paths "
-                  f"{mine['paths']}; anchors served by {mine['anchors']}; ranker {mine['ranker']}; "
-                  f"load average {os.getloadavg()[0]:.2f}")
+    console.print(
+        f"{mine['carts']} carts from weeks {mine['weeks'][0]}-{mine['weeks'][1]}, {mine['cart_mean']:.1f} items "
+        f"on average; mean pool {mine['pool_mean']:.0f} (union {mine['union_mean']:.0f}); candidate paths "
+        f"{mine['paths']}; anchors served by {mine['anchors']}; ranker {mine['ranker']}; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     if base:
-        console.print(f"baseline {args.baseline}: code from {base['code']}, ranker {base['ranker']}; this run: {mine['code']}")
-    table = Table(title="CPU ms per cart request, in process (fastest of "
-                        f"{args.repeat} passes over {mine['carts']} real carts)")
+        console.print(
+            f"baseline {args.baseline}: code from {base['code']}, ranker {base['ranker']}; this run: {mine['code']}"
+        )
+    table = Table(
+        title=f"CPU ms per cart request, in process (fastest of {args.repeat} passes over {mine['carts']} real carts)"
+    )
     for col in ("stage", *(("baseline ms",) if base else ()), "ms", *(("speed-up",) if base else ())):
         table.add_column(col, justify="left" if col == "stage" else "right")
 
     def rows(t: dict) -> dict[str, float]:
-        return {**t, "recommend: other": t["recommend"] - t["pool"] - t["score"],
-                "app: framework": t["app"] - t["validate"] - t["recommend"] - t["encode"]}
+        return {
+            **t,
+            "recommend: other": t["recommend"] - t["pool"] - t["score"],
+            "app: framework": t["app"] - t["validate"] - t["recommend"] - t["encode"],
+        }
 
     order = ("validate", "pool", "score", "recommend: other", "recommend", "encode", "app: framework", "app")
     now = rows(mine["timings"])
@@ -247,8 +297,10 @@ def main() -> None:
             cells.append(f"{then[stage] / now[stage]:.2f}x" if now[stage] > 0.002 else "-")
         table.add_row(*cells)
     console.print(table)
-    console.print("app = everything the service does for a cart except the HTTP server's socket and parsing work "
-                  "(uvicorn/httptools): compare with `server CPU ms/req` of bench/serve_load.py.")
+    console.print(
+        "app = everything the service does for a cart except the HTTP server's socket and parsing work "
+        "(uvicorn/httptools): compare with `server CPU ms/req` of bench/serve_load.py."
+    )
 
 
 if __name__ == "__main__":

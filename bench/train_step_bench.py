@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -52,8 +52,9 @@ def torch_dropout() -> Iterator[None]:
         dropout.FastDropout.forward = saved  # type: ignore[method-assign]
 
 
-def time_mode(mode: str, enc: Encoded, features: ItemFeatures, n_platforms: int, batches: list[np.ndarray],
-              neg: int) -> list[float]:
+def time_mode(
+    mode: str, enc: Encoded, features: ItemFeatures, n_platforms: int, batches: list[np.ndarray], neg: int
+) -> list[float]:
     """Seconds per training step (forward, loss, backward, AdamW) over `batches`."""
     torch.manual_seed(0)
     model = CartRanker(ModelConfig(pop_dim=0, n_platforms=n_platforms))
@@ -68,7 +69,9 @@ def time_mode(mode: str, enc: Encoded, features: ItemFeatures, n_platforms: int,
         loss.backward()
         return loss
 
-    run: Callable[[dict[str, torch.Tensor]], torch.Tensor] = torch.compile(step, dynamic=True) if mode == "compile" else step
+    run: Callable[[dict[str, torch.Tensor]], torch.Tensor] = (
+        torch.compile(step, dynamic=True) if mode == "compile" else step
+    )
     rng = np.random.default_rng(1)
     times = []
     with torch_dropout() if mode == "compile" else contextlib.nullcontext():
@@ -103,7 +106,7 @@ def main() -> None:
     for mode in ["eager", *[m for m in args.modes if m != "eager"]]:  # the baseline first, always
         console.print(f"{mode}: {len(batches)} steps ...")
         times = time_mode(mode, enc, features, len(task.platforms) + 1, batches, args.neg)
-        rows.append((mode, times[0], float(np.median(times[args.warm:])), float(np.mean(times[args.warm:]))))
+        rows.append((mode, times[0], float(np.median(times[args.warm :])), float(np.mean(times[args.warm :]))))
     table = Table(title=f"training step, paper's model: {args.carts} carts x {args.neg} negatives, 1 thread")
     for col in ("mode", "first step s", "median ms", "mean ms", "vs eager (median)"):
         table.add_column(col, justify="left" if col == "mode" else "right")

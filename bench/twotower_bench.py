@@ -80,20 +80,36 @@ def main() -> None:
             t = time.perf_counter()
             scores, found = index.search(gen, K, allowed)
             batch_s = time.perf_counter() - t
-            rows.append(dict(kind=kind, scope=label, build=build_s, p50=np.percentile(lat, 50) * 1e3,
-                             p95=np.percentile(lat, 95) * 1e3, qps=len(gen) / batch_s, scores=scores, found=found))
+            rows.append(
+                dict(
+                    kind=kind,
+                    scope=label,
+                    build=build_s,
+                    p50=np.percentile(lat, 50) * 1e3,
+                    p95=np.percentile(lat, 95) * 1e3,
+                    qps=len(gen) / batch_s,
+                    scores=scores,
+                    found=found,
+                )
+            )
     base = {r["scope"]: r for r in rows if r["kind"] == "exact"}
-    print(f"| index | filter | build s (all + GM graph) | single query p50 ms | p95 ms | batched queries/s ({len(gen):,} users) | "
-          f"p50 vs exact | throughput vs exact | recall@{K} vs exact (ties counted) | recall@{K} by item id |")
+    print(
+        f"| index | filter | build s (all + GM graph) | single query p50 ms | p95 ms | batched queries/s ({len(gen):,} users) | "
+        f"p50 vs exact | throughput vs exact | recall@{K} vs exact (ties counted) | recall@{K} by item id |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         b = base[r["scope"]]
         rec = recall_at_k(r["found"], b["found"], r["scores"], b["scores"])
         rec_id = recall_at_k(r["found"], b["found"])
-        print(f"| {r['kind']} | {r['scope']} | {r['build']:.2f} | {r['p50']:.3f} | {r['p95']:.3f} | {r['qps']:,.0f} | "
-              f"{b['p50'] / r['p50']:.1f}x faster | {r['qps'] / b['qps']:.1f}x | {rec:.3f} | {rec_id:.3f} |")
-    print(f"\n{len(vectors):,} items x {vectors.shape[1]} dims; single queries: first {SINGLE_QUERIES} test households, "
-          "1 FAISS thread; batched: all test households in one call, 2 threads.")
+        print(
+            f"| {r['kind']} | {r['scope']} | {r['build']:.2f} | {r['p50']:.3f} | {r['p95']:.3f} | {r['qps']:,.0f} | "
+            f"{b['p50'] / r['p50']:.1f}x faster | {r['qps'] / b['qps']:.1f}x | {rec:.3f} | {rec_id:.3f} |"
+        )
+    print(
+        f"\n{len(vectors):,} items x {vectors.shape[1]} dims; single queries: first {SINGLE_QUERIES} test households, "
+        "1 FAISS thread; batched: all test households in one call, 2 threads."
+    )
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import diskcache
 
@@ -37,7 +38,9 @@ def open_cache(path: Path) -> diskcache.Cache:
     with _HANDLES_LOCK:
         if key not in _HANDLES:
             ensure_dir(key[1])
-            _HANDLES[key] = diskcache.Cache(str(key[1]), tag_index=True, size_limit=2**32, eviction_policy="least-recently-stored")
+            _HANDLES[key] = diskcache.Cache(
+                str(key[1]), tag_index=True, size_limit=2**32, eviction_policy="least-recently-stored"
+            )
         return _HANDLES[key]
 
 
@@ -84,7 +87,11 @@ class ResponseCache:
     def _break_if_stale(self, lock_key: str) -> None:
         with self._cache.transact(retry=True):
             holder = self._cache.get(lock_key, retry=True)
-            if isinstance(holder, dict) and holder.get("host") == socket.gethostname() and not _alive(int(holder["pid"])):
+            if (
+                isinstance(holder, dict)
+                and holder.get("host") == socket.gethostname()
+                and not _alive(int(holder["pid"]))
+            ):
                 self._cache.delete(lock_key, retry=True)
 
     def stats(self) -> CacheStats:

@@ -18,10 +18,10 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ from xpollinate.catalog import classes, persona
 from xpollinate.catalog.source import SourceFiles, locate_source
 from xpollinate.catalog.store import DataStore, current_build_id, data_root, prune, publish
 from xpollinate.errors import XPError
+from xpollinate.publish import publish_dir
 from xpollinate.settings import ensure_dir
 
 # Bump when the store's schema or derivation changes: it is part of the build id.
@@ -83,14 +84,27 @@ def _items(products: pd.DataFrame, lines: pd.DataFrame, basket_items: pd.DataFra
     sold = lines[(lines["quantity"] > 0) & (lines["sales_value"] > 0)]
     price = (sold["sales_value"] / sold["quantity"]).groupby(sold["product_id"]).median()
     items["unit_price"] = items["item_id"].map(price).astype("float64")
-    pop = basket_items.groupby("product_id").agg(n_baskets=("basket_id", "size"), n_households=("household_id", "nunique"))
+    pop = basket_items.groupby("product_id").agg(
+        n_baskets=("basket_id", "size"), n_households=("household_id", "nunique")
+    )
     items["n_baskets"] = items["item_id"].map(pop["n_baskets"]).fillna(0).astype("int64")
     items["n_households"] = items["item_id"].map(pop["n_households"]).fillna(0).astype("int64")
     for col in ("product_type", "category", "department", "brand", "package_size"):
         items[col] = items[col].fillna("")
     cols = [
-        "item_id", "text", "product_type", "category", "department", "brand", "package_size", "item_class",
-        "is_grocery", "is_gm", "unit_price", "n_baskets", "n_households",
+        "item_id",
+        "text",
+        "product_type",
+        "category",
+        "department",
+        "brand",
+        "package_size",
+        "item_class",
+        "is_grocery",
+        "is_gm",
+        "unit_price",
+        "n_baskets",
+        "n_households",
     ]
     return items[cols].sort_values("item_id").reset_index(drop=True)
 
@@ -174,12 +188,9 @@ def build(
 
     say("classifying items and computing prices and popularity")
     lines = lines.reset_index(drop=True)
-    basket_items = (
-        lines.assign(order=np.arange(len(lines)))
-        .drop_duplicates(["basket_id", "product_id"])[
-            ["basket_id", "product_id", "household_id", "store_id", "week", "transaction_timestamp", "order"]
-        ]
-    )
+    basket_items = lines.assign(order=np.arange(len(lines))).drop_duplicates(["basket_id", "product_id"])[
+        ["basket_id", "product_id", "household_id", "store_id", "week", "transaction_timestamp", "order"]
+    ]
     items = _items(products, lines, basket_items)
     item_class = items.set_index("item_id")["item_class"]
     say("assembling baskets")
@@ -197,7 +208,7 @@ def build(
     manifest = {
         "build_id": build_id,
         "builder_version": BUILDER_VERSION,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": str(source.root),
         "weeks": list(options.weeks) if options.weeks else None,
         "seconds": round(time.perf_counter() - started, 2),
@@ -205,8 +216,7 @@ def build(
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     previous = current_build_id(root)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    publish_dir(tmp, final)
     publish(root, build_id)
     prune(root, keep={build_id} | ({previous} if previous else set()))
     return DataStore.open(home), True

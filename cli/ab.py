@@ -18,35 +18,60 @@ from xpollinate.batch.jobs import DefaultParts, job_for, shared_parts
 from xpollinate.catalog.store import DataStore
 from xpollinate.cli.batch import print_summary
 from xpollinate.cli.common import err, handle_errors, out
-from xpollinate.reports import git_commit
 from xpollinate.errors import XPError
 from xpollinate.llm import load_settings
+from xpollinate.reports import git_commit
 from xpollinate.settings import ensure_dir, run_home
 from xpollinate.xpstore.item_xp_store import ItemXPStore, store_path
 
 
 @handle_errors
 def ab_cmd(
-    a: Annotated[Optional[str], typer.Option("--a", help="Arm A: GRAPH[,PROMPT@VERSION...][,llm=PROVIDER:MODEL], e.g. 'naive,naive@v1'.")] = None,
+    a: Annotated[
+        Optional[str],
+        typer.Option("--a", help="Arm A: GRAPH[,PROMPT@VERSION...][,llm=PROVIDER:MODEL], e.g. 'naive,naive@v1'."),
+    ] = None,
     b: Annotated[Optional[str], typer.Option("--b", help="Arm B, e.g. 'theme,theme@v2,theme_recs@v2'.")] = None,
-    compare: Annotated[Optional[tuple[str, str]], typer.Option(help="Report on two stored runs instead: --compare RUN_A RUN_B.")] = None,
+    compare: Annotated[
+        Optional[tuple[str, str]], typer.Option(help="Report on two stored runs instead: --compare RUN_A RUN_B.")
+    ] = None,
     top: Annotated[Optional[int], typer.Option(help="Anchors: the N most transacted grocery items.")] = None,
     anchors: Annotated[Optional[Path], typer.Option(help="Anchors: a file of item ids.")] = None,
     category: Annotated[Optional[str], typer.Option(help="Anchors: a grocery category or department.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="At most this many anchors.")] = None,
     distinct_pts: Annotated[bool, typer.Option("--distinct-pts", help="One anchor per product type.")] = False,
-    llm: Annotated[Optional[str], typer.Option(help="Model of arms that name none (default: XP_LLM, config, local).")] = None,
-    judge_llm: Annotated[Optional[str], typer.Option(help="The one judge of both arms (default: the default model).")] = None,
+    llm: Annotated[
+        Optional[str], typer.Option(help="Model of arms that name none (default: XP_LLM, config, local).")
+    ] = None,
+    judge_llm: Annotated[
+        Optional[str], typer.Option(help="The one judge of both arms (default: the default model).")
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="Anchors in flight.")] = 2,
     executor: Annotated[str, typer.Option(help="local or dask.")] = "local",
-    scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address (default: a LocalCluster on 127.0.0.1).")] = None,
-    group_by: Annotated[str, typer.Option(help="Report categories: the anchor's department or category.")] = "department",
-    coverage: Annotated[bool, typer.Option(help="Table 7: compare with the historical (market-basket) candidates.")] = True,
+    scheduler: Annotated[
+        Optional[str], typer.Option(help="Dask scheduler address (default: a LocalCluster on 127.0.0.1).")
+    ] = None,
+    group_by: Annotated[
+        str, typer.Option(help="Report categories: the anchor's department or category.")
+    ] = "department",
+    coverage: Annotated[
+        bool, typer.Option(help="Table 7: compare with the historical (market-basket) candidates.")
+    ] = True,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Seed of the arm order and the bootstrap.")] = 0,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Report folder (default: $XP_HOME/reports/ab-RUN_A-RUN_B).")] = None,
-    history_until_week: Annotated[Optional[int], typer.Option(help="Historical product types from baskets up to this week (for `xp eval offline`).")] = None,
-    results: Annotated[Optional[Path], typer.Option(help="Also write the report as results page ab-NAME (md, html, json) into this folder, e.g. docs/results.")] = None,
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Report folder (default: $XP_HOME/reports/ab-RUN_A-RUN_B).")
+    ] = None,
+    history_until_week: Annotated[
+        Optional[int],
+        typer.Option(help="Historical product types from baskets up to this week (for `xp eval offline`)."),
+    ] = None,
+    results: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Also write the report as results page ab-NAME (md, html, json) into this folder, e.g. docs/results."
+        ),
+    ] = None,
     name: Annotated[Optional[str], typer.Option(help="NAME of the results page (default: RUN_A-RUN_B).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
@@ -67,30 +92,40 @@ def ab_cmd(
             raise XPError("give both arms (--a and --b), or --compare RUN_A RUN_B")
         arm_a, arm_b = parse_arm("A", a), parse_arm("B", b)
         if arm_a.config().prompts.judge != arm_b.config().prompts.judge:
-            err.print(f"[yellow]note:[/yellow] the arms use different judge prompts ({arm_a.config().prompts.judge} vs "
-                      f"{arm_b.config().prompts.judge}); the report compares their costs, and their scores only as each judge gives them")
+            err.print(
+                f"[yellow]note:[/yellow] the arms use different judge prompts ({arm_a.config().prompts.judge} vs "
+                f"{arm_b.config().prompts.judge}); the report compares their costs, and their scores only as each judge gives them"
+            )
         check_writable(home)
         ids = read_anchor_file(anchors) if anchors is not None else None
         selection = select_anchors(items, top=top, ids=ids, category=category, limit=limit, distinct_pts=distinct_pts)
         if selection.unknown_ids or selection.not_grocery:
-            err.print(f"[yellow]skipped[/yellow] unknown ids {selection.unknown_ids[:20]}, non-grocery ids {selection.not_grocery[:20]}")
+            err.print(
+                f"[yellow]skipped[/yellow] unknown ids {selection.unknown_ids[:20]}, non-grocery ids {selection.not_grocery[:20]}"
+            )
         if not selection.anchors:
             raise XPError("no anchor to run")
         judge = judge_llm or llm or load_settings().llm
         jobs = []
         with err.status("loading the models, catalog index, scorer and grocery filter"):
             for arm in (arm_a, arm_b):
-                parts = DefaultParts(home=str(home), llm=arm.llm or llm, judge_llm=judge, history_until_week=history_until_week)
+                parts = DefaultParts(
+                    home=str(home), llm=arm.llm or llm, judge_llm=judge, history_until_week=history_until_week
+                )
                 config = arm.config()
                 jobs.append(job_for(arm.kind, config, parts, store, shared_parts(parts)))
         if jobs[0].run_id == jobs[1].run_id:
             raise XPError("the two arms are identical; change the graph, a prompt version or the model of one")
-        err.print(f"A = {arm_a.describe()} (run {jobs[0].run_id}); B = {arm_b.describe()} (run {jobs[1].run_id}); "
-                  f"{len(selection.anchors)} anchors")
+        err.print(
+            f"A = {arm_a.describe()} (run {jobs[0].run_id}); B = {arm_b.describe()} (run {jobs[1].run_id}); "
+            f"{len(selection.anchors)} anchors"
+        )
         runner = make_executor(executor, concurrency, scheduler)  # type: ignore[arg-type]
         xp_store = ItemXPStore()
         try:
-            result = run_batch(jobs, selection.anchors, runner, xp_store, show_progress=not quiet, seed=seed, console=err)
+            result = run_batch(
+                jobs, selection.anchors, runner, xp_store, show_progress=not quiet, seed=seed, console=err
+            )
         finally:
             runner.close()
             xp_store.close()
@@ -110,8 +145,10 @@ def ab_cmd(
     (folder / "report.html").write_text(report.html(), encoding="utf-8")
     h = report.headline
     if h:
-        out.print(f"mean combined per anchor: A {h['mean_a']:.3f}, B {h['mean_b']:.3f}, B - A {h['diff']:+.3f} "
-                  f"(95% CI {h['ci'][0]:+.3f} to {h['ci'][1]:+.3f}, p = {h['p']:.4f}, {h['n']} anchors)")
+        out.print(
+            f"mean combined per anchor: A {h['mean_a']:.3f}, B {h['mean_b']:.3f}, B - A {h['diff']:+.3f} "
+            f"(95% CI {h['ci'][0]:+.3f} to {h['ci'][1]:+.3f}, p = {h['p']:.4f}, {h['n']} anchors)"
+        )
     err.print(f"wrote {folder / 'report.md'} and {folder / 'report.html'}")
     if results is not None:
         from xpollinate.reports import write_page

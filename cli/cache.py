@@ -33,7 +33,8 @@ def stats_cmd() -> None:
 @handle_errors
 def clear_cmd(
     prompt: Annotated[
-        Optional[str], typer.Option("--prompt", help="Only this prompt version (theme@v2), or every version of a name (theme).")
+        Optional[str],
+        typer.Option("--prompt", help="Only this prompt version (theme@v2), or every version of a name (theme)."),
     ] = None,
 ) -> None:
     """Remove all cached responses, or those of one prompt version."""

@@ -32,8 +32,14 @@ _D = AssocConfig()
 
 
 def assoc_config(
-    window_weeks: int, until_week: int | None, pt_min_support: float, pt_min_confidence: float,
-    window_min_support: float, window_min_confidence: float, min_count: int, item_min_count: int,
+    window_weeks: int,
+    until_week: int | None,
+    pt_min_support: float,
+    pt_min_confidence: float,
+    window_min_support: float,
+    window_min_confidence: float,
+    min_count: int,
+    item_min_count: int,
 ) -> AssocConfig:
     """The association settings from CLI options (pydantic names any field out of range)."""
     return AssocConfig.model_validate(
@@ -42,7 +48,9 @@ def assoc_config(
             "until_week": until_week,
             "pt_basket": {"min_support": pt_min_support, "min_confidence": pt_min_confidence, "min_count": min_count},
             "pt_window": {
-                "min_support": window_min_support, "min_confidence": window_min_confidence, "min_count": min_count,
+                "min_support": window_min_support,
+                "min_confidence": window_min_confidence,
+                "min_count": min_count,
             },
             "item_basket": {"min_count": item_min_count},
             "item_window": {"min_count": item_min_count},
@@ -66,8 +74,14 @@ def assoc_build_cmd(
     """Compute PT- and item-level grocery -> GM statistics (per basket and per household window)
     and PT-name semantic matches; stored in the run directory, keyed by data version and settings."""
     config = assoc_config(
-        window_weeks, until_week, pt_min_support, pt_min_confidence, window_min_support, window_min_confidence,
-        min_count, item_min_count,
+        window_weeks,
+        until_week,
+        pt_min_support,
+        pt_min_confidence,
+        window_min_support,
+        window_min_confidence,
+        min_count,
+        item_min_count,
     )
     store = DataStore.open()
     with status("building associations") as step:
@@ -99,7 +113,9 @@ def candidates_cmd(
     top: Annotated[int, typer.Option(help="Candidates to return.")] = 20,
     max_pts: Annotated[int, typer.Option(help="Associated GM product types to draw candidates from.")] = 10,
     items_per_pt: Annotated[int, typer.Option(help="Most purchased items taken per associated product type.")] = 5,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the result as JSON to this file.")] = None,
+    json_out: Annotated[
+        Optional[Path], typer.Option("--json", help="Also write the result as JSON to this file.")
+    ] = None,
     window_weeks: WindowWeeks = _D.window_weeks,
     until_week: UntilWeek = None,
     pt_min_support: PtMinSupport = _D.pt_basket.min_support,
@@ -111,8 +127,14 @@ def candidates_cmd(
 ) -> None:
     """Historical GM candidates for a grocery anchor, with the statistics behind each (XP paper 2.1.1)."""
     config = assoc_config(
-        window_weeks, until_week, pt_min_support, pt_min_confidence, window_min_support, window_min_confidence,
-        min_count, item_min_count,
+        window_weeks,
+        until_week,
+        pt_min_support,
+        pt_min_confidence,
+        window_min_support,
+        window_min_confidence,
+        min_count,
+        item_min_count,
     )
     cand_config = CandidateConfig(max_pts=max_pts, items_per_pt=items_per_pt, max_candidates=top)
     store = DataStore.open()
@@ -128,23 +150,54 @@ def candidates_cmd(
         pts.add_column(col, justify="left" if col in ("product type", "source") else "right", no_wrap=True)
     for i, r in result.pt_associations.iterrows():
         pts.add_row(
-            str(i + 1), r["product_type"], r["source"], _fmt(r.get("lift")), _fmt(r.get("adjusted_lift")),
-            _fmt(r.get("confidence"), 3), _fmt(r.get("lift_window")), _fmt(r.get("similarity")),
+            str(i + 1),
+            r["product_type"],
+            r["source"],
+            _fmt(r.get("lift")),
+            _fmt(r.get("adjusted_lift")),
+            _fmt(r.get("confidence"), 3),
+            _fmt(r.get("lift_window")),
+            _fmt(r.get("similarity")),
         )
     out.print(pts)
 
-    cands = Table(title="historical candidates (score = item lift shrunk toward the PT's adjusted lift)", title_justify="left")
-    for col in ("#", "item", "description", "score", "pairs", "item lift", "conf.", "window lift", "PT adj. lift", "baskets", "price"):
+    cands = Table(
+        title="historical candidates (score = item lift shrunk toward the PT's adjusted lift)", title_justify="left"
+    )
+    for col in (
+        "#",
+        "item",
+        "description",
+        "score",
+        "pairs",
+        "item lift",
+        "conf.",
+        "window lift",
+        "PT adj. lift",
+        "baskets",
+        "price",
+    ):
         cands.add_column(
-            col, justify="left" if col == "description" else "right", no_wrap=True,
-            max_width=48 if col == "description" else None, overflow="ellipsis",
+            col,
+            justify="left" if col == "description" else "right",
+            no_wrap=True,
+            max_width=48 if col == "description" else None,
+            overflow="ellipsis",
         )
     for i, r in result.items.iterrows():
         pairs = "-" if pd.isna(r["n_ab_item"]) else str(int(r["n_ab_item"]))
         cands.add_row(
-            str(i + 1), str(int(r["item_id"])), r["text"], _fmt(r["score"]), pairs,
-            _fmt(r["lift_item"]), _fmt(r["confidence_item"], 3), _fmt(r["lift_item_window"]),
-            _fmt(r["pt_adjusted_lift"]), str(int(r["n_baskets"])), _fmt(r["unit_price"]),
+            str(i + 1),
+            str(int(r["item_id"])),
+            r["text"],
+            _fmt(r["score"]),
+            pairs,
+            _fmt(r["lift_item"]),
+            _fmt(r["confidence_item"], 3),
+            _fmt(r["lift_item_window"]),
+            _fmt(r["pt_adjusted_lift"]),
+            str(int(r["n_baskets"])),
+            _fmt(r["unit_price"]),
         )
     out.print(cands)
     if result.items.empty:

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from xpollinate.errors import XPError
 
@@ -46,6 +56,28 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         raise typer.Exit(2)
 
     return wrapper
+
+
+@contextmanager
+def stage_bars(transient: bool = False) -> Iterator[Callable[[str, int, int], None]]:
+    """One progress bar per stage on stderr; yields `tick(stage, done, total)` (the one shape every long
+    command reports progress in)."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=transient) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def tick(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield tick
 
 
 @contextmanager

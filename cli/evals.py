@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from xpollinate.cli.common import err, handle_errors, out
+from xpollinate.cli.common import err, handle_errors, out, stage_bars
 from xpollinate.errors import XPError
 from xpollinate.reports import Report, git_commit, write_page
 
@@ -30,26 +30,41 @@ def _emit_json(path: Optional[Path], payload: dict[str, Any]) -> None:
         path.write_text(text + "\n", encoding="utf-8")
 
 
-def _bar(description: str) -> Progress:
-    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                    transient=True)
-
-
 @app.command("judges")
 @handle_errors
 def judges_cmd(
-    prompt: Annotated[Optional[list[str]], typer.Option(help="Scoring prompt versions (repeatable). Default: fit@v1, "
-                                                             "relevance@v1 (lean) and evaluator@v2, judge@v2 (paper).")] = None,
+    prompt: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            help="Scoring prompt versions (repeatable). Default: fit@v1, "
+            "relevance@v1 (lean) and evaluator@v2, judge@v2 (paper)."
+        ),
+    ] = None,
     llm: Annotated[Optional[str], typer.Option(help="provider:model (default: XP_LLM, config, local).")] = None,
-    anchors: Annotated[int, typer.Option(help="Grocery anchors: the most transacted item of each product type with a strong GM co-purchase.")] = 50,
-    positives: Annotated[int, typer.Option(help="Positives per anchor (at most): its strongest co-purchased GM product types; as many negatives.")] = 3,
+    anchors: Annotated[
+        int,
+        typer.Option(
+            help="Grocery anchors: the most transacted item of each product type with a strong GM co-purchase."
+        ),
+    ] = 50,
+    positives: Annotated[
+        int,
+        typer.Option(
+            help="Positives per anchor (at most): its strongest co-purchased GM product types; as many negatives."
+        ),
+    ] = 3,
     min_shared: Annotated[int, typer.Option(help="Shared baskets a positive needs.")] = 20,
     min_lift: Annotated[float, typer.Option(help="Adjusted lift a positive needs (1: no association).")] = 2.0,
-    rubric_pairs: Annotated[int, typer.Option(help="Pairs the rubric prompts (evaluator@v2, judge@v2) score: a balanced prefix.")] = RUBRIC_PAIRS,
+    rubric_pairs: Annotated[
+        int, typer.Option(help="Pairs the rubric prompts (evaluator@v2, judge@v2) score: a balanced prefix.")
+    ] = RUBRIC_PAIRS,
     until_week: Annotated[int, typer.Option(help="Positives from baskets up to this week.")] = TRAIN_UNTIL,
     workers: Annotated[int, typer.Option(help="Model calls in flight.")] = 4,
     seed: Annotated[int, typer.Option(help="Seed of the negatives.")] = 0,
-    results: Annotated[Optional[Path], typer.Option(help="Write the results page (md, html, json) into this folder, e.g. docs/results.")] = None,
+    results: Annotated[
+        Optional[Path],
+        typer.Option(help="Write the results page (md, html, json) into this folder, e.g. docs/results."),
+    ] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the summary as JSON ('-': stdout).")] = None,
 ) -> None:
     """Do the evaluator and the judge separate known-good pairs from random ones? Scores a calibration set
@@ -75,7 +90,9 @@ def judges_cmd(
         model.registry.get(ref)  # an unknown version fails before any work
     with err.status("association tables of the training weeks, the GM vocabulary"):
         assoc = open_associations(store, AssocConfig(until_week=until_week))
-        vocabulary = GMVocabulary.from_matcher(SemanticMatcher.open(store), set(items.loc[items["is_grocery"], "product_type"]))
+        vocabulary = GMVocabulary.from_matcher(
+            SemanticMatcher.open(store), set(items.loc[items["is_grocery"], "product_type"])
+        )
     chosen = select_anchors(items, top=len(items), distinct_pts=True).anchors
     pairs = calibration_pairs(chosen, assoc, vocabulary, positives, min_shared, min_lift, seed)
     used = list(dict.fromkeys(p.anchor_pt for p in pairs))[:anchors]
@@ -83,49 +100,81 @@ def judges_cmd(
     if not pairs:
         raise XPError("no anchor has a strong co-purchase; lower --min-shared or --min-lift")
     by_id = {int(a.item_id or -1): a for a in chosen}
-    err.print(f"calibration set: {len(used)} anchors, {sum(p.label for p in pairs)} positives, "
-              f"{sum(1 - p.label for p in pairs)} negatives; scoring with {model.spec}")
+    err.print(
+        f"calibration set: {len(used)} anchors, {sum(p.label for p in pairs)} positives, "
+        f"{sum(1 - p.label for p in pairs)} negatives; scoring with {model.spec}"
+    )
     scored = []
     for ref in prompts:
         output = model.registry.get(ref).output_model
         limit = None if output is not None and issubclass(output, YesProbability) else rubric_pairs
-        with _bar(ref) as bar:
-            task = bar.add_task(ref, total=min(limit or len(pairs), len(pairs)))
-            scored.append(score_pairs(model, ref, pairs, by_id, limit, workers,
-                                      progress=lambda done, total: bar.update(task, completed=done)))
+        with stage_bars(transient=True) as tick:
+            scored.append(
+                score_pairs(
+                    model,
+                    ref,
+                    pairs,
+                    by_id,
+                    limit,
+                    workers,
+                    progress=partial(tick, ref),
+                )
+            )
     table = summary_table(pairs, scored)
     role = {"fit": "evaluator", "evaluator": "evaluator", "relevance": "judge", "judge": "judge"}
     agree = []
     for i, a in enumerate(scored):
-        for b in scored[i + 1:]:
+        for b in scored[i + 1 :]:
             if role.get(a.prompt.split("@")[0]) == role.get(b.prompt.split("@")[0]):
                 agree.append({"a": a.prompt, "b": b.prompt, **agreement(a, b)})
     out.print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for row in agree:
-        out.print(f"{row['a']} vs {row['b']}: Spearman {row['spearman']:.3f}, mean |difference| {row['mean_abs_diff']:.3f} "
-                  f"over {row['pairs']} pairs")
-    headline = {"model": str(model.spec), "anchors": len(used), "pairs": len(pairs),
-                "auc": {r["prompt"]: r["AUC"] for r in table.to_dict("records")},
-                "within_anchor_auc": {r["prompt"]: r["within-anchor AUC"] for r in table.to_dict("records")}, "agreement": agree,
-                "summary": table.to_dict("records")}
+        out.print(
+            f"{row['a']} vs {row['b']}: Spearman {row['spearman']:.3f}, mean |difference| {row['mean_abs_diff']:.3f} "
+            f"over {row['pairs']} pairs"
+        )
+    headline = {
+        "model": str(model.spec),
+        "anchors": len(used),
+        "pairs": len(pairs),
+        "auc": {r["prompt"]: r["AUC"] for r in table.to_dict("records")},
+        "within_anchor_auc": {r["prompt"]: r["within-anchor AUC"] for r in table.to_dict("records")},
+        "agreement": agree,
+        "summary": table.to_dict("records"),
+    }
     _emit_json(json_out, headline)
     if results is not None:
         frame = pairs_frame(pairs, scored)
         blocks = [
-            ("Calibration set", f"{len(used)} grocery anchors: the most transacted item of each product type with at least "
-             f"one GM product type co-purchased in {min_shared}+ baskets of weeks 1-{until_week} at an adjusted lift of "
-             f"{min_lift:g} or more. Positives: up to {positives} such GM product types per anchor, strongest first. "
-             f"Negatives: as many GM product types drawn at random (seed {seed}) among those with no association to the "
-             f"anchor. Rubric prompts score the first {rubric_pairs} pairs (balanced over anchors and labels).", None),
-            ("AUC and score distributions", "AUC: probability that a random positive outscores a random negative (ties "
-             "count half). Within-anchor AUC: the same over pairs of one anchor only, which is how the pipeline uses a "
-             "scorer (it ranks and filters one anchor's candidates). sd with ddof=1.", table),
-            ("Agreement of prompts of one role", "Spearman correlation and mean absolute difference on the pairs both scored.",
-             pd.DataFrame(agree) if agree else None),
+            (
+                "Calibration set",
+                f"{len(used)} grocery anchors: the most transacted item of each product type with at least "
+                f"one GM product type co-purchased in {min_shared}+ baskets of weeks 1-{until_week} at an adjusted lift of "
+                f"{min_lift:g} or more. Positives: up to {positives} such GM product types per anchor, strongest first. "
+                f"Negatives: as many GM product types drawn at random (seed {seed}) among those with no association to the "
+                f"anchor. Rubric prompts score the first {rubric_pairs} pairs (balanced over anchors and labels).",
+                None,
+            ),
+            (
+                "AUC and score distributions",
+                "AUC: probability that a random positive outscores a random negative (ties "
+                "count half). Within-anchor AUC: the same over pairs of one anchor only, which is how the pipeline uses a "
+                "scorer (it ranks and filters one anchor's candidates). sd with ddof=1.",
+                table,
+            ),
+            (
+                "Agreement of prompts of one role",
+                "Spearman correlation and mean absolute difference on the pairs both scored.",
+                pd.DataFrame(agree) if agree else None,
+            ),
             ("Pairs", "", frame.drop(columns=["rank"])),
         ]
-        path = write_page(Report("Judge calibration: evaluator and judge against co-purchase data", blocks,
-                                 headline=headline), results, "judge-calibration", commit=commit)
+        path = write_page(
+            Report("Judge calibration: evaluator and judge against co-purchase data", blocks, headline=headline),
+            results,
+            "judge-calibration",
+            commit=commit,
+        )
         err.print(f"wrote {path}")
 
 
@@ -133,11 +182,16 @@ def judges_cmd(
 @handle_errors
 def offline_cmd(
     run_id: Annotated[str, typer.Argument(help="A stored run (see `xp runs`).")],
-    holdout_from: Annotated[int, typer.Option(help="First held-out week; the historical list uses the weeks before it.")] = TRAIN_UNTIL + 1,
+    holdout_from: Annotated[
+        int, typer.Option(help="First held-out week; the historical list uses the weeks before it.")
+    ] = TRAIN_UNTIL + 1,
     window_weeks: Annotated[int, typer.Option(help="A household's window after an anchor basket, in weeks.")] = 3,
     history_pts: Annotated[int, typer.Option(help="Product types of the historical list.")] = 10,
     seed: Annotated[int, typer.Option(help="Seed of the random lists and the bootstrap.")] = 0,
-    results: Annotated[Optional[Path], typer.Option(help="Write the results page (md, html, json) into this folder, e.g. docs/results.")] = None,
+    results: Annotated[
+        Optional[Path],
+        typer.Option(help="Write the results page (md, html, json) into this folder, e.g. docs/results."),
+    ] = None,
     name: Annotated[str, typer.Option(help="Results page name.")] = "offline-eval",
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the summary as JSON ('-': stdout).")] = None,
 ) -> None:
@@ -156,19 +210,31 @@ def offline_cmd(
     run = load_run(store_path(), run_id)
     config = run.settings.get("config", {})
     until = run.settings.get("history_until_week")
-    if config.get("grounding") == "catalog" and config.get("history_pts", 0) and (until is None or until >= holdout_from):
-        raise XPError(f"run {run_id} offered the model co-purchase product types from weeks up to "
-                      f"{until or 'the end'}: its list has seen the held-out weeks (from {holdout_from}). Re-run it with "
-                      f"`--history-until-week {holdout_from - 1}` (xp batch) for an offline evaluation")
+    if (
+        config.get("grounding") == "catalog"
+        and config.get("history_pts", 0)
+        and (until is None or until >= holdout_from)
+    ):
+        raise XPError(
+            f"run {run_id} offered the model co-purchase product types from weeks up to "
+            f"{until or 'the end'}: its list has seen the held-out weeks (from {holdout_from}). Re-run it with "
+            f"`--history-until-week {holdout_from - 1}` (xp batch) for an offline evaluation"
+        )
     store = DataStore.open()
     if run.settings.get("data_build") not in (None, store.build_id):
-        err.print(f"[yellow]note:[/yellow] run {run_id} was made on data build {run.settings.get('data_build')}, "
-                  f"the store is {store.build_id}")
+        err.print(
+            f"[yellow]note:[/yellow] run {run_id} was made on data build {run.settings.get('data_build')}, "
+            f"the store is {store.build_id}"
+        )
     items = store.items()
     with err.status("held-out baskets, training-week associations, GM vocabulary"):
-        held = HeldOut.build(store.baskets(columns=["household_id", "week", "item_ids"]), items, holdout_from, window_weeks)
+        held = HeldOut.build(
+            store.baskets(columns=["household_id", "week", "item_ids"]), items, holdout_from, window_weeks
+        )
         history = HistoricalPTs(open_associations(store, AssocConfig(until_week=holdout_from - 1)), history_pts)
-        vocabulary = GMVocabulary.from_matcher(SemanticMatcher.open(store), set(items.loc[items["is_grocery"], "product_type"]))
+        vocabulary = GMVocabulary.from_matcher(
+            SemanticMatcher.open(store), set(items.loc[items["is_grocery"], "product_type"])
+        )
         train = items.set_index("product_type")["n_baskets"].groupby(level=0).sum()
     done = run.anchors[run.anchors["status"] == "done"]
     if done.empty:
@@ -186,23 +252,38 @@ def offline_cmd(
     nov = novelty(lists)
     out.print(summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     out.print(f"novelty: {nov:.1%} of the model's product types are not in the historical list ({len(lists)} anchors)")
-    headline = {"run_id": run_id, "holdout_from_week": holdout_from, "window_weeks": window_weeks, "anchors": len(lists),
-                "novelty": nov, "lists": {r["list"]: {"mean_hit_share": r["window hit share"],
-                                                     "ci": [r["window CI low"], r["window CI high"]],
-                                                     "basket_hit_share": r["basket hit share"],
-                                                     "basket_ci": [r["basket CI low"], r["basket CI high"]],
-                                                     "mean_size": r["mean size"], "anchors": r["anchors"]}
-                                          for r in summary.to_dict("records")}}
+    headline = {
+        "run_id": run_id,
+        "holdout_from_week": holdout_from,
+        "window_weeks": window_weeks,
+        "anchors": len(lists),
+        "novelty": nov,
+        "lists": {
+            r["list"]: {
+                "mean_hit_share": r["window hit share"],
+                "ci": [r["window CI low"], r["window CI high"]],
+                "basket_hit_share": r["basket hit share"],
+                "basket_ci": [r["basket CI low"], r["basket CI high"]],
+                "mean_size": r["mean size"],
+                "anchors": r["anchors"],
+            }
+            for r in summary.to_dict("records")
+        },
+    }
     _emit_json(json_out, headline)
     if results is not None:
-        text = (f"Run {run_id} ({run.settings.get('graph')} graph, {config.get('plan', 'paper')} plan, "
-                f"{config.get('grounding', 'free')} grounding, {run.settings.get('llm')}), {len(lists)} anchors. Held-out "
-                f"weeks {holdout_from}+; the historical list from weeks 1-{holdout_from - 1}. An event is a held-out basket "
-                f"holding the anchor's product type; hit share = share of the list's GM product types bought in that basket, "
-                f"or by the household within {window_weeks} weeks from it; mean over each anchor's events, then over anchors "
-                f"(bootstrap 95% CI, BCa). Novelty: {nov:.1%} of the model's product types are absent from the historical list.")
-        page = Report(f"Offline evaluation of run {run_id}", [("Hit share per list", text, summary),
-                                                             ("Per anchor", "", per_anchor)], headline=headline)
+        text = (
+            f"Run {run_id} ({run.settings.get('graph')} graph, {config.get('plan', 'paper')} plan, "
+            f"{config.get('grounding', 'free')} grounding, {run.settings.get('llm')}), {len(lists)} anchors. Held-out "
+            f"weeks {holdout_from}+; the historical list from weeks 1-{holdout_from - 1}. An event is a held-out basket "
+            f"holding the anchor's product type; hit share = share of the list's GM product types bought in that basket, "
+            f"or by the household within {window_weeks} weeks from it; mean over each anchor's events, then over anchors "
+            f"(bootstrap 95% CI, BCa). Novelty: {nov:.1%} of the model's product types are absent from the historical list."
+        )
+        page = Report(
+            f"Offline evaluation of run {run_id}",
+            [("Hit share per list", text, summary), ("Per anchor", "", per_anchor)],
+            headline=headline,
+        )
         path = write_page(page, results, name)
         err.print(f"wrote {path}")
-

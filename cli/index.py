@@ -6,11 +6,10 @@ from enum import Enum
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from xpollinate.catalog.store import DataStore
-from xpollinate.cli.common import err, handle_errors, out, status
+from xpollinate.cli.common import handle_errors, out, stage_bars, status
 from xpollinate.retrieval.catalog_index import IndexScope, build_index
 
 app = typer.Typer(help="Build and query the GM catalog embedding index (chromadb + FAISS).", no_args_is_help=True)
@@ -43,13 +42,13 @@ def build_cmd(
     options is a no-op.
     """
     store = DataStore.open()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task(f"embedding GM item texts ({model.value})", total=None)
+    with stage_bars(transient=True) as tick:
         index, built = build_index(
-            store, model.value, IndexScope(sold_only=not all_items), force=force,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            store,
+            model.value,
+            IndexScope(sold_only=not all_items),
+            force=force,
+            progress=lambda done, total: tick(f"embedding GM item texts ({model.value})", done, total),
         )
     m = index.manifest
     if built:
@@ -65,11 +64,20 @@ def build_cmd(
 @app.command("search")
 @handle_errors
 def search_cmd(
-    query: Annotated[str, typer.Argument(help="A recommendation-like text, e.g. \"egg poacher\".")],
+    query: Annotated[str, typer.Argument(help='A recommendation-like text, e.g. "egg poacher".')],
     k: Annotated[int, typer.Option("--k", min=1, max=200, help="Items matched directly.")] = 10,
-    expand: Annotated[bool, typer.Option("--expand", help="Add similar items from the matched and neighbouring product types.")] = False,
-    per_pt: Annotated[int, typer.Option("--per-pt", min=1, max=20, help="With --expand: items added per product type.")] = 2,
-    neighbour_pts: Annotated[int, typer.Option("--neighbour-pts", min=0, max=10, help="With --expand: neighbouring product types per matched one.")] = 1,
+    expand: Annotated[
+        bool, typer.Option("--expand", help="Add similar items from the matched and neighbouring product types.")
+    ] = False,
+    per_pt: Annotated[
+        int, typer.Option("--per-pt", min=1, max=20, help="With --expand: items added per product type.")
+    ] = 2,
+    neighbour_pts: Annotated[
+        int,
+        typer.Option(
+            "--neighbour-pts", min=0, max=10, help="With --expand: neighbouring product types per matched one."
+        ),
+    ] = 1,
     model: ModelOption = ModelName.minilm,
     all_items: AllItemsOption = False,
 ) -> None:
@@ -85,8 +93,14 @@ def search_cmd(
         if expand:
             found = matcher.expand(found, per_pt=per_pt, neighbour_pts=neighbour_pts)
     table = Table(title=f"{query!r} -> GM items ({matcher.model})")
-    for col, justify in (("#", "right"), ("item", "right"), ("score", "right"), ("product type", "left"),
-                         ("item text", "left"), ("from", "left")):
+    for col, justify in (
+        ("#", "right"),
+        ("item", "right"),
+        ("score", "right"),
+        ("product type", "left"),
+        ("item text", "left"),
+        ("from", "left"),
+    ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for mt in found[0]:
         origin = "query" if not mt.expanded else f"{mt.via.replace('_', ' ')} of {mt.source_item_id}"

@@ -14,7 +14,20 @@ app = typer.Typer(
 )
 
 from xpollinate.cli import (  # noqa: E402  (sub-commands register on import)
-    ab, batch, cache, candidates, data, evals, index, prompts, ranker, review, run, serve, train, twotower,
+    ab,
+    batch,
+    cache,
+    candidates,
+    data,
+    evals,
+    index,
+    prompts,
+    ranker,
+    review,
+    run,
+    serve,
+    train,
+    twotower,
 )
 
 app.add_typer(data.app, name="data")

@@ -10,8 +10,14 @@ from xpollinate.errors import XPError
 from xpollinate.graphs.config import GROUNDINGS, PLANS, ItemXPConfig, PromptSet
 from xpollinate.graphs.item_xp import GRAPHS
 
-FLAG = {"match_k": "--match-k", "naive_n": "--naive-n", "history_pts": "--history-pts", "drop_below": "--drop-below",
-        "shortlist_size": "--shortlist-size", "evaluator_mode": "--evaluator"}
+FLAG = {
+    "match_k": "--match-k",
+    "naive_n": "--naive-n",
+    "history_pts": "--history-pts",
+    "drop_below": "--drop-below",
+    "shortlist_size": "--shortlist-size",
+    "evaluator_mode": "--evaluator",
+}
 
 
 def choice(flag: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -20,8 +26,9 @@ def choice(flag: str, value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def graph_config(graph: str, plan: str, grounding: str | None, evaluator: str, prompts: PromptSet | None = None,
-                 **values: Any) -> ItemXPConfig:
+def graph_config(
+    graph: str, plan: str, grounding: str | None, evaluator: str, prompts: PromptSet | None = None, **values: Any
+) -> ItemXPConfig:
     """The config the flags describe; a bad value is an error naming the flag the user typed."""
     choice("--graph", graph, GRAPHS)
     choice("--plan", plan, PLANS)
@@ -29,9 +36,17 @@ def graph_config(graph: str, plan: str, grounding: str | None, evaluator: str, p
         choice("--grounding", grounding, GROUNDINGS)
     choice("--evaluator", evaluator, ("per_rec", "batched"))
     try:
-        return ItemXPConfig(plan=plan, grounding=grounding, evaluator_mode=evaluator, prompts=prompts or PromptSet(),  # type: ignore[arg-type]
-                            **values)
+        return ItemXPConfig(
+            plan=plan,
+            grounding=grounding,
+            evaluator_mode=evaluator,
+            prompts=prompts or PromptSet(),  # type: ignore[arg-type]
+            **values,
+        )
     except ValidationError as exc:
-        problems = "; ".join(f"{FLAG.get(str(e['loc'][0]), '--' + str(e['loc'][0]).replace('_', '-')) if e['loc'] else '--grounding'}: "
-                             f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        problems = "; ".join(
+            f"{FLAG.get(str(e['loc'][0]), '--' + str(e['loc'][0]).replace('_', '-')) if e['loc'] else '--grounding'}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
         raise XPError(problems) from exc

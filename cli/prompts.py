@@ -36,9 +36,15 @@ def show_cmd(ref: Annotated[str, typer.Argument(help="name@version, or a name fo
     """Print a version's declaration and text."""
     t = default_registry().get(ref)
     out.print(f"[bold]{t.ref}[/bold]  sha256 {t.sha256}", highlight=False)
-    out.print(f"{t.description}\nsource: {t.source}\noutput: {t.output or '-'}  max_tokens: {t.max_tokens}", highlight=False)
+    out.print(
+        f"{t.description}\nsource: {t.source}\noutput: {t.output or '-'}  max_tokens: {t.max_tokens}", highlight=False
+    )
     for v in t.variables.values():
-        bound = f"{v.type}, {v.min}..{v.max}" if v.type == "int" else f"{v.type}, <= {v.max_chars} chars{', multiline' if v.multiline else ''}"
+        bound = (
+            f"{v.type}, {v.min}..{v.max}"
+            if v.type == "int"
+            else f"{v.type}, <= {v.max_chars} chars{', multiline' if v.multiline else ''}"
+        )
         out.print(f"  {{{v.name}}} ({bound}): {v.description}", highlight=False, markup=False)
     out.rule()
     out.print(t.text, highlight=False, markup=False, end="")

@@ -19,7 +19,9 @@ app = typer.Typer(help="Review a run by hand: export a stratified sheet, import 
 @handle_errors
 def export_cmd(
     run_id: Annotated[str, typer.Argument(help="The run to review (see `xp runs`).")],
-    out_path: Annotated[Optional[Path], typer.Option("--out", help="CSV to write (default: review-RUN_ID.csv here).")] = None,
+    out_path: Annotated[
+        Optional[Path], typer.Option("--out", help="CSV to write (default: review-RUN_ID.csv here).")
+    ] = None,
     per_band: Annotated[int, typer.Option(help="Pairs sampled from each quality band (Poor included).")] = 40,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
 ) -> None:
@@ -28,7 +30,9 @@ def export_cmd(
     (matching | expansion | llm), then run `xp review import`."""
     path = out_path or Path(f"review-{run_id}.csv")
     meta = export_sheet(store_path(), run_id, path, per_band=per_band, seed=seed)
-    err.print(f"wrote {len(meta['rows'])} pairs to {path} (sheet {meta['sheet']}; population by band: {meta['population']})")
+    err.print(
+        f"wrote {len(meta['rows'])} pairs to {path} (sheet {meta['sheet']}; population by band: {meta['population']})"
+    )
 
 
 @app.command("import")
@@ -41,11 +45,14 @@ def import_cmd(sheet: Annotated[Path, typer.Argument(help="A filled review sheet
     t.add_column("what")
     t.add_column("value", justify="right")
     t.add_row("labelled / left blank", f"{r.labelled} / {r.unlabelled}")
-    t.add_row("relevancy rate of kept pairs (raw / band-weighted)", f"{r.relevancy_rate:.1%} / {r.relevancy_rate_weighted:.1%}")
+    t.add_row(
+        "relevancy rate of kept pairs (raw / band-weighted)",
+        f"{r.relevancy_rate:.1%} / {r.relevancy_rate_weighted:.1%}",
+    )
     t.add_row("agreement label vs decision (raw / band-weighted)", f"{r.agreement:.1%} / {r.agreement_weighted:.1%}")
     t.add_row("Cohen's kappa", f"{r.kappa:.3f}")
     for k, v in r.confusion.items():
         t.add_row(k, str(v))
-    for k, v in r.error_attribution.items():
-        t.add_row(f"errors of kept pairs: {k}", f"{v:.1%}")
+    for reason, share in r.error_attribution.items():
+        t.add_row(f"errors of kept pairs: {reason}", f"{share:.1%}")
     out.print(t)

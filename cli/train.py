@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from xpollinate.catalog.store import DataStore
-from xpollinate.cli.common import err, handle_errors, out
+from xpollinate.cli.common import handle_errors, out, stage_bars
 from xpollinate.errors import XPError
-from xpollinate.judges.ce_training import HierarchyTeacher, LLMTeacher, catalog_cores, run_training
+from xpollinate.judges.ce_training import HierarchyTeacher, LLMTeacher, Teacher, catalog_cores, run_training
 from xpollinate.xpstore.item_xp_store import ItemXPStore, store_path
 
 app = typer.Typer(help="Train the project's own models.", no_args_is_help=True)
@@ -20,8 +19,12 @@ app = typer.Typer(help="Train the project's own models.", no_args_is_help=True)
 @app.command("cross-encoder")
 @handle_errors
 def cross_encoder_cmd(
-    teacher: Annotated[str, typer.Option(help="Labels from 'llm' (match@v1, cached) or 'hierarchy' (PT-name queries only).")] = "llm",
-    llm: Annotated[Optional[str], typer.Option(help="Teacher LLM (provider:model); default XP_LLM / config / local.")] = None,
+    teacher: Annotated[
+        str, typer.Option(help="Labels from 'llm' (match@v1, cached) or 'hierarchy' (PT-name queries only).")
+    ] = "llm",
+    llm: Annotated[
+        Optional[str], typer.Option(help="Teacher LLM (provider:model); default XP_LLM / config / local.")
+    ] = None,
     pt_queries: Annotated[int, typer.Option(help="GM product-type names used as queries.")] = 300,
     hard: Annotated[int, typer.Option(help="Nearest item texts paired with each query.")] = 6,
     easy: Annotated[int, typer.Option(help="Random item texts of other departments per query.")] = 2,
@@ -40,6 +43,7 @@ def cross_encoder_cmd(
         xp_store = ItemXPStore()
         graph_queries = xp_store.distinct_recommendations()
         xp_store.close()
+    labeller: Teacher | None
     if teacher == "hierarchy":
         labeller = HierarchyTeacher(catalog_cores(items))
     elif teacher == "llm":
@@ -48,20 +52,21 @@ def cross_encoder_cmd(
         labeller = None  # set below, once the progress bar exists
     else:
         raise XPError(f"--teacher: {teacher!r}; choose llm or hierarchy")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with stage_bars() as progress:
         if labeller is None:
             labeller = LLMTeacher(get_llm(llm), progress=progress)
         result = run_training(
-            items, graph_queries, labeller, n_pt_queries=pt_queries, hard=hard, easy=easy, epochs=epochs, lr=lr,
-            batch_size=batch_size, seed=seed, progress=progress,
+            items,
+            graph_queries,
+            labeller,
+            n_pt_queries=pt_queries,
+            hard=hard,
+            easy=easy,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            seed=seed,
+            progress=progress,
         )
     report = result.report
     table = Table(title=f"held-out pairs ({report['pairs']['held_out']}), teacher {report['teacher']}")

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from xpollinate.catalog.store import DataStore
-from xpollinate.cli.common import err, handle_errors, out
+from xpollinate.cli.common import err, handle_errors, out, stage_bars
 from xpollinate.errors import XPError
 from xpollinate.retrieval.twotower.config import Extensions, TwoTowerConfig
 from xpollinate.retrieval.twotower.metrics import KS
@@ -24,18 +22,7 @@ app = typer.Typer(
 )
 
 
-@contextmanager
-def progress_bars() -> Iterator[Callable[[str, int, int], None]]:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=False) as bar:
-        tasks: dict[str, int] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
+progress_bars = stage_bars
 
 
 def _write_json(path: Path, payload: object) -> None:
@@ -47,9 +34,15 @@ def _write_json(path: Path, payload: object) -> None:
 @app.command("tag")
 @handle_errors
 def tag_cmd(
-    llm: Annotated[Optional[str], typer.Option(help="Tagging LLM (provider:model, local, local-small); default XP_LLM / config / local.")] = None,
+    llm: Annotated[
+        Optional[str],
+        typer.Option(help="Tagging LLM (provider:model, local, local-small); default XP_LLM / config / local."),
+    ] = None,
     per_call: Annotated[int, typer.Option(help="Product categories tagged per LLM call.")] = 10,
-    limit: Annotated[Optional[int], typer.Option(help="Tag only the N most purchased categories (CPU-bound local models); default all.")] = None,
+    limit: Annotated[
+        Optional[int],
+        typer.Option(help="Tag only the N most purchased categories (CPU-bound local models); default all."),
+    ] = None,
 ) -> None:
     """Attribute tags per product category from the LLM (attribute_tags@v1, controlled vocabulary, cached),
     stored in $XP_HOME/twotower/tags/ for the tags extension. Failed calls are recorded per category."""
@@ -64,8 +57,10 @@ def tag_cmd(
         run = tag_categories(items, model, per_call=per_call, limit=limit, progress=progress)
     table = run.table
     ok = int((table["status"] == "ok").sum())
-    out.print(f"tagged {ok}/{len(table)} categories with {model.spec} in {run.calls} calls "
-              f"({run.failures} failed calls, {int((table['status'] == 'missing').sum())} categories skipped by the model)")
+    out.print(
+        f"tagged {ok}/{len(table)} categories with {model.spec} in {run.calls} calls "
+        f"({run.failures} failed calls, {int((table['status'] == 'missing').sum())} categories skipped by the model)"
+    )
     for _, row in table.head(10).iterrows():
         out.print(f"  {row['category'].title()}: {', '.join(row['tags']) or '-'} [{row['status']}]", markup=False)
     usage = model.usage.summary()["total"]
@@ -73,18 +68,29 @@ def tag_cmd(
     out.print(f"saved {run.path}")
 
 
-def _config(dim: int, epochs: int, batch_size: int, lr: float, test_weeks: int, seed: int, gamma: float,
-            no: dict[str, bool]) -> TwoTowerConfig:
+def _config(
+    dim: int, epochs: int, batch_size: int, lr: float, test_weeks: int, seed: int, gamma: float, no: dict[str, bool]
+) -> TwoTowerConfig:
     ext = Extensions(**{k: not v for k, v in no.items()})
-    return TwoTowerConfig(dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, test_weeks=test_weeks, seed=seed, gamma=gamma,
-                          extensions=ext)
+    return TwoTowerConfig(
+        dim=dim,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        test_weeks=test_weeks,
+        seed=seed,
+        gamma=gamma,
+        extensions=ext,
+    )
 
 
 DimOpt = Annotated[int, typer.Option(help="Embedding size of both towers.")]
 EpochsOpt = Annotated[int, typer.Option(help="Passes over the training baskets.")]
 BatchOpt = Annotated[int, typer.Option(help="Examples per step (also the in-batch negatives).")]
 LrOpt = Annotated[float, typer.Option(help="Adam learning rate.")]
-WeeksOpt = Annotated[int, typer.Option(help="Last weeks held out for evaluation (each household's first basket there).")]
+WeeksOpt = Annotated[
+    int, typer.Option(help="Last weeks held out for evaluation (each household's first basket there).")
+]
 GammaOpt = Annotated[float, typer.Option(help="Popularity prior strength: b_k = -gamma log pi_k.")]
 ThreadsOpt = Annotated[int, typer.Option(help="torch CPU threads (1 is fastest on a busy 2-core machine).")]
 NoOpt = Annotated[bool, typer.Option(help="Switch this STARS extension off.")]
@@ -93,9 +99,18 @@ NoOpt = Annotated[bool, typer.Option(help="Switch this STARS extension off.")]
 @app.command("train")
 @handle_errors
 def train_cmd(
-    dim: DimOpt = 64, epochs: EpochsOpt = 3, batch_size: BatchOpt = 1024, lr: LrOpt = 3e-3, test_weeks: WeeksOpt = 8,
-    seed: int = 13, gamma: GammaOpt = 0.5, threads: ThreadsOpt = 1,
-    no_text_delta: NoOpt = False, no_tags: NoOpt = False, no_pop_prior: NoOpt = False, no_hard_negatives: NoOpt = False,
+    dim: DimOpt = 64,
+    epochs: EpochsOpt = 3,
+    batch_size: BatchOpt = 1024,
+    lr: LrOpt = 3e-3,
+    test_weeks: WeeksOpt = 8,
+    seed: int = 13,
+    gamma: GammaOpt = 0.5,
+    threads: ThreadsOpt = 1,
+    no_text_delta: NoOpt = False,
+    no_tags: NoOpt = False,
+    no_pop_prior: NoOpt = False,
+    no_hard_negatives: NoOpt = False,
     no_dual_user: NoOpt = False,
 ) -> None:
     """Train both towers with InfoNCE on the baskets before the held-out weeks and save the model in
@@ -103,13 +118,29 @@ def train_cmd(
     The tags extension needs `xp twotower tag` first (or --no-tags)."""
     from xpollinate.retrieval.twotower.experiments import train_and_save
 
-    cfg = _config(dim, epochs, batch_size, lr, test_weeks, seed, gamma, dict(
-        text_delta=no_text_delta, tags=no_tags, pop_prior=no_pop_prior, hard_negatives=no_hard_negatives, dual_user=no_dual_user))
+    cfg = _config(
+        dim,
+        epochs,
+        batch_size,
+        lr,
+        test_weeks,
+        seed,
+        gamma,
+        dict(
+            text_delta=no_text_delta,
+            tags=no_tags,
+            pop_prior=no_pop_prior,
+            hard_negatives=no_hard_negatives,
+            dual_user=no_dual_user,
+        ),
+    )
     store = DataStore.open()
     with progress_bars() as progress:
         result, path, data = train_and_save(store, cfg, progress=progress, threads=threads)
-    out.print(f"trained {cfg.extensions.label()} on {len(data.split.train):,} baskets (weeks < {data.split.first_test_week}) "
-              f"in {result.seconds:.1f} s; loss per epoch {', '.join(f'{x:.3f}' for x in result.losses)}")
+    out.print(
+        f"trained {cfg.extensions.label()} on {len(data.split.train):,} baskets (weeks < {data.split.first_test_week}) "
+        f"in {result.seconds:.1f} s; loss per epoch {', '.join(f'{x:.3f}' for x in result.losses)}"
+    )
     out.print(f"items: {data.items.n:,} ({int(data.seen.sum()):,} seen in training); tags: {data.tag_source or 'off'}")
     out.print(f"saved {path}")
 
@@ -129,9 +160,15 @@ def _metrics_table(title: str, rows: dict[str, dict[str, float]], extra: tuple[s
 @handle_errors
 def eval_cmd(
     index: Annotated[str, typer.Option(help="FAISS index for the model's retrieval: exact or hnsw.")] = "exact",
-    ablation: Annotated[bool, typer.Option(help="Also train the model with each STARS extension removed (same settings) and compare.")] = False,
-    ablation_epochs: Annotated[Optional[int], typer.Option(help="Epochs of each ablation run (default: the saved model's).")] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the metrics to this JSON file.")] = None,
+    ablation: Annotated[
+        bool, typer.Option(help="Also train the model with each STARS extension removed (same settings) and compare.")
+    ] = False,
+    ablation_epochs: Annotated[
+        Optional[int], typer.Option(help="Epochs of each ablation run (default: the saved model's).")
+    ] = None,
+    json_out: Annotated[
+        Optional[Path], typer.Option("--json", help="Also write the metrics to this JSON file.")
+    ] = None,
     threads: ThreadsOpt = 1,
 ) -> None:
     """Recall, NDCG, Hit and Coverage @5/10/20 on each household's next basket in the held-out weeks,
@@ -149,9 +186,18 @@ def eval_cmd(
         metrics = evaluate_model(data, model, saved.config, saved.item_vectors, index)  # type: ignore[arg-type]
     n_test = len(data.split.test)
     for name, rows in metrics.items():
-        out.print(_metrics_table(f"scope {name}: next basket of {int(next(iter(rows.values()))['queries'])} of {n_test} "
-                                 f"households (weeks >= {data.split.first_test_week}), model {saved.path.name}", rows))
-    payload: dict[str, object] = {"model": saved.path.name, "config": saved.config.model_dump(mode="json"), "metrics": metrics}
+        out.print(
+            _metrics_table(
+                f"scope {name}: next basket of {int(next(iter(rows.values()))['queries'])} of {n_test} "
+                f"households (weeks >= {data.split.first_test_week}), model {saved.path.name}",
+                rows,
+            )
+        )
+    payload: dict[str, object] = {
+        "model": saved.path.name,
+        "config": saved.config.model_dump(mode="json"),
+        "metrics": metrics,
+    }
     if ablation:
         if saved.tags is None and saved.config.extensions.tags:
             raise XPError("the saved model has no tag table; train it with tags first")
@@ -177,10 +223,17 @@ def recommend_cmd(
     household: Annotated[int, typer.Option(help="Household id (an unknown id gets the popularity cold-start path).")],
     k: Annotated[int, typer.Option(help="Items to return.")] = 10,
     gm_only: Annotated[bool, typer.Option(help="Only general merchandise (filter after search).")] = False,
-    allow: Annotated[Optional[Path], typer.Option(help="A file of allowed item ids (one per line or comma separated), e.g. in stock.")] = None,
-    as_of_week: Annotated[Optional[int], typer.Option(help="Use only the purchases up to this week (replays the past).")] = None,
+    allow: Annotated[
+        Optional[Path],
+        typer.Option(help="A file of allowed item ids (one per line or comma separated), e.g. in stock."),
+    ] = None,
+    as_of_week: Annotated[
+        Optional[int], typer.Option(help="Use only the purchases up to this week (replays the past).")
+    ] = None,
     index: Annotated[str, typer.Option(help="FAISS index: exact or hnsw.")] = "exact",
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the response to this JSON file.")] = None,
+    json_out: Annotated[
+        Optional[Path], typer.Option("--json", help="Also write the response to this JSON file.")
+    ] = None,
 ) -> None:
     """Personalised candidates for a household; the response states which path made them."""
     from xpollinate.retrieval.twotower.recommend import Recommender
@@ -202,8 +255,15 @@ def recommend_cmd(
     for col in ("rank", "item_id", "text", "score", "GM", "seen", "source"):
         table.add_column(col, justify="right" if col in ("rank", "item_id", "score") else "left")
     for _, r in recs.items.iterrows():
-        table.add_row(str(r["rank"]), str(r["item_id"]), r["text"], "" if r["score"] != r["score"] else f"{r['score']:.3f}",
-                      "yes" if r["is_gm"] else "no", "yes" if r["seen_in_training"] else "no (content only)", r["source"])
+        table.add_row(
+            str(r["rank"]),
+            str(r["item_id"]),
+            r["text"],
+            "" if r["score"] != r["score"] else f"{r['score']:.3f}",
+            "yes" if r["is_gm"] else "no",
+            "yes" if r["seen_in_training"] else "no (content only)",
+            r["source"],
+        )
     out.print(table)
     if json_out:
         _write_json(json_out, recs.to_dict())

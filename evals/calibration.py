@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,9 +25,9 @@ from scipy import stats
 
 from xpollinate.agents.calls import ask, is_lean
 from xpollinate.agents.recommend import GENERAL_CONTEXT
-from xpollinate.graphs.state import Anchor, typed_label
 from xpollinate.judges.llm_judge import pt_label
 from xpollinate.llm import LLM
+from xpollinate.records import Anchor, typed_label
 from xpollinate.retrieval.associations import Associations
 from xpollinate.retrieval.vocabulary import GMVocabulary
 
@@ -49,16 +49,24 @@ class CalibrationPair:
 
 
 def calibration_pairs(
-    anchors: Sequence[Anchor], associations: Associations, vocabulary: GMVocabulary, positives: int = 3,
-    min_shared: int = 20, min_lift: float = 2.0, seed: int = 0,
+    anchors: Sequence[Anchor],
+    associations: Associations,
+    vocabulary: GMVocabulary,
+    positives: int = 3,
+    min_shared: int = 20,
+    min_lift: float = 2.0,
+    seed: int = 0,
 ) -> list[CalibrationPair]:
     """Up to `positives` positives per anchor and as many negatives; anchors with no strong association are skipped."""
     basket = associations.table("pt_basket")
     associated = set(zip(basket["antecedent"], basket["consequent"]))
     window = associations.table("pt_window")
     associated |= set(zip(window["antecedent"], window["consequent"]))
-    strong = basket[(basket["n_ab"] >= min_shared) & (basket["adjusted_lift"] >= min_lift)
-                    & basket["consequent"].isin(set(vocabulary.product_types))]
+    strong = basket[
+        (basket["n_ab"] >= min_shared)
+        & (basket["adjusted_lift"] >= min_lift)
+        & basket["consequent"].isin(set(vocabulary.product_types))
+    ]
     strong = strong.sort_values(["antecedent", "adjusted_lift"], ascending=[True, False])
     by_anchor = {pt: frame for pt, frame in strong.groupby("antecedent", sort=False)}
     rng = random.Random(seed)
@@ -72,12 +80,36 @@ def calibration_pairs(
         frame = frame.head(positives)
         for rank, row in enumerate(frame.itertuples(index=False)):
             pt = str(row.consequent)
-            pairs.append(CalibrationPair(int(anchor.item_id or -1), anchor.product_type, anchor.name, pt, vocabulary.name(pt),
-                                         category(pt), 1, float(row.adjusted_lift), int(row.n_ab), rank))
+            pairs.append(
+                CalibrationPair(
+                    int(anchor.item_id or -1),
+                    anchor.product_type,
+                    anchor.name,
+                    pt,
+                    vocabulary.name(pt),
+                    category(pt),
+                    1,
+                    float(row.adjusted_lift),
+                    int(row.n_ab),
+                    rank,
+                )
+            )
         pool = [pt for pt in vocabulary.product_types if (anchor.product_type, pt) not in associated]
         for rank, pt in enumerate(rng.sample(pool, min(len(frame), len(pool)))):
-            pairs.append(CalibrationPair(int(anchor.item_id or -1), anchor.product_type, anchor.name, pt, vocabulary.name(pt),
-                                         category(pt), 0, None, None, rank))
+            pairs.append(
+                CalibrationPair(
+                    int(anchor.item_id or -1),
+                    anchor.product_type,
+                    anchor.name,
+                    pt,
+                    vocabulary.name(pt),
+                    category(pt),
+                    0,
+                    None,
+                    None,
+                    rank,
+                )
+            )
     order = {a.product_type: i for i, a in enumerate(anchors)}
     return sorted(pairs, key=lambda p: (p.rank, order[p.anchor_pt], -p.label))
 
@@ -86,8 +118,15 @@ def pair_variables(pair: CalibrationPair, anchor: Anchor, lean: bool) -> dict[st
     """Every variable a scoring prompt may take, for one pair (each prompt uses the ones it declares), named
     as the graph names them: the lean yes/no prompts get product types with their categories."""
     rec = typed_label(pair.name, pair.category) if lean else pair.name
-    return {"anchor_item": anchor.label if lean else anchor.prompt_text, "anchor_pt": anchor.label if lean else pt_label(pair.anchor_pt),
-            "context": GENERAL_CONTEXT, "recommendation": rec, "explanation": "-", "llm_rec": pair.name, "rec_pt": rec}
+    return {
+        "anchor_item": anchor.label if lean else anchor.prompt_text,
+        "anchor_pt": anchor.label if lean else pt_label(pair.anchor_pt),
+        "context": GENERAL_CONTEXT,
+        "recommendation": rec,
+        "explanation": "-",
+        "llm_rec": pair.name,
+        "rec_pt": rec,
+    }
 
 
 @dataclass
@@ -100,8 +139,15 @@ class ScorerResult:
     calls: int
 
 
-def score_pairs(llm: LLM, prompt: str, pairs: Sequence[CalibrationPair], anchors: dict[int, Anchor], limit: int | None,
-                workers: int = 4, progress: Progress | None = None) -> ScorerResult:
+def score_pairs(
+    llm: LLM,
+    prompt: str,
+    pairs: Sequence[CalibrationPair],
+    anchors: dict[int, Anchor],
+    limit: int | None,
+    workers: int = 4,
+    progress: Progress | None = None,
+) -> ScorerResult:
     """`prompt`'s score for the first `limit` pairs (all when None), through the LLM layer and its cache."""
     from xpollinate.agents.calls import bounded_map
 
@@ -161,13 +207,23 @@ def summary_table(pairs: Sequence[CalibrationPair], results: Sequence[ScorerResu
         mask = np.array([s is not None for s in r.scores])
         s = np.array([x if x is not None else np.nan for x in r.scores], dtype=float)
         pos, neg = s[mask & (labels == 1)], s[mask & (labels == 0)]
-        rows.append({
-            "prompt": r.prompt, "model": r.llm, "pairs": int(mask.sum()), "AUC": auc(labels[mask], s[mask]),
-            "within-anchor AUC": within_anchor_auc(anchor_pts[mask], labels[mask], s[mask]),
-            "positives mean": _mean(pos), "positives sd": _sd(pos), "negatives mean": _mean(neg), "negatives sd": _sd(neg),
-            "distinct scores": len(np.unique(s[mask])), "failures": r.failures, "model calls": r.calls,
-            "seconds": round(r.seconds, 1),
-        })
+        rows.append(
+            {
+                "prompt": r.prompt,
+                "model": r.llm,
+                "pairs": int(mask.sum()),
+                "AUC": auc(labels[mask], s[mask]),
+                "within-anchor AUC": within_anchor_auc(anchor_pts[mask], labels[mask], s[mask]),
+                "positives mean": _mean(pos),
+                "positives sd": _sd(pos),
+                "negatives mean": _mean(neg),
+                "negatives sd": _sd(neg),
+                "distinct scores": len(np.unique(s[mask])),
+                "failures": r.failures,
+                "model calls": r.calls,
+                "seconds": round(r.seconds, 1),
+            }
+        )
     return pd.DataFrame(rows)
 
 

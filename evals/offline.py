@@ -26,8 +26,8 @@ picks from historical product types too) must come from weeks before `holdout_fr
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -49,7 +49,7 @@ class HeldOut:
     pt_index: dict[str, int]
 
     @classmethod
-    def build(cls, baskets: pd.DataFrame, items: pd.DataFrame, holdout_from: int, window_weeks: int = 3) -> "HeldOut":
+    def build(cls, baskets: pd.DataFrame, items: pd.DataFrame, holdout_from: int, window_weeks: int = 3) -> HeldOut:
         held = baskets[baskets["week"] >= holdout_from].reset_index(drop=True)
         if held.empty:
             raise XPError(f"no baskets from week {holdout_from} on: the data ends at week {int(baskets['week'].max())}")
@@ -59,16 +59,22 @@ class HeldOut:
         keep = pd.notna(names) & (names != "")
         codes, uniques = pd.factorize(names[keep], sort=True)
         n_pts = len(uniques)
-        basket = sp.csr_matrix((np.ones(keep.sum(), dtype=np.float32), (lines.basket[keep], codes)),
-                               shape=(len(held), n_pts))
+        basket = sp.csr_matrix(
+            (np.ones(keep.sum(), dtype=np.float32), (lines.basket[keep], codes)), shape=(len(held), n_pts)
+        )
         basket.data[:] = 1.0
         basket.sum_duplicates()
         basket.data = np.minimum(basket.data, 1.0)
         # household-week incidence, then a window of weeks [w, w + window_weeks) for each basket's (household, week)
         hh, week = held["household_id"].to_numpy(), held["week"].to_numpy()
         hw_codes, hw_keys = pd.factorize(pd.MultiIndex.from_arrays([hh, week]))
-        by_hw = sp.csr_matrix((np.ones(len(held), dtype=np.float32), (hw_codes, np.arange(len(held)))),
-                              shape=(len(hw_keys), len(held))) @ basket
+        by_hw = (
+            sp.csr_matrix(
+                (np.ones(len(held), dtype=np.float32), (hw_codes, np.arange(len(held)))),
+                shape=(len(hw_keys), len(held)),
+            )
+            @ basket
+        )
         lookup = {key: i for i, key in enumerate(hw_keys)}
         rows, cols = [], []
         for b, (h, w) in enumerate(zip(hh, week)):
@@ -98,8 +104,9 @@ class HeldOut:
         return float(in_basket.mean()), float(in_window.mean()), len(events)
 
 
-def popularity_matched(listed: Sequence[str], pool: Sequence[str], popularity: dict[str, float], rng: random.Random,
-                       bins: int = 10) -> list[str]:
+def popularity_matched(
+    listed: Sequence[str], pool: Sequence[str], popularity: dict[str, float], rng: random.Random, bins: int = 10
+) -> list[str]:
     """For each listed product type, a random other one from the same popularity decile of `pool`."""
     ranked = sorted(pool, key=lambda p: (-popularity.get(p, 0.0), p))
     decile = {p: min(i * bins // max(len(ranked), 1), bins - 1) for i, p in enumerate(ranked)}
@@ -124,54 +131,87 @@ def mean_ci(values: Sequence[float], seed: int = 0) -> tuple[float, float, float
         return float("nan"), float("nan"), float("nan")
     if len(x) < 3 or np.ptp(x) == 0:
         return float(x.mean()), float("nan"), float("nan")
-    res = stats.bootstrap((x,), np.mean, confidence_level=0.95, method="BCa", n_resamples=9999,
-                          random_state=np.random.default_rng(seed))
+    res = stats.bootstrap(
+        (x,), np.mean, confidence_level=0.95, method="BCa", n_resamples=9999, random_state=np.random.default_rng(seed)
+    )
     return float(x.mean()), float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 @dataclass
-class AnchorLists:
+class EvalLists:
     anchor_id: int
     anchor_pt: str
     lists: dict[str, list[str]]
 
 
-def anchor_lists(anchor_id: int, anchor_pt: str, llm_pts: Sequence[str], historical: Sequence[str], pool: Sequence[str],
-                 popularity: dict[str, float], seed: int) -> AnchorLists:
+def anchor_lists(
+    anchor_id: int,
+    anchor_pt: str,
+    llm_pts: Sequence[str],
+    historical: Sequence[str],
+    pool: Sequence[str],
+    popularity: dict[str, float],
+    seed: int,
+) -> EvalLists:
     """The five lists of one anchor (random draws seeded by the anchor, so reruns agree)."""
     rng = random.Random(seed * 1_000_003 + anchor_id)
     llm_pts = list(dict.fromkeys(llm_pts))
     historical = list(dict.fromkeys(historical))
     merged = list(dict.fromkeys([*llm_pts, *historical]))
     others = [p for p in pool if p not in set(merged)]
-    lists = {"llm": llm_pts, "llm popularity-matched": popularity_matched(llm_pts, pool, popularity, rng),
-             "historical": historical, "merged": merged,
-             "random": rng.sample(others, min(len(merged), len(others))),
-             "popularity-matched": popularity_matched(merged, pool, popularity, rng)}
-    return AnchorLists(anchor_id, anchor_pt, lists)
+    lists = {
+        "llm": llm_pts,
+        "llm popularity-matched": popularity_matched(llm_pts, pool, popularity, rng),
+        "historical": historical,
+        "merged": merged,
+        "random": rng.sample(others, min(len(merged), len(others))),
+        "popularity-matched": popularity_matched(merged, pool, popularity, rng),
+    }
+    return EvalLists(anchor_id, anchor_pt, lists)
 
 
-def evaluate(held: HeldOut, anchors: Sequence[AnchorLists], seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def evaluate(held: HeldOut, anchors: Sequence[EvalLists], seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-anchor rows, per-list summary with CIs and novelty)."""
     rows = []
     for a in anchors:
         for name, listed in a.lists.items():
             b, w, n = held.hit_share(a.anchor_pt, listed)
-            rows.append({"anchor_id": a.anchor_id, "anchor_pt": a.anchor_pt, "list": name, "size": len(listed),
-                         "events": n, "basket": b, "window": w})
+            rows.append(
+                {
+                    "anchor_id": a.anchor_id,
+                    "anchor_pt": a.anchor_pt,
+                    "list": name,
+                    "size": len(listed),
+                    "events": n,
+                    "basket": b,
+                    "window": w,
+                }
+            )
     per_anchor = pd.DataFrame(rows)
     summary = []
     for name in LISTS:
         part = per_anchor[(per_anchor["list"] == name) & (per_anchor["events"] > 0) & (per_anchor["size"] > 0)]
         w_mean, w_low, w_high = mean_ci(part["window"].tolist(), seed)
         b_mean, b_low, b_high = mean_ci(part["basket"].tolist(), seed)
-        summary.append({"list": name, "anchors": len(part), "mean size": float(part["size"].mean()) if len(part) else 0.0,
-                        "window hit share": w_mean, "window CI low": w_low, "window CI high": w_high,
-                        "basket hit share": b_mean, "basket CI low": b_low, "basket CI high": b_high})
+        summary.append(
+            {
+                "list": name,
+                "anchors": len(part),
+                "mean size": float(part["size"].mean()) if len(part) else 0.0,
+                "window hit share": w_mean,
+                "window CI low": w_low,
+                "window CI high": w_high,
+                "basket hit share": b_mean,
+                "basket CI low": b_low,
+                "basket CI high": b_high,
+            }
+        )
     return per_anchor, pd.DataFrame(summary)
 
 
-def novelty(anchors: Sequence[AnchorLists]) -> float:
+def novelty(anchors: Sequence[EvalLists]) -> float:
     """Mean over anchors of the share of the model's product types absent from the historical list."""
-    shares = [len(set(a.lists["llm"]) - set(a.lists["historical"])) / len(a.lists["llm"]) for a in anchors if a.lists["llm"]]
+    shares = [
+        len(set(a.lists["llm"]) - set(a.lists["historical"])) / len(a.lists["llm"]) for a in anchors if a.lists["llm"]
+    ]
     return float(np.mean(shares)) if shares else float("nan")

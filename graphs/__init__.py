@@ -1,1 +1,1 @@
-"""LangGraph StateGraph builders and typed states. Filled by the item-XP graph issue."""
+"""LangGraph StateGraph builders and typed states."""

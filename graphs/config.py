@@ -20,23 +20,43 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from xpollinate.prompts.schemas import EVALUATOR_DROP_BELOW
+from xpollinate.records import EvaluatorMode
+
 Plan = Literal["lean", "paper"]
 Grounding = Literal["catalog", "free"]
-EvaluatorMode = Literal["per_rec", "batched"]
 PLANS: tuple[str, ...] = ("lean", "paper")
 GROUNDINGS: tuple[str, ...] = ("catalog", "free")
 
 PLAN_PROMPTS: dict[tuple[str, str], dict[str, str]] = {
-    ("paper", "free"): {"theme": "theme@v2", "recommend": "theme_recs@v2", "naive": "naive@v1",
-                        "evaluator": "evaluator@v2", "evaluator_batch": "evaluator_batch@v1", "judge": "judge@v2"},
-    ("lean", "catalog"): {"theme": "theme@v3", "recommend": "pick@v1", "naive": "pick@v1",
-                          "evaluator": "fit@v1", "evaluator_batch": "evaluator_batch@v1", "judge": "relevance@v1"},
-    ("lean", "free"): {"theme": "theme@v3", "recommend": "pick_free@v1", "naive": "pick_free@v1",
-                       "evaluator": "fit@v1", "evaluator_batch": "evaluator_batch@v1", "judge": "relevance@v1"},
+    ("paper", "free"): {
+        "theme": "theme@v2",
+        "recommend": "theme_recs@v2",
+        "naive": "naive@v1",
+        "evaluator": "evaluator@v2",
+        "evaluator_batch": "evaluator_batch@v1",
+        "judge": "judge@v2",
+    },
+    ("lean", "catalog"): {
+        "theme": "theme@v3",
+        "recommend": "pick@v1",
+        "naive": "pick@v1",
+        "evaluator": "fit@v1",
+        "evaluator_batch": "evaluator_batch@v1",
+        "judge": "relevance@v1",
+    },
+    ("lean", "free"): {
+        "theme": "theme@v3",
+        "recommend": "pick_free@v1",
+        "naive": "pick_free@v1",
+        "evaluator": "fit@v1",
+        "evaluator_batch": "evaluator_batch@v1",
+        "judge": "relevance@v1",
+    },
 }
 # Settings whose default depends on the plan (None in a config means "the plan's").
 PLAN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "paper": {"drop_below": 0.4, "match_k": 3, "expand": 2},
+    "paper": {"drop_below": EVALUATOR_DROP_BELOW, "match_k": 3, "expand": 2},
     "lean": {"drop_below": 0.3, "match_k": 3, "expand": 0},
 }
 
@@ -61,19 +81,26 @@ class ItemXPConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     plan: Plan = Field("lean", description="lean (short prompts, P(yes) scores) or paper (the paper's per-call plan)")
-    grounding: Grounding | None = Field(None, description="catalog (answers constrained to catalog product types; lean "
-                                        "default) or free (free text matched afterwards; the paper's mode)")
+    grounding: Grounding | None = Field(
+        None,
+        description="catalog (answers constrained to catalog product types; lean "
+        "default) or free (free text matched afterwards; the paper's mode)",
+    )
     prompts: PromptSet = PromptSet()
     naive_n: int = Field(10, ge=1, le=50, description="recommendations asked of the naive generator")
     evaluate_naive: bool = Field(False, description="run the contextual evaluator in the naive graph too")
     drop_below: float | None = Field(None, ge=0.0, le=1.0, description="contextual evaluator threshold")
-    evaluator_mode: EvaluatorMode = Field("per_rec", description="rubric evaluator: per_rec (the paper) or batched (one call per theme)")
+    evaluator_mode: EvaluatorMode = Field(
+        "per_rec", description="rubric evaluator: per_rec (the paper) or batched (one call per theme)"
+    )
     match_k: int | None = Field(None, ge=1, le=50, description="catalog items matched per recommendation")
     expand: int | None = Field(None, ge=0, le=20, description="similar items added per matched product type")
     workers: int = Field(4, ge=1, le=64, description="model calls in flight per node")
     picks: int = Field(4, ge=1, le=20, description="lean plan: product types picked per theme")
     shortlist_size: int = Field(40, ge=5, le=200, description="catalog grounding: product types offered per anchor")
-    history_pts: int = Field(10, ge=0, le=50, description="historical GM product types merged into Item XP (0: LLM list only)")
+    history_pts: int = Field(
+        10, ge=0, le=50, description="historical GM product types merged into Item XP (0: LLM list only)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -86,8 +113,10 @@ class ItemXPConfig(BaseModel):
             return data  # the field's own validation reports it
         grounding = data.get("grounding") or ("catalog" if plan == "lean" else "free")
         if (plan, grounding) not in PLAN_PROMPTS:
-            raise ValueError(f"grounding {grounding!r} is not available with the {plan} plan; "
-                             f"the paper plan generates free text (use plan lean for catalog grounding)")
+            raise ValueError(
+                f"grounding {grounding!r} is not available with the {plan} plan; "
+                f"the paper plan generates free text (use plan lean for catalog grounding)"
+            )
         data["grounding"] = grounding
         given = data.get("prompts") or {}
         given = given.model_dump() if isinstance(given, PromptSet) else dict(given)

@@ -8,13 +8,17 @@ from typing import Any
 
 from xpollinate.catalog.store import DataStore
 from xpollinate.graphs.item_xp import GraphKind, ItemXPConfig, ItemXPDeps
+from xpollinate.graphs.matching import CatalogMatcher
 from xpollinate.judges.cross_encoder import load_scorer
 from xpollinate.llm import LLM, get_llm
 from xpollinate.retrieval.grocery_filter import GroceryFilter
 
 
 def default_deps(
-    store: DataStore, llm: LLM | None = None, embedding_model: str = "minilm", history_until_week: int | None = None,
+    store: DataStore,
+    llm: LLM | None = None,
+    embedding_model: str = "minilm",
+    history_until_week: int | None = None,
 ) -> ItemXPDeps:
     """LLM from settings (XP_LLM / config / local), the GM catalog index and its grounding vocabulary,
     the historical product types (association tables up to `history_until_week`, all weeks by
@@ -30,7 +34,7 @@ def default_deps(
     history = HistoricalPTs(open_associations(store, AssocConfig(until_week=history_until_week)))
     return ItemXPDeps(
         llm=llm or get_llm(),
-        matcher=matcher,
+        matcher=CatalogMatcher(matcher),
         scorer=load_scorer(),
         grocery_filter=GroceryFilter.for_store(store, model=embedding_model),
         names=vocabulary,
@@ -39,8 +43,14 @@ def default_deps(
     )
 
 
-def run_settings(kind: GraphKind, llm: LLM, config: ItemXPConfig, store: DataStore, scorer_id: str,
-                 history_until_week: int | None = None) -> dict[str, Any]:
+def run_settings(
+    kind: GraphKind,
+    llm: LLM,
+    config: ItemXPConfig,
+    store: DataStore,
+    scorer_id: str,
+    history_until_week: int | None = None,
+) -> dict[str, Any]:
     """What determines a run's results; its hash names the run, so equal settings resume one run."""
     return {
         "graph": kind,

@@ -34,13 +34,21 @@ from xpollinate.agents.naive import NaiveAgent
 from xpollinate.agents.recommend import CatalogNames, RecommendationAgent
 from xpollinate.errors import XPError
 from xpollinate.graphs.config import EvaluatorMode, ItemXPConfig, PromptSet  # noqa: F401  (re-exported)
-from xpollinate.graphs.nodes import CombineNode, HistoricalSource, HistoryNode, Matcher, MatchNode, MergeNode, \
-    ShortlistNode, Shortlists
-from xpollinate.graphs.state import ItemXPState, ThemeBranch
+from xpollinate.graphs.nodes import (
+    CombineNode,
+    HistoricalSource,
+    HistoryNode,
+    Matcher,
+    MatchNode,
+    MergeNode,
+    ShortlistNode,
+    Shortlists,
+)
 from xpollinate.judges.cross_encoder import CrossEncoderNode, PairScorer
 from xpollinate.judges.llm_judge import LLMJudge
 from xpollinate.llm import LLM
 from xpollinate.prompts.schemas import YesProbability
+from xpollinate.records import ItemXPState, ThemeBranch
 from xpollinate.retrieval.grocery_filter import GroceryFilter
 
 GraphKind = Literal["theme", "naive"]
@@ -55,7 +63,9 @@ class ItemXPDeps:
     matcher: Matcher
     scorer: PairScorer
     grocery_filter: GroceryFilter | None = None
-    judge_llm: LLM | None = None  # the LLM-as-judge's model when it differs from the generator's (A/B arms share one judge)
+    judge_llm: LLM | None = (
+        None  # the LLM-as-judge's model when it differs from the generator's (A/B arms share one judge)
+    )
     names: CatalogNames | None = None  # the grounding vocabulary (display name -> catalog product type)
     shortlister: Shortlists | None = None  # catalog grounding: the anchor's shortlist
     history: HistoricalSource | None = None  # the historical half of Item XP
@@ -90,16 +100,26 @@ def _add_scoring(builder: StateGraph, deps: ItemXPDeps, config: ItemXPConfig, af
 def check_deps(deps: ItemXPDeps, config: ItemXPConfig) -> None:
     """Setup errors before any model call: grounding without a vocabulary, a judge without token probabilities."""
     if config.grounded and (deps.shortlister is None or deps.names is None):
-        raise XPError("catalog grounding needs the grounding vocabulary (the GM catalog index): build it with "
-                      "`xp index build`, or run with --grounding free")
+        raise XPError(
+            "catalog grounding needs the grounding vocabulary (the GM catalog index): build it with "
+            "`xp index build`, or run with --grounding free"
+        )
     prompts = config.prompts
-    for llm, refs in ((deps.llm, (prompts.theme, prompts.recommend, prompts.naive, prompts.evaluator)),
-                      (deps.judge_llm or deps.llm, (prompts.judge,))):
+    for llm, refs in (
+        (deps.llm, (prompts.theme, prompts.recommend, prompts.naive, prompts.evaluator)),
+        (deps.judge_llm or deps.llm, (prompts.judge,)),
+    ):
         for ref in refs:
             output = llm.registry.get(str(ref)).output_model
-            if output is not None and issubclass(output, YesProbability) and not getattr(llm.provider, "supports_logprobs", False):
-                raise XPError(f"{ref} is answered from token probabilities, which {llm.spec} does not report; use a local "
-                              "model or an OpenAI-compatible server for it (--judge-llm for the judge), or --plan paper")
+            if (
+                output is not None
+                and issubclass(output, YesProbability)
+                and not getattr(llm.provider, "supports_logprobs", False)
+            ):
+                raise XPError(
+                    f"{ref} is answered from token probabilities, which {llm.spec} does not report; use a local "
+                    "model or an OpenAI-compatible server for it (--judge-llm for the judge), or --plan paper"
+                )
 
 
 def build_graph(kind: GraphKind, deps: ItemXPDeps, config: ItemXPConfig | None = None, **compile_kwargs: Any):  # type: ignore[no-untyped-def]
@@ -110,13 +130,19 @@ def build_graph(kind: GraphKind, deps: ItemXPDeps, config: ItemXPConfig | None =
     builder = StateGraph(ItemXPState)
     merge = MergeNode(deps.grocery_filter, deps.names)
     evaluator = ContextualEvaluator(
-        deps.llm, str(prompts.evaluator), float(config.drop_below or 0.0), config.workers, config.evaluator_mode,
+        deps.llm,
+        str(prompts.evaluator),
+        float(config.drop_below or 0.0),
+        config.workers,
+        config.evaluator_mode,
         str(prompts.evaluator_batch),
     )
     shortlist = ShortlistNode(deps.shortlister, config.shortlist_size) if config.grounded and deps.shortlister else None
     if kind == "theme":
         builder.add_node("context", ContextAgent(deps.llm, str(prompts.theme)))
-        builder.add_node("recommend", RecommendationAgent(deps.llm, str(prompts.recommend), config.picks, deps.names))
+        builder.add_node(  # type: ignore[call-overload]  # a Send target: its input is the branch, not the state
+            "recommend", RecommendationAgent(deps.llm, str(prompts.recommend), config.picks, deps.names)
+        )
         builder.add_node("merge", merge)
         builder.add_node("evaluate", evaluator)
         builder.add_edge(START, "context")

@@ -3,16 +3,27 @@ half of Item XP, matching, combining scores."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from xpollinate.agents.normalize import key
 from xpollinate.agents.recommend import CatalogNames, with_product_types
-from xpollinate.graphs.state import Drop, FailureRecord, ItemXPState, Match, Rec, ScoredItem, Source, Theme, anchor_of, \
-    records
 from xpollinate.judges.bands import Band, band, combined_score
 from xpollinate.judges.cross_encoder import pair_key
 from xpollinate.judges.llm_judge import pt_label, triplet_key
+from xpollinate.records import (
+    Drop,
+    FailureRecord,
+    ItemXPState,
+    Match,
+    Rec,
+    ScoredItem,
+    Source,
+    Theme,
+    anchor_of,
+    records,
+)
 from xpollinate.retrieval.grocery_filter import GroceryFilter
 
 
@@ -40,9 +51,19 @@ class ShortlistNode:
         themes = [t.context for t in records(state, "themes", Theme)]
         names = self.shortlister.shortlist(anchor.name, anchor.product_type, themes, self.size)
         if not names:
-            return {"shortlist": [], "failures": [FailureRecord(
-                stage="shortlist", prompt="-", kind="invalid_input", attempts=0, subject=anchor.text[:200],
-                message="no catalog product type to offer: the grounding vocabulary gave an empty shortlist")]}
+            return {
+                "shortlist": [],
+                "failures": [
+                    FailureRecord(
+                        stage="shortlist",
+                        prompt="-",
+                        kind="invalid_input",
+                        attempts=0,
+                        subject=anchor.text[:200],
+                        message="no catalog product type to offer: the grounding vocabulary gave an empty shortlist",
+                    )
+                ],
+            }
         return {"shortlist": names}
 
 
@@ -78,8 +99,16 @@ class MergeNode:
         if self.grocery_filter is not None and free:
             verdicts = dict(zip((r.rec_id for r in free), self.grocery_filter.check([r.text for r in free])))
             grocery = [r for r in free if verdicts[r.rec_id].is_grocery]
-            drops += [Drop(stage="merge", reason="grocery item", text=r.text, theme=r.theme,
-                           detail=f"~ {verdicts[r.rec_id].nearest_grocery_pt}") for r in grocery]
+            drops += [
+                Drop(
+                    stage="merge",
+                    reason="grocery item",
+                    text=r.text,
+                    theme=r.theme,
+                    detail=f"~ {verdicts[r.rec_id].nearest_grocery_pt}",
+                )
+                for r in grocery
+            ]
             kept = [r for r in kept if r.product_type or not verdicts[r.rec_id].is_grocery]
         return {**update, "candidates": kept, "dropped": drops}
 
@@ -99,15 +128,27 @@ class HistoryNode:
         by_pt = {r.product_type: i for i, r in enumerate(candidates) if r.product_type}
         out = list(candidates)
         for h in list(self.history.of(anchor.product_type))[: self.n]:
-            evidence = (f"bought with {pt_label(anchor.product_type)} (adjusted lift {h.strength:.1f})"
-                        if "co-purchase" in h.source else "product-type name close to the anchor's")
+            evidence = (
+                f"bought with {pt_label(anchor.product_type)} (adjusted lift {h.strength:.1f})"
+                if "co-purchase" in h.source
+                else "product-type name close to the anchor's"
+            )
             if h.product_type in by_pt:
                 i = by_pt[h.product_type]
                 out[i] = out[i].model_copy(update={"source": "both"})
                 continue
             text = pt_label(h.product_type)
-            out.append(Rec(rec_id=Rec.make_id("historical", text), text=text, explanation=evidence, theme=None,
-                           order=len(out), product_type=h.product_type, source="historical"))
+            out.append(
+                Rec(
+                    rec_id=Rec.make_id("historical", text),
+                    text=text,
+                    explanation=evidence,
+                    theme=None,
+                    order=len(out),
+                    product_type=h.product_type,
+                    source="historical",
+                )
+            )
         return {"candidates": out}
 
 
@@ -138,10 +179,17 @@ class MatchNode:
         free = [r for r in recs if not r.product_type]
         found: dict[str, list[Match]] = {}
         if exact:
-            hits = self.matcher.match_product_types([r.text for r in exact], [str(r.product_type) for r in exact], self.k)
-            found.update(zip((r.rec_id for r in exact), hits))
+            by_type = self.matcher.match_product_types(
+                [r.text for r in exact], [str(r.product_type) for r in exact], self.k
+            )
+            found.update(zip((r.rec_id for r in exact), by_type))
         if free:
-            found.update(zip((r.rec_id for r in free), self.matcher.match_recommendations([r.text for r in free], self.k, self.expand)))
+            found.update(
+                zip(
+                    (r.rec_id for r in free),
+                    self.matcher.match_recommendations([r.text for r in free], self.k, self.expand),
+                )
+            )
         matches: list[Match] = []
         drops: list[Drop] = []
         for rec in recs:
@@ -174,22 +222,48 @@ class CombineNode:
             rec = recs[m.rec_id]
             verdict = judge.get(triplet_key(anchor_pt, rec.text, m.product_type))
             if verdict is None:
-                drops.append(Drop(stage="combine", reason="no judge score", text=rec.text, theme=rec.theme,
-                                  detail=f"item {m.item_id}"))
+                drops.append(
+                    Drop(
+                        stage="combine",
+                        reason="no judge score",
+                        text=rec.text,
+                        theme=rec.theme,
+                        detail=f"item {m.item_id}",
+                    )
+                )
                 continue
             llm_score, reasoning = verdict
             ce_score = ce[pair_key(rec.text, m.item_text)]
             combined = combined_score(ce_score, llm_score)
             quality = band(combined)
             if quality is Band.POOR and rec.source == "llm":
-                drops.append(Drop(stage="combine", reason="poor band", text=rec.text, theme=rec.theme,
-                                  detail=f"item {m.item_id}: {ce_score:.2f} x {llm_score:.2f} = {combined:.2f}"))
+                drops.append(
+                    Drop(
+                        stage="combine",
+                        reason="poor band",
+                        text=rec.text,
+                        theme=rec.theme,
+                        detail=f"item {m.item_id}: {ce_score:.2f} x {llm_score:.2f} = {combined:.2f}",
+                    )
+                )
                 continue
             item = ScoredItem(
-                rec_id=rec.rec_id, theme=rec.theme, recommendation=rec.text, explanation=rec.explanation,
-                evaluator_score=rec.evaluator_score, item_id=m.item_id, item_text=m.item_text,
-                product_type=m.product_type, similarity=m.similarity, expanded=m.expanded, ce=round(ce_score, 4),
-                llm=llm_score, combined=round(combined, 4), band=quality.value, judge_reasoning=reasoning, source=rec.source,
+                rec_id=rec.rec_id,
+                theme=rec.theme,
+                recommendation=rec.text,
+                explanation=rec.explanation,
+                evaluator_score=rec.evaluator_score,
+                item_id=m.item_id,
+                item_text=m.item_text,
+                product_type=m.product_type,
+                similarity=m.similarity,
+                expanded=m.expanded,
+                ce=round(ce_score, 4),
+                llm=llm_score,
+                combined=round(combined, 4),
+                band=quality.value,
+                judge_reasoning=reasoning,
+                source=rec.source,
             )
             previous = best.get(m.item_id)
             if previous is not None:

@@ -6,13 +6,14 @@ The same function serves `xp run` and the batch: a batch is many of these calls.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
-from xpollinate.graphs.state import Anchor, ItemXPState
 from xpollinate.llm import LLM
+from xpollinate.records import Anchor, ItemXPState
 from xpollinate.xpstore.item_xp_store import AnchorOutcome
 
 OnNode = Callable[[str, dict[str, Any]], None]
@@ -21,8 +22,11 @@ OnNode = Callable[[str, dict[str, Any]], None]
 def anchor_from_item(row: pd.Series) -> Anchor:
     """An items-table row as the graph's anchor."""
     return Anchor(
-        item_id=int(row["item_id"]), text=str(row["text"]), product_type=str(row["product_type"]),
-        category=str(row["category"]), is_grocery=bool(row["is_grocery"]),
+        item_id=int(row["item_id"]),
+        text=str(row["text"]),
+        product_type=str(row["product_type"]),
+        category=str(row["category"]),
+        is_grocery=bool(row["is_grocery"]),
     )
 
 
@@ -57,7 +61,9 @@ def audit(state: ItemXPState) -> dict[str, Any]:
     }
 
 
-def run_anchor(graph: Any, llm: LLM, anchor: Anchor, on_node: OnNode | None = None) -> tuple[AnchorOutcome, ItemXPState]:
+def run_anchor(
+    graph: Any, llm: LLM, anchor: Anchor, on_node: OnNode | None = None
+) -> tuple[AnchorOutcome, ItemXPState]:
     """Invoke `graph` for `anchor`, reporting each finished node to `on_node`."""
     before = asdict(llm.usage.total)
     started = time.perf_counter()

@@ -1,1 +1,1 @@
-"""LLM-as-judge, cross-encoder and combined score. Filled by the item-XP graph issue."""
+"""LLM-as-judge, cross-encoder and combined score."""

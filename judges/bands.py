@@ -27,6 +27,9 @@ BAND_FLOORS: tuple[tuple[float, Band], ...] = (
 )
 
 
+POOR_BELOW = BAND_FLOORS[-1][0]  # a combined score below the Fair floor is Poor (0.4)
+
+
 def _check_unit(name: str, value: float) -> float:
     if not 0.0 <= value <= 1.0:  # also rejects NaN
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")

@@ -17,7 +17,9 @@ pairs) and with random cores from other departments (easy negatives).
 Labels come from a teacher: the LLM (`match@v1`, reasoning then a 0-10 rating,
 cached like every call), or the catalog hierarchy for PT-name queries (1 for the
 query's own PT, 0 otherwise). Held-out queries measure AUC and accuracy against the
-fallback scorer and the untrained model on the same pairs.
+fallback scorer on the same pairs, overall and on the hard negatives alone (documents of the
+query's own category or department but another product type: the negatives a matcher meets),
+where the easy ones (other departments) cannot inflate the figure.
 """
 
 from __future__ import annotations
@@ -27,15 +29,17 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from xpollinate.errors import XPError
 from xpollinate.judges.cross_encoder import CheckpointCrossEncoder, FallbackScorer, PairScorer, item_core, trained_dir
+from xpollinate.publish import publish_dir
 from xpollinate.retrieval.embedder import embed, model_dir
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -47,6 +51,7 @@ class Pair:
     document: str
     label: float
     source: str  # "pt-name" or "graph"
+    hard: bool = False  # a document of the query's own category or department but another product type
 
 
 def catalog_cores(items: pd.DataFrame) -> pd.DataFrame:
@@ -82,7 +87,8 @@ def candidate_pairs(
 
 
 class Teacher(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def label(self, pairs: list[tuple[str, str, str | None]]) -> list[float | None]:
         """Per (query, document, query's own PT or None): a label in [0, 1], or None if it cannot say."""
@@ -200,11 +206,7 @@ def publish(model, home: Path | None, report: dict) -> Path:  # type: ignore[no-
     shutil.rmtree(tmp, ignore_errors=True)
     model.save(str(tmp))
     (tmp / "xp_training.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    previous = root / "previous"
-    if target.exists():
-        shutil.rmtree(previous, ignore_errors=True)
-        os.replace(target, previous)
-    os.replace(tmp, target)
+    publish_dir(tmp, target, keep=root / "previous")
     return target
 
 
@@ -249,26 +251,56 @@ def run_training(
     raw = [(queries[qi], cores["core"][ci], own_pt.get(queries[qi])) for qi, ci in index_pairs]
     labels = teacher.label(raw)
     unlabelled = sum(lab is None for lab in labels)
+    where = cores.set_index("core")[["product_type", "category", "department"]].to_dict("index")
+    home_of = (
+        cores.drop_duplicates("product_type").set_index("product_type")[["category", "department"]].to_dict("index")
+    )
+
+    def is_hard(doc: str, own: str | None) -> bool:
+        if own is None or own not in home_of:
+            return False
+        d, h = where[doc], home_of[own]
+        return d["product_type"] != own and (d["category"] == h["category"] or d["department"] == h["department"])
+
     pairs = [
-        Pair(q, d, float(lab), "pt-name" if q in own_pt else "graph")
-        for (q, d, _), lab in zip(raw, labels) if lab is not None
+        Pair(q, d, float(lab), "pt-name" if q in own_pt else "graph", is_hard(d, own))
+        for (q, d, own), lab in zip(raw, labels)
+        if lab is not None
     ]
     if len({p.query for p in pairs}) < 5 or not any(p.label >= 0.5 for p in pairs):
         raise XPError("too few labelled pairs to train a cross-encoder; raise --pt-queries or run item-XP graphs first")
     train_set, test_set = split_by_query(pairs, held_out, rng)
     model = train(train_set, epochs, batch_size, lr, seed, progress)
-    scores = evaluate({"fallback (MiniLM cosine)": FallbackScorer()}, test_set)
+    scores = evaluate({"fallback (MiniLM bi-encoder cosine)": FallbackScorer()}, test_set)
     trained_labels = np.array([p.label for p in test_set])
     trained_scores = np.asarray(
-        model.predict([(p.query, p.document) for p in test_set], batch_size=64, show_progress_bar=False,
-                      activation_fn=__import__("torch").nn.Sigmoid())
+        model.predict(
+            [(p.query, p.document) for p in test_set],
+            batch_size=64,
+            show_progress_bar=False,
+            activation_fn=__import__("torch").nn.Sigmoid(),
+        )
     )
     scores["trained cross-encoder"] = metrics(trained_labels, trained_scores)
+    # positives against the hard negatives only (same category or department, another product type)
+    hard_rows = [i for i, p in enumerate(test_set) if p.label >= 0.5 or p.hard]
+    if hard_rows and any(not test_set[i].label >= 0.5 for i in hard_rows):
+        subset = [test_set[i] for i in hard_rows]
+        scores.update(
+            {
+                f"{name}, hard negatives": m
+                for name, m in evaluate({"fallback (MiniLM bi-encoder cosine)": FallbackScorer()}, subset).items()
+            }
+        )
+        scores["trained cross-encoder, hard negatives"] = metrics(trained_labels[hard_rows], trained_scores[hard_rows])
     report = {
         "teacher": teacher.name,
         "queries": {"pt-name": len(pts), "graph": len(set(graph_queries))},
         "pairs": {"train": len(train_set), "held_out": len(test_set), "unlabelled": unlabelled},
-        "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
         "held_out_metrics": scores,
         "seconds": round(time.perf_counter() - started, 1),
     }

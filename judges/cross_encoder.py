@@ -18,20 +18,24 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from xpollinate.agents.normalize import key
-from xpollinate.graphs.state import ItemXPState, Match, Rec, records
+from xpollinate.records import ItemXPState, Match, Rec, records
 from xpollinate.settings import run_home
 
 COSINE_FLOOR, COSINE_CEIL = 0.1, 0.7
 
 
 class PairScorer(Protocol):
-    scorer_id: str
+    @property
+    def scorer_id(self) -> str:
+        """Names the scorer and its weights (part of every cached score's key)."""
+        ...
 
     def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         """One score in [0, 1] per (query, document) pair."""
@@ -62,10 +66,11 @@ class CheckpointCrossEncoder:
     batch_size: int = 64
     _model: Any = field(default=None, init=False, repr=False)
 
-    @property
+    @cached_property
     def scorer_id(self) -> str:
+        """Names the weights (a hash of their first MiB per file): computed once, since every anchor asks."""
         weights = sorted(self.path.glob("*.safetensors")) or sorted(self.path.glob("*.bin"))
-        digest = hashlib.sha256(b"".join(p.read_bytes()[:1 << 20] for p in weights)).hexdigest()[:12]
+        digest = hashlib.sha256(b"".join(_head(p) for p in weights)).hexdigest()[:12]
         return f"ce:{self.path.name}@{digest}"
 
     def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
@@ -77,6 +82,12 @@ class CheckpointCrossEncoder:
 
             self._model = CrossEncoder(str(self.path), device="cpu", activation_fn=torch.nn.Sigmoid())
         return np.asarray(self._model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False), dtype=float)
+
+
+def _head(path: Path, size: int = 1 << 20) -> bytes:
+    """The first `size` bytes of a file, without reading the rest."""
+    with path.open("rb") as f:
+        return f.read(size)
 
 
 def trained_dir(home: Path | None = None) -> Path:

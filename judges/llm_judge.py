@@ -15,9 +15,9 @@ from typing import Any
 
 from xpollinate.agents.calls import ask, bounded_map, call_ref, failure_record, is_lean
 from xpollinate.agents.normalize import key
-from xpollinate.graphs.state import ItemXPState, Match, Rec, anchor_of, records, typed_label
 from xpollinate.judges.cross_encoder import item_core
 from xpollinate.llm import LLM
+from xpollinate.records import ItemXPState, Match, Rec, anchor_of, records, typed_label
 
 
 def pt_label(product_type: str, fallback: str = "") -> str:
@@ -45,8 +45,10 @@ class LLMJudge:
             rec = recs[m.rec_id]
             # a few catalog items have no product type: the judge then sees the item's own text
             rec_pt = pt_label(m.product_type, item_core(m.item_text))
-            triplets.setdefault(triplet_key(anchor_pt, rec.text, m.product_type),
-                                (rec.text, typed_label(rec_pt, m.category) if lean else rec_pt))
+            triplets.setdefault(
+                triplet_key(anchor_pt, rec.text, m.product_type),
+                (rec.text, typed_label(rec_pt, m.category) if lean else rec_pt),
+            )
 
         wanted = set(self.llm.registry.get(self.prompt).variables)
 
@@ -57,7 +59,9 @@ class LLMJudge:
 
         scores: dict[str, tuple[float, str]] = {}
         failures, provenance = [], {}
-        for (k, (rec_text, rec_pt)), result in zip(triplets.items(), bounded_map(judge, triplets.items(), self.workers)):
+        for (k, (rec_text, rec_pt)), result in zip(
+            triplets.items(), bounded_map(judge, triplets.items(), self.workers)
+        ):
             if result.ok:
                 scores[k] = (result.value.score, result.value.reasoning)
                 provenance["judge"] = call_ref(result)

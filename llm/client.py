@@ -20,9 +20,11 @@ import json
 import logging
 import math
 import re
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Literal, Mapping, TypeVar
+from functools import partial
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -152,7 +154,9 @@ class LLM:
         self.settings = settings or LLMSettings()
         self.cache = cache
         self.registry = registry or default_registry()
-        self.retry = retry or RetryPolicy(self.settings.max_retries, self.settings.backoff_base_s, self.settings.backoff_max_s)
+        self.retry = retry or RetryPolicy(
+            self.settings.max_retries, self.settings.backoff_base_s, self.settings.backoff_max_s
+        )
         self.usage = ledger or UsageLedger()
         self._price = self.settings.price_table().get(str(self.spec))
 
@@ -173,9 +177,12 @@ class LLM:
         """Ask `prompt` (e.g. "theme@v2") with `variables`; the answer parsed into `output`
         (default: the model the prompt version declares)."""
         template = prompt if isinstance(prompt, PromptTemplate) else self.registry.get(prompt)
-        model = output or template.output_model
-        if model is None:
-            raise LLMConfigError(f"{template.ref} declares no output model; pass one, or use a version that declares it")
+        declared = output or template.output_model
+        if declared is None:
+            raise LLMConfigError(
+                f"{template.ref} declares no output model; pass one, or use a version that declares it"
+            )
+        model = cast("type[T]", declared)
         probability = issubclass(model, YesProbability)
         if probability and not getattr(self.provider, "supports_logprobs", False):
             raise LLMConfigError(
@@ -207,10 +214,14 @@ class LLM:
         return outcome
 
     async def astructured(
-        self, prompt: str | PromptTemplate, variables: Mapping[str, object], output: type[T] | None = None, **kwargs: Any
+        self,
+        prompt: str | PromptTemplate,
+        variables: Mapping[str, object],
+        output: type[T] | None = None,
+        **kwargs: Any,
     ) -> Result[T] | Failure:
         """`structured` for asyncio code: runs in a worker thread (calls to one local model stay serialized)."""
-        return await asyncio.to_thread(self.structured, prompt, variables, output, **kwargs)
+        return await asyncio.to_thread(partial(self.structured, prompt, variables, output, **kwargs))
 
     # -- internals -------------------------------------------------------------------------
 
@@ -221,8 +232,12 @@ class LLM:
             provider=self.provider.name,
             model=self.provider.model,
             backend=self.provider.describe(),
-            params={"temperature": request.temperature, "max_tokens": request.max_tokens, "seed": request.seed,
-                    **({"top_logprobs": request.top_logprobs} if request.top_logprobs else {})},
+            params={
+                "temperature": request.temperature,
+                "max_tokens": request.max_tokens,
+                "seed": request.seed,
+                **({"top_logprobs": request.top_logprobs} if request.top_logprobs else {}),
+            },
             schema=request.schema,
             rendered=rendered,
         )
@@ -241,7 +256,9 @@ class LLM:
         self.usage.record(usage)
         return Result(value, template.ref, template.sha256, str(self.spec), cached=True, usage=usage)
 
-    def _ask(self, request: ChatRequest, model: type[T], template: PromptTemplate, usage: CallUsage) -> Result[T] | Failure:
+    def _ask(
+        self, request: ChatRequest, model: type[T], template: PromptTemplate, usage: CallUsage
+    ) -> Result[T] | Failure:
         """Call, validate, and re-ask with the errors up to `max_repairs` times (a probability is asked once:
         the same prompt at temperature 0 gives the same first token)."""
         messages = list(request.messages)
@@ -251,7 +268,11 @@ class LLM:
         for _ in range(1 if request.top_logprobs else self.settings.max_repairs + 1):
             current = replace(request, messages=tuple(messages))
             try:
-                completion, tries = call_with_retries(lambda: self.provider.complete(current), self.retry, self._log_retry)
+                completion, tries = call_with_retries(
+                    partial(self.provider.complete, current),
+                    self.retry,
+                    self._log_retry,
+                )
             except RetriesExhausted as exc:
                 return self._failure("transient", str(exc.last), template, attempts + exc.attempts, usage, text, errors)
             except ProviderError as exc:
@@ -262,36 +283,71 @@ class LLM:
             if request.top_logprobs:
                 answer = yes_probability(completion.first_token_logprobs)
                 if answer is None:
-                    top = ", ".join(sorted(completion.first_token_logprobs, key=completion.first_token_logprobs.__getitem__,
-                                           reverse=True)[:5])
+                    top = ", ".join(
+                        sorted(
+                            completion.first_token_logprobs,
+                            key=completion.first_token_logprobs.__getitem__,
+                            reverse=True,
+                        )[:5]
+                    )
                     errors = [f"the first token was neither yes nor no (most likely: {top or 'none reported'})"]
                     break
-                return Result(model.model_validate(answer.model_dump()), template.ref, template.sha256, str(self.spec),
-                              cached=False, usage=usage)
+                return Result(
+                    model.model_validate(answer.model_dump()),
+                    template.ref,
+                    template.sha256,
+                    str(self.spec),
+                    cached=False,
+                    usage=usage,
+                )
             try:
                 value = model.model_validate(extract_json(text))
             except (ValidationError, json.JSONDecodeError) as exc:
                 errors = validation_errors(exc)
                 log.info("%s: answer failed validation (%s); asking again", template.ref, "; ".join(errors))
-                messages += [{"role": "assistant", "content": text}, {"role": "user", "content": repair_message(errors)}]
+                messages += [
+                    {"role": "assistant", "content": text},
+                    {"role": "user", "content": repair_message(errors)},
+                ]
                 continue
             return Result(value, template.ref, template.sha256, str(self.spec), cached=False, usage=usage)
         return self._failure("invalid_output", "; ".join(errors), template, attempts, usage, text, errors)
 
     def _account(self, usage: CallUsage, completion: Completion) -> None:
-        usage.add_call(completion.input_tokens, completion.output_tokens, completion.latency_s, self._price, completion.stats)
+        usage.add_call(
+            completion.input_tokens, completion.output_tokens, completion.latency_s, self._price, completion.stats
+        )
 
     def _failure(
-        self, kind: FailureKind, message: str, template: PromptTemplate, attempts: int, usage: CallUsage, raw: str, errors: list[str]
+        self,
+        kind: FailureKind,
+        message: str,
+        template: PromptTemplate,
+        attempts: int,
+        usage: CallUsage,
+        raw: str,
+        errors: list[str],
     ) -> Failure:
         log.warning("%s with %s failed (%s): %s", template.ref, self.spec, kind, message)
-        return Failure(kind, message, template.ref, template.sha256, str(self.spec), attempts, usage, raw[:RAW_KEEP] or None, errors)
+        return Failure(
+            kind,
+            message,
+            template.ref,
+            template.sha256,
+            str(self.spec),
+            attempts,
+            usage,
+            raw[:RAW_KEEP] or None,
+            errors,
+        )
 
     def _log_retry(self, attempt: int, wait: float, exc: Exception) -> None:
         log.info("%s: transient error (%s); retry %d in %.1f s", self.spec, exc, attempt, wait)
 
 
-def get_llm(spec: str | None = None, settings: LLMSettings | None = None, *, cache: ResponseCache | None | bool = True) -> LLM:
+def get_llm(
+    spec: str | None = None, settings: LLMSettings | None = None, *, cache: ResponseCache | None | bool = True
+) -> LLM:
     """An `LLM` for `spec` ("provider:model"; default from XP_LLM, the config file, or `local`).
 
     `cache=True` uses the run directory's response cache; pass a `ResponseCache` to use

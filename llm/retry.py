@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from xpollinate.llm.errors import TransientProviderError
 
@@ -41,7 +42,9 @@ class RetriesExhausted(Exception):
         self.attempts = attempts
 
 
-def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, on_retry: Callable[[int, float, Exception], None] | None = None) -> tuple[T, int]:
+def call_with_retries(
+    fn: Callable[[], T], policy: RetryPolicy, on_retry: Callable[[int, float, Exception], None] | None = None
+) -> tuple[T, int]:
     """`fn()` and the number of attempts it took; `RetriesExhausted` after `1 + max_retries` failures."""
     for attempt in range(policy.max_retries + 1):
         try:

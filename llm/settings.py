@@ -86,7 +86,9 @@ def _config_values() -> dict[str, Any]:
         raise LLMConfigError(f"cannot read config file {path}: {exc}") from exc
     section = data.get("llm", {})
     if any(k.endswith("api_key") for k in section):
-        raise LLMConfigError(f"{path}: API keys do not belong in the config file; set {' or '.join(API_KEY_ENV.values())} instead")
+        raise LLMConfigError(
+            f"{path}: API keys do not belong in the config file; set {' or '.join(API_KEY_ENV.values())} instead"
+        )
     prices = section.pop("prices", {})
     section["prices"] = {k: Price(**v) for k, v in prices.items()}
     return section

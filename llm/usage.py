@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from xpollinate.llm.pricing import Price
 
@@ -30,7 +31,12 @@ class CallUsage:
     backend_stats: dict[str, float] = field(default_factory=dict)  # the last call's, e.g. llama.cpp tokens/s
 
     def add_call(
-        self, input_tokens: int, output_tokens: int, latency_s: float, price: Price | None, stats: dict[str, float] | None = None
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        latency_s: float,
+        price: Price | None,
+        stats: dict[str, float] | None = None,
     ) -> None:
         self.calls += 1
         self.backend_stats = dict(stats or {})
@@ -86,7 +92,7 @@ class UsageLedger:
             self.by_model.setdefault(f"{usage.provider}:{usage.model}", UsageTotals()).add(usage, failed)
             self.by_prompt.setdefault(usage.prompt, UsageTotals()).add(usage, failed)
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> dict[str, Any]:
         """Plain data for reports and JSON logs."""
         with self._lock:
             return {

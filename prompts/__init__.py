@@ -1,7 +1,7 @@
 """Versioned prompt templates (the XP paper's Appendix A) and their registry.
 
-    from xpollinate.prompts import default_registry
-    prompt = default_registry().render("theme@v2", {"anchor_item": "Ground coffee"})
+from xpollinate.prompts import default_registry
+prompt = default_registry().render("theme@v2", {"anchor_item": "Ground coffee"})
 """
 
 from xpollinate.prompts.registry import (

@@ -70,7 +70,7 @@ class PromptTemplate:
         """The pydantic model this version's output format describes, if it declares one."""
         return OUTPUT_MODELS[self.output] if self.output else None
 
-    def render(self, values: dict[str, object]) -> "RenderedPrompt":
+    def render(self, values: dict[str, object]) -> RenderedPrompt:
         return RenderedPrompt(self, render(self.segments, self.variables, values, self.ref))
 
 
@@ -106,7 +106,9 @@ def load_template(txt: Path) -> PromptTemplate:
         )
     output = decl.get("output")
     if output is not None and output not in OUTPUT_MODELS:
-        raise PromptDeclarationError(f"{decl_path.name}: unknown output model {output!r}; known: {', '.join(OUTPUT_MODELS)}")
+        raise PromptDeclarationError(
+            f"{decl_path.name}: unknown output model {output!r}; known: {', '.join(OUTPUT_MODELS)}"
+        )
     try:
         specs = {n: VariableSpec(name=n, **spec) for n, spec in declared.items()}
     except TypeError as exc:
@@ -187,8 +189,10 @@ class PromptRegistry:
             if t is None:
                 problems.append(f"{ref}: recorded in hashes.json but its file is gone (versions are never removed)")
             elif t.sha256 != digest:
-                problems.append(f"{ref}: text changed after release (hash {t.short_hash}, recorded {digest[:12]}); "
-                                f"restore it and add the change as {t.name}@v{self.versions(t.name)[-1].number + 1}")
+                problems.append(
+                    f"{ref}: text changed after release (hash {t.short_hash}, recorded {digest[:12]}); "
+                    f"restore it and add the change as {t.name}@v{self.versions(t.name)[-1].number + 1}"
+                )
         for ref in sorted(set(self._by_ref) - set(locked)):
             problems.append(f"{ref}: not recorded in hashes.json; run `xp prompts lock` to record new versions")
         return problems
@@ -199,7 +203,9 @@ class PromptRegistry:
         added = [ref for ref in sorted(self._by_ref) if ref not in locked]
         for ref in added:
             locked[ref] = self._by_ref[ref].sha256
-        (self.root / LOCK_FILE.name).write_text(json.dumps(dict(sorted(locked.items())), indent=2) + "\n", encoding="utf-8")
+        (self.root / LOCK_FILE.name).write_text(
+            json.dumps(dict(sorted(locked.items())), indent=2) + "\n", encoding="utf-8"
+        )
         return added
 
 

@@ -49,7 +49,9 @@ def parse(text: str, where: str) -> tuple[Segment, ...]:
             segments.append(Segment(variable=m.group(1)))
         else:
             line = text.count("\n", 0, m.start()) + 1
-            raise TemplateSyntaxError(f"{where}:{line}: stray {token!r}; write {token * 2!r} for a literal brace or {{name}} for a variable")
+            raise TemplateSyntaxError(
+                f"{where}:{line}: stray {token!r}; write {token * 2!r} for a literal brace or {{name}} for a variable"
+            )
         pos = m.end()
     if pos < len(text):
         segments.append(Segment(text[pos:]))
@@ -72,7 +74,9 @@ class VariableSpec:
         """The value as it enters the prompt; an error naming the variable if it cannot."""
         if self.type == "int":
             if isinstance(value, bool) or not isinstance(value, int):
-                raise PromptVariableError(f"{ref}: variable {self.name!r} must be an integer, got {type(value).__name__}")
+                raise PromptVariableError(
+                    f"{ref}: variable {self.name!r} must be an integer, got {type(value).__name__}"
+                )
             if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
                 raise PromptVariableError(f"{ref}: variable {self.name!r}={value} is outside [{self.min}, {self.max}]")
             return str(value)

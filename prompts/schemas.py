@@ -9,7 +9,8 @@ computed here from the per-dimension scores, never taken from the model.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field, computed_field, create_model, model_validator
 
@@ -102,7 +103,9 @@ def picks_model(names: Sequence[str], max_picks: int) -> type[Picks]:
         raise ValueError("a grounded answer needs at least one allowed name")
     allowed = Literal[tuple(dict.fromkeys(names))]  # type: ignore[valid-type]
     return create_model(  # type: ignore[call-overload, no-any-return]
-        "Picks", __base__=Picks, picks=(list[allowed], Field(min_length=1, max_length=max_picks)),  # type: ignore[valid-type]
+        "Picks",
+        __base__=Picks,
+        picks=(list[allowed], Field(min_length=1, max_length=max_picks)),  # type: ignore[valid-type]
     )
 
 
@@ -129,9 +132,11 @@ class NaiveRecommendations(BaseModel):
     explanation: list[RecExplanation] = Field(min_length=1, max_length=50)
 
     @model_validator(mode="after")
-    def _same_length(self) -> "NaiveRecommendations":
+    def _same_length(self) -> NaiveRecommendations:
         if len(self.recs) != len(self.explanation):
-            raise ValueError(f"recs has {len(self.recs)} items but explanation has {len(self.explanation)}; give one explanation per rec")
+            raise ValueError(
+                f"recs has {len(self.recs)} items but explanation has {len(self.explanation)}; give one explanation per rec"
+            )
         return self
 
     def pairs(self) -> list[tuple[str, str]]:
@@ -213,12 +218,56 @@ class MatchRating(BaseModel):
 # schema declares it as an enum, so constrained decoding can only emit these strings; append
 # new tags at the end and bump the prompt version (the two-tower tag table is keyed by both).
 ATTRIBUTE_TAGS: tuple[str, ...] = (
-    "food", "beverage", "alcohol", "fresh", "frozen", "shelf-stable", "snack", "sweet", "breakfast",
-    "baking", "cooking ingredient", "dairy", "meat", "seafood", "produce", "bakery", "deli", "ready meal",
-    "healthy", "organic", "kids", "baby", "pet", "household", "cleaning", "laundry", "paper goods",
-    "disposable", "kitchen", "cookware", "personal care", "beauty", "hygiene", "health", "outdoor",
-    "grilling", "party", "seasonal", "holiday", "gift", "home decor", "garden", "hardware", "electronics",
-    "office", "school", "toys", "apparel", "travel", "coffee and tea",
+    "food",
+    "beverage",
+    "alcohol",
+    "fresh",
+    "frozen",
+    "shelf-stable",
+    "snack",
+    "sweet",
+    "breakfast",
+    "baking",
+    "cooking ingredient",
+    "dairy",
+    "meat",
+    "seafood",
+    "produce",
+    "bakery",
+    "deli",
+    "ready meal",
+    "healthy",
+    "organic",
+    "kids",
+    "baby",
+    "pet",
+    "household",
+    "cleaning",
+    "laundry",
+    "paper goods",
+    "disposable",
+    "kitchen",
+    "cookware",
+    "personal care",
+    "beauty",
+    "hygiene",
+    "health",
+    "outdoor",
+    "grilling",
+    "party",
+    "seasonal",
+    "holiday",
+    "gift",
+    "home decor",
+    "garden",
+    "hardware",
+    "electronics",
+    "office",
+    "school",
+    "toys",
+    "apparel",
+    "travel",
+    "coffee and tea",
 )
 AttributeTag = Literal[ATTRIBUTE_TAGS]  # type: ignore[valid-type]
 
@@ -239,7 +288,16 @@ class CategoryTagging(BaseModel):
 OUTPUT_MODELS: dict[str, type[BaseModel]] = {
     m.__name__: m
     for m in (
-        Themes, ThemeRecommendations, NaiveRecommendations, ContextualEvaluation, BatchContextualEvaluation,
-        JudgeEvaluation, MatchRating, CategoryTagging, YesProbability, ThemeNames, Picks,
+        Themes,
+        ThemeRecommendations,
+        NaiveRecommendations,
+        ContextualEvaluation,
+        BatchContextualEvaluation,
+        JudgeEvaluation,
+        MatchRating,
+        CategoryTagging,
+        YesProbability,
+        ThemeNames,
+        Picks,
     )
 }

@@ -1,1 +1,1 @@
-"""Torch rankers for cart-XP. Filled by the cart-ranker issue."""
+"""Torch rankers for cart-XP."""

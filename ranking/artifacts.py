@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xpollinate.publish import publish_dir, read_pointer, write_pointer
 from xpollinate.settings import ensure_dir, run_home
 
 if TYPE_CHECKING:
@@ -30,7 +31,9 @@ def models_root(home: Path | None = None) -> Path:
     return (home or run_home()) / "ranking" / "models"
 
 
-def save_run(run_id: str, files: dict[str, Any], weights: Any, home: Path | None = None, make_current: bool = True) -> Path:
+def save_run(
+    run_id: str, files: dict[str, Any], weights: Any, home: Path | None = None, make_current: bool = True
+) -> Path:
     """Write `weights` (a state dict) and JSON `files` as one run folder, atomically."""
     import torch
 
@@ -42,8 +45,7 @@ def save_run(run_id: str, files: dict[str, Any], weights: Any, home: Path | None
     for name, payload in files.items():
         (tmp / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
     final = root / run_id
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    publish_dir(tmp, final)
     if make_current:
         set_current(run_id, home)
     return final
@@ -56,16 +58,14 @@ def set_current(run_id: str, home: Path | None = None) -> None:
         from xpollinate.errors import XPError
 
         raise XPError(f"no saved ranker run {run_id!r} in {root}")
-    pointer = root / f"CURRENT.tmp-{os.getpid()}"
-    pointer.write_text(run_id + "\n", encoding="utf-8")
-    os.replace(pointer, root / "CURRENT")
+    write_pointer(root, run_id)
 
 
 def current_run(home: Path | None = None) -> Path | None:
-    pointer = models_root(home) / "CURRENT"
-    if not pointer.is_file():
+    name = read_pointer(models_root(home))
+    if name is None:
         return None
-    run = models_root(home) / pointer.read_text(encoding="utf-8").strip()
+    run = models_root(home) / name
     return run if (run / "weights.pt").is_file() else None
 
 
@@ -73,7 +73,7 @@ def read_json(run: Path, name: str) -> dict:
     return json.loads((run / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def load_current(home: Path | None = None, run_id: str | None = None) -> "CartScorer | None":
+def load_current(home: Path | None = None, run_id: str | None = None) -> CartScorer | None:
     """The CURRENT trained ranker (or saved run `run_id`) as a CartScorer, or None when there is none."""
     if run_id is not None:
         if run_id.startswith(".") or "/" in run_id:  # a run id names a folder of models_root, nothing else
@@ -82,9 +82,10 @@ def load_current(home: Path | None = None, run_id: str | None = None) -> "CartSc
         if not (run / "weights.pt").is_file():
             return None
     else:
-        run = current_run(home)
-    if run is None:
-        return None
+        current = current_run(home)
+        if current is None:
+            return None
+        run = current
     from xpollinate.ranking.neural_scorer import NeuralScorer
 
     return NeuralScorer.load(run, home)

@@ -13,6 +13,7 @@ forward (its fused inference path). Tests check values and gradients against tor
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -28,7 +29,12 @@ def key_bias(key_padding: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 def attend(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, heads: int, drop: FastDropout,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    bias: torch.Tensor,
+    heads: int,
+    drop: FastDropout,
     out: nn.Linear,
 ) -> torch.Tensor:
     """softmax(q k^T / sqrt(d_h) + bias) v over `heads` heads, then the output projection.
@@ -50,7 +56,11 @@ def self_attention(mha: nn.MultiheadAttention, x: torch.Tensor, bias: torch.Tens
 
 
 def cross_attention(
-    mha: nn.MultiheadAttention, query: torch.Tensor, memory: torch.Tensor, bias: torch.Tensor, drop: FastDropout,
+    mha: nn.MultiheadAttention,
+    query: torch.Tensor,
+    memory: torch.Tensor,
+    bias: torch.Tensor,
+    drop: FastDropout,
 ) -> torch.Tensor:
     """MHA(query, memory, memory) as `nn.MultiheadAttention` computes it (packed in-projection)."""
     d = query.shape[-1]
@@ -65,8 +75,8 @@ def encoder_layer(layer: nn.TransformerEncoderLayer, x: torch.Tensor, bias: torc
 
     The attention probabilities are dropped with the layer's feed-forward dropout module: the
     same probability, drawn from the same FastDropout stream."""
-    attn = lambda h: layer.dropout1(self_attention(layer.self_attn, h, bias, layer.dropout))  # noqa: E731
-    ff = lambda h: layer.dropout2(layer.linear2(layer.dropout(F.relu(layer.linear1(h)))))  # noqa: E731
+    attn = lambda h: layer.dropout1(self_attention(layer.self_attn, h, bias, cast(FastDropout, layer.dropout)))
+    ff = lambda h: layer.dropout2(layer.linear2(layer.dropout(F.relu(layer.linear1(h)))))
     if layer.norm_first:
         x = x + attn(layer.norm1(x))
         return x + ff(layer.norm2(x))

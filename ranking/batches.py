@@ -30,10 +30,20 @@ class Encoded:
     def __len__(self) -> int:
         return len(self.cands)
 
-    def subset(self, idx: np.ndarray) -> "Encoded":
-        pick = lambda xs: [xs[i] for i in idx]  # noqa: E731
-        return Encoded(pick(self.cart), pick(self.cands), pick(self.labels), pick(self.cart_ids), pick(self.cand_ids),
-                       self.household[idx], self.store[idx], self.persona[idx], self.platform[idx], self.n_context[idx])
+    def subset(self, idx: np.ndarray) -> Encoded:
+        pick = lambda xs: [xs[i] for i in idx]
+        return Encoded(
+            pick(self.cart),
+            pick(self.cands),
+            pick(self.labels),
+            pick(self.cart_ids),
+            pick(self.cand_ids),
+            self.household[idx],
+            self.store[idx],
+            self.persona[idx],
+            self.platform[idx],
+            self.n_context[idx],
+        )
 
 
 def encode(frame: pd.DataFrame, catalog: CatalogView, persona: PersonaTable, platforms: dict[int, int]) -> Encoded:
@@ -48,7 +58,13 @@ def encode(frame: pd.DataFrame, catalog: CatalogView, persona: PersonaTable, pla
         cand_ids.append(cand)
     hh = frame["household_id"].to_numpy(np.int64)
     return Encoded(
-        carts, cands, labels, cart_ids, cand_ids, hh, frame["store_id"].to_numpy(np.int64),
+        carts,
+        cands,
+        labels,
+        cart_ids,
+        cand_ids,
+        hh,
+        frame["store_id"].to_numpy(np.int64),
         np.stack([persona.vector(int(h)) for h in hh]) if len(hh) else np.zeros((0, 64), np.float32),
         np.array([platforms.get(int(s), 0) for s in frame["store_id"]], dtype=np.int64),
         frame["n_context"].to_numpy(np.int64),
@@ -65,7 +81,10 @@ def pad(rows: list[np.ndarray], width: int | None = None) -> tuple[torch.Tensor,
 
 
 def collate(
-    enc: Encoded, idx: np.ndarray, max_cart: int, neg_per_cart: int | None = None,
+    enc: Encoded,
+    idx: np.ndarray,
+    max_cart: int,
+    neg_per_cart: int | None = None,
     rng: np.random.Generator | None = None,
 ) -> dict[str, torch.Tensor]:
     """A batch; carts keep their last `max_cart` items; training may sample negatives."""
@@ -85,6 +104,11 @@ def collate(
     for i, y in enumerate(labels):
         lab[i, : len(y)] = torch.from_numpy(y)
     return {
-        "cart_rows": cart_rows, "cart_mask": cart_mask, "cand_rows": cand_rows, "cand_mask": cand_mask,
-        "labels": lab, "persona": torch.from_numpy(enc.persona[idx]), "platform": torch.from_numpy(enc.platform[idx]),
+        "cart_rows": cart_rows,
+        "cart_mask": cart_mask,
+        "cand_rows": cand_rows,
+        "cand_mask": cand_mask,
+        "labels": lab,
+        "persona": torch.from_numpy(enc.persona[idx]),
+        "platform": torch.from_numpy(enc.platform[idx]),
     }

@@ -16,13 +16,13 @@ compiled from (tested); lists are cut at the `k` it was compiled with.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import numpy as np
 
 from xpollinate.ranking.catalog_view import CatalogView
-from xpollinate.ranking.pool import AnchorPairs, ArraySource, sorted_lookup
+from xpollinate.ranking.pool import AnchorPairs, ArraySource, Ids, sorted_lookup
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,14 @@ class CandidateIndex:
 
     @classmethod
     def compile(
-        cls, source: ArraySource, anchors: Iterable[int], catalog: CatalogView, k: int,
-        origin: Callable[[int], str | None] | None = None, default_origin: str = "source",
-    ) -> "CandidateIndex":
+        cls,
+        source: ArraySource,
+        anchors: Iterable[int],
+        catalog: CatalogView,
+        k: int,
+        origin: Callable[[int], str | None] | None = None,
+        default_origin: str = "source",
+    ) -> CandidateIndex:
         """Read every anchor's top `k` from `source` once; `origin(anchor)` names the layer that answered it."""
         anchor_ids = np.unique(np.fromiter((int(a) for a in anchors), dtype=np.int64))
         ids: list[np.ndarray] = []
@@ -64,9 +69,14 @@ class CandidateIndex:
         lengths = np.array([len(i) for i in ids], dtype=np.int64)
         flat_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
         return cls(
-            k=k, anchor_ids=anchor_ids[kept], offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-            origin_codes=codes[kept], origins=tuple(names), item_ids=flat_ids,
-            scores=np.concatenate(scores) if scores else np.zeros(0, np.float64), item_rows=catalog.rows(flat_ids),
+            k=k,
+            anchor_ids=anchor_ids[kept],
+            offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            origin_codes=codes[kept],
+            origins=tuple(names),
+            item_ids=flat_ids,
+            scores=np.concatenate(scores) if scores else np.zeros(0, np.float64),
+            item_rows=catalog.rows(flat_ids),
         )
 
     def __len__(self) -> int:
@@ -75,7 +85,7 @@ class CandidateIndex:
     def __contains__(self, anchor_id: int) -> bool:
         return bool(sorted_lookup(self.anchor_ids, np.array([int(anchor_id)], dtype=np.int64))[1][0])
 
-    def origin_names(self, anchors: np.ndarray) -> list[str | None]:
+    def origin_names(self, anchors: Ids) -> list[str | None]:
         """The source that answered each anchor (None: no list)."""
         pos, hit = sorted_lookup(self.anchor_ids, np.asarray(anchors, dtype=np.int64))
         origins = self.origins
@@ -93,8 +103,12 @@ class CandidateIndex:
         before = np.cumsum(n) - n
         total = int(before[-1] + n[-1]) if len(n) else 0
         idx = np.arange(total, dtype=np.int64) + np.repeat(start - before, n)
-        return AnchorPairs(self.item_ids[idx], self.scores[idx], np.repeat(np.arange(len(anchors), dtype=np.int64), n),
-                           self.item_rows[idx])
+        return AnchorPairs(
+            self.item_ids[idx],
+            self.scores[idx],
+            np.repeat(np.arange(len(anchors), dtype=np.int64), n),
+            self.item_rows[idx],
+        )
 
     def top_arrays(self, anchor_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         p = self.pairs(np.array([int(anchor_id)], dtype=np.int64), k)

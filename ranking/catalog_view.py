@@ -14,7 +14,6 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-
 SMALL = 64  # up to this many ids, `rows` looks them up in a dict (~0.1 us each) instead of by binary search
 
 
@@ -34,7 +33,7 @@ class CatalogView:
     text: np.ndarray  # object
 
     @classmethod
-    def from_items(cls, items: pd.DataFrame) -> "CatalogView":
+    def from_items(cls, items: pd.DataFrame) -> CatalogView:
         items = items.sort_values("item_id").reset_index(drop=True)
         codes, names = pd.factorize(items["product_type"].fillna(""), sort=True)
         return cls(

@@ -13,7 +13,7 @@ exactly what diversification exists to prevent. NaN scores rank last.
 
 from __future__ import annotations
 
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -21,15 +21,16 @@ from xpollinate.errors import XPError
 
 
 def diversify_positions(
-    scores: Sequence[float] | np.ndarray, product_types: Sequence[Hashable], k: int = 10, max_per_pt: int = 2,
+    scores: Sequence[float] | np.ndarray,
+    product_types: Sequence[Hashable],
+    k: int = 10,
+    max_per_pt: int = 2,
 ) -> list[int]:
     """Positions of the picks, best first; `product_types` may be names or any labels (e.g. PT codes)."""
     if k < 1 or max_per_pt < 1:
         raise XPError(f"diversify: k and max_per_pt must be >= 1 (got k={k}, max_per_pt={max_per_pt})")
     if len(scores) != len(product_types):
-        raise XPError(
-            f"diversify: {len(scores)} scores and {len(product_types)} product types; they must be aligned"
-        )
+        raise XPError(f"diversify: {len(scores)} scores and {len(product_types)} product types; they must be aligned")
     s = np.asarray(scores, dtype=np.float64)
     s = np.where(np.isnan(s), -np.inf, s)
     order = np.argsort(-s, kind="stable")
@@ -48,7 +49,10 @@ def diversify_positions(
 
 
 def diversify(
-    item_ids: Sequence[int], scores: Sequence[float] | np.ndarray, product_types: Sequence[str], k: int = 10,
+    item_ids: Sequence[int],
+    scores: Sequence[float] | np.ndarray,
+    product_types: Sequence[str],
+    k: int = 10,
     max_per_pt: int = 2,
 ) -> list[int]:
     """The top `k` items by score with at most `max_per_pt` per product type."""

@@ -42,8 +42,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -51,7 +52,6 @@ from torch import nn
 
 from xpollinate.errors import XPError
 from xpollinate.ranking.model import CartRanker, masked_mean, split_columns
-
 
 FAST_ARCHS: tuple[str, ...] = ("xp", "transformer", "bilstm", "identity", "deepfm")
 
@@ -67,6 +67,12 @@ class FastRanker(nn.Module):
     rows that will be scored or read as cart items (default: all); training's validation passes the
     validation carts' rows, so that each epoch computes the per-item tables for those alone (the
     other rows stay zero and must not be scored)."""
+
+    # buffers, by arch (registered in __init__)
+    item_repr: torch.Tensor
+    item_hidden: torch.Tensor
+    item_wide: torch.Tensor
+    item_query: torch.Tensor
 
     def __init__(self, model: CartRanker, bf16: bool = False, rows: np.ndarray | None = None):
         super().__init__()
@@ -86,10 +92,12 @@ class FastRanker(nn.Module):
 
         def per_item(values: torch.Tensor) -> torch.Tensor:
             """A table over every feature row from the values of the `which` rows (zeros elsewhere)."""
-            return values.clone() if rows is None else values.new_zeros(n, values.shape[1]).index_copy_(0, which, values)
+            return (
+                values.clone() if rows is None else values.new_zeros(n, values.shape[1]).index_copy_(0, which, values)
+            )
 
         self.register_buffer("item_repr", per_item(reprs))
-        first: nn.Linear = model.mlp[0]
+        first = cast(nn.Linear, model.mlp[0])
         w = first.weight.detach()
         self.b1 = first.bias.detach()
         # The MLP after its first layer: (W^T, b) of each Linear, a ReLU before each (dropout is off in eval mode).
@@ -123,16 +131,21 @@ class FastRanker(nn.Module):
             return {"query": self.item_query, "repr": self.item_repr}
         return {"hidden": self.item_hidden}
 
-    def with_hot_rows(self, rows: np.ndarray | Sequence[int]) -> "FastRanker":
+    def with_hot_rows(self, rows: np.ndarray | Sequence[int]) -> FastRanker:
         """This ranker, sharing its weights and tables, plus compact copies of the candidate-side rows `rows`."""
-        rows = torch.as_tensor(np.unique(np.asarray(rows, dtype=np.int64)))
+        hot_rows = torch.as_tensor(np.unique(np.asarray(rows, dtype=np.int64)))
         n = self.item_repr.shape[0]
-        rows = rows[(rows > 0) & (rows < n)]  # row 0 is padding
+        hot_rows = hot_rows[(hot_rows > 0) & (hot_rows < n)]  # row 0 is padding
         slot = torch.full((n,), -1, dtype=torch.long)
-        slot[rows] = torch.arange(len(rows))
+        slot[hot_rows] = torch.arange(len(hot_rows))
         hot = copy.copy(self)  # shallow: the same weights and full tables
-        object.__setattr__(hot, "_hot", _HotTables(slot, {k: t.index_select(0, rows).contiguous()
-                                                          for k, t in self._candidate_tables().items()}))
+        object.__setattr__(
+            hot,
+            "_hot",
+            _HotTables(
+                slot, {k: t.index_select(0, hot_rows).contiguous() for k, t in self._candidate_tables().items()}
+            ),
+        )
         return hot
 
     @property
@@ -150,19 +163,28 @@ class FastRanker(nn.Module):
         return self._candidate_tables(), cand_rows
 
     @torch.inference_mode()
-    def forward(self, cart_rows: torch.Tensor, cart_mask: torch.Tensor, cand_rows: torch.Tensor,
-                persona: torch.Tensor, platform: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        cart_rows: torch.Tensor,
+        cart_mask: torch.Tensor,
+        cand_rows: torch.Tensor,
+        persona: torch.Tensor,
+        platform: torch.Tensor,
+    ) -> torch.Tensor:
         """The eager model's contract: scores [B, C] for padded candidate rows [B, C] (row 0 = padding)."""
         with self._precision():
             shared, kv = self._encode(cart_rows, cart_mask, persona, platform)
-            return torch.stack([
-                self._candidates(None if kv is None else kv[i][cart_mask[i]], cand_rows[i], shared[i])
-                for i in range(len(cand_rows))
-            ]).float()
+            return torch.stack(
+                [
+                    self._candidates(None if kv is None else kv[i][cart_mask[i]], cand_rows[i], shared[i])
+                    for i in range(len(cand_rows))
+                ]
+            ).float()
 
     @torch.inference_mode()
-    def score_many(self, carts: Sequence[np.ndarray], cands: Sequence[np.ndarray], persona: np.ndarray,
-                   platform: np.ndarray) -> list[np.ndarray]:
+    def score_many(
+        self, carts: Sequence[np.ndarray], cands: Sequence[np.ndarray], persona: np.ndarray, platform: np.ndarray
+    ) -> list[np.ndarray]:
         """Scores of several requests: cart rows and candidate rows per request (feature-table rows, none 0)."""
         lengths = torch.tensor([len(c) for c in carts])
         cart_rows = torch.zeros(len(carts), int(lengths.max()), dtype=torch.long)
@@ -172,8 +194,11 @@ class FastRanker(nn.Module):
         with self._precision():
             shared, kv = self._encode(cart_rows, cart_mask, torch.from_numpy(persona), torch.from_numpy(platform))
             return [
-                self._candidates(None if kv is None else kv[i, :n], torch.from_numpy(np.asarray(c, dtype=np.int64)),
-                                 shared[i]).float().numpy()
+                self._candidates(
+                    None if kv is None else kv[i, :n], torch.from_numpy(np.asarray(c, dtype=np.int64)), shared[i]
+                )
+                .float()
+                .numpy()
                 for i, (n, c) in enumerate(zip(lengths.tolist(), cands))
             ]
 
@@ -193,8 +218,14 @@ class FastRanker(nn.Module):
             rest = torch.cat([pooled, e_u, plat], dim=-1)
             s = pooled + e_u + plat  # FM: 0.5 (|r + s|^2 - |r|^2 - sum |f|^2) = r.s + 0.5 (|s|^2 - sum |f|^2)
             fm_const = 0.5 * (s.pow(2).sum(-1) - rest.pow(2).sum(-1))
-            shared = torch.cat([torch.addmm(self.b1, rest, self.w_shared.T),
-                                (rest @ self.fo_shared + self.fo_bias + fm_const).unsqueeze(-1), s], dim=-1)
+            shared = torch.cat(
+                [
+                    torch.addmm(self.b1, rest, self.w_shared.T),
+                    (rest @ self.fo_shared + self.fo_bias + fm_const).unsqueeze(-1),
+                    s,
+                ],
+                dim=-1,
+            )
             return shared, None
         shared = torch.addmm(self.b1, torch.cat([pooled, e_p, e_u], dim=-1), self.w_shared.T)  # [B, H]
         kv = torch.matmul(cart, self.w_kv.T) + self.b_kv if self.arch == "xp" else None
@@ -209,7 +240,10 @@ class FastRanker(nn.Module):
             if self.arch != "deepfm":
                 return self._tail(hidden)
             wide = tables["wide"].index_select(0, at)  # [C, 1 + d]
-            return self._tail(hidden) + torch.addmv(wide[:, 0] + shared[h], wide[:, 1:], shared[h + 1 :])  # + first order + FM
+            return self._tail(hidden) + torch.addmv(
+                wide[:, 0] + shared[h], wide[:, 1:], shared[h + 1 :]
+            )  # + first order + FM
+        assert kv is not None  # the xp arch always has keys|values
         C, L, d, h = len(cand_rows), kv.shape[0], self.item_repr.shape[1], self.heads
         k, v = kv.view(L, 2, h, d // h).permute(1, 2, 0, 3)  # [h, L, dh] each
         q = tables["query"].index_select(0, at).view(C, h, d // h).transpose(0, 1)  # [h, C, dh], pre-scaled

@@ -17,8 +17,6 @@ embedding: they are "unknown" to the ranker (`has_embedding` False) and score -i
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,19 +49,12 @@ class ItemFeatures:
         return int(self.text_vectors.shape[1])
 
 
-def _cached_embed(texts: list[str], home: Path | None, embed_fn) -> np.ndarray:
-    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-    folder = ensure_dir((home or run_home()) / "ranking" / "embeddings")
-    path = folder / f"minilm-{digest}.npy"
-    if path.is_file():
-        vectors = np.load(path)
-        if vectors.shape[0] == len(texts):
-            return vectors
-    vectors = embed_fn(texts) if texts else np.zeros((0, 384), np.float32)
-    tmp = folder / f".tmp-{digest}-{os.getpid()}.npy"
-    np.save(tmp, vectors.astype(np.float32))
-    os.replace(tmp, path)
-    return vectors
+def _cached_embed(texts: list[str], home: Path | None, embed_fn) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """MiniLM vectors from the run directory's cache; a substitute `embed_fn` (tests) caches under its own name."""
+    from xpollinate.retrieval.embedder import DEFAULT_MODEL, cached_embed
+
+    name = DEFAULT_MODEL if embed_fn is None else f"fn-{embed_fn.__module__}.{embed_fn.__qualname__}"
+    return cached_embed(texts, ensure_dir((home or run_home()) / "ranking" / "embeddings"), name, embed_fn)
 
 
 def popularity_prior(basket_counts: np.ndarray) -> np.ndarray:
@@ -76,7 +67,10 @@ def popularity_prior(basket_counts: np.ndarray) -> np.ndarray:
 
 
 def build_item_features(
-    catalog: CatalogView, popularity: np.ndarray, home: Path | None = None, embed_fn=None,
+    catalog: CatalogView,
+    popularity: np.ndarray,
+    home: Path | None = None,
+    embed_fn=None,
     item_ids: np.ndarray | None = None,
 ) -> ItemFeatures:
     """Features for every catalog row (embeddings for bought items, or only `item_ids`); cached embeddings reused.
@@ -86,8 +80,6 @@ def build_item_features(
     """
     if len(popularity) != len(catalog):
         raise XPError(f"popularity has {len(popularity)} counts for {len(catalog)} catalog items")
-    if embed_fn is None:
-        from xpollinate.retrieval.embedder import embed as embed_fn
     n = len(catalog)
     bought = catalog.n_baskets > 0
     if item_ids is not None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import torch
 
 
-def listwise_softmax(scores: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, temperature: float = 5.0) -> torch.Tensor:
+def listwise_softmax(
+    scores: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, temperature: float = 5.0
+) -> torch.Tensor:
     logits = (scores / temperature).masked_fill(~mask, float("-inf"))
     log_p = torch.log_softmax(logits, dim=-1)
     pos = labels & mask

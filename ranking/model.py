@@ -29,7 +29,7 @@ platform; first-order + FM second-order + deep part).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import torch
@@ -45,7 +45,10 @@ from xpollinate.ranking.persona import N_PERSONA
 
 Arch = Literal["xp", "transformer", "bilstm", "identity", "deepfm"]
 ARCHS: tuple[str, ...] = ("xp", "transformer", "bilstm", "identity", "deepfm")
-TRANSFORMER_ARCHS: tuple[str, ...] = ("xp", "transformer")  # the archs whose cart encoder is a transformer (norm_first applies)
+TRANSFORMER_ARCHS: tuple[str, ...] = (
+    "xp",
+    "transformer",
+)  # the archs whose cart encoder is a transformer (norm_first applies)
 
 
 class ModelConfig(BaseModel):
@@ -54,8 +57,11 @@ class ModelConfig(BaseModel):
     arch: Arch = "xp"
     d_model: int = Field(128, ge=8, le=1024)
     layers: int = Field(4, ge=1, le=12)
-    norm_first: bool = Field(False, description="pre-norm encoder layers and a final layer norm (our option; "
-                             "False: post-norm, PyTorch's default and the original transformer's)")
+    norm_first: bool = Field(
+        False,
+        description="pre-norm encoder layers and a final layer norm (our option; "
+        "False: post-norm, PyTorch's default and the original transformer's)",
+    )
     heads: int = Field(4, ge=1, le=16)
     ff: int = Field(512, ge=8, le=4096, description="transformer feed-forward width")
     max_cart: int = Field(50, ge=1, le=500, description="cart items seen (most recent kept)")
@@ -72,6 +78,15 @@ class ModelConfig(BaseModel):
 class ItemEncoder(nn.Module):
     """r_i = W_r [text, pt, price16, flag8(, pop)] for feature-table rows (row 0 = padding)."""
 
+    # the frozen feature tables: buffers outside the state dict (set_features)
+    text_index: torch.Tensor
+    text_vectors: torch.Tensor
+    pt_index: torch.Tensor
+    pt_vectors: torch.Tensor
+    log_price: torch.Tensor
+    flag_ids: torch.Tensor
+    log_pop: torch.Tensor
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.price = nn.Linear(1, cfg.price_dim)
@@ -87,8 +102,10 @@ class ItemEncoder(nn.Module):
             bad = ~np.isfinite(getattr(f, name))
             if bad.any():
                 rows = np.unique(np.nonzero(bad)[0])[:5].tolist()
-                raise XPError(f"item features: {int(bad.sum())} non-finite values in {name} (rows {rows}); "
-                              "rebuild them with `xp ranker prepare --force`")
+                raise XPError(
+                    f"item features: {int(bad.sum())} non-finite values in {name} (rows {rows}); "
+                    "rebuild them with `xp ranker prepare --force`"
+                )
         self.text_index = torch.as_tensor(f.text_index, dtype=torch.long)
         self.text_vectors = torch.as_tensor(f.text_vectors)
         self.pt_index = torch.as_tensor(f.pt_index, dtype=torch.long)
@@ -132,9 +149,12 @@ class CartRanker(nn.Module):
         self.platform = nn.Embedding(cfg.n_platforms, cfg.platform_dim)
         if cfg.arch in TRANSFORMER_ARCHS:
             self.position = nn.Embedding(cfg.max_cart, d)
-            layer = nn.TransformerEncoderLayer(d, cfg.heads, cfg.ff, cfg.dropout, batch_first=True, norm_first=cfg.norm_first)
-            self.encoder = nn.TransformerEncoder(layer, cfg.layers, norm=nn.LayerNorm(d) if cfg.norm_first else None,
-                                                 enable_nested_tensor=False)
+            layer = nn.TransformerEncoderLayer(
+                d, cfg.heads, cfg.ff, cfg.dropout, batch_first=True, norm_first=cfg.norm_first
+            )
+            self.encoder = nn.TransformerEncoder(
+                layer, cfg.layers, norm=nn.LayerNorm(d) if cfg.norm_first else None, enable_nested_tensor=False
+            )
         elif cfg.arch == "bilstm":
             self.lstm = nn.LSTM(d, d // 2, batch_first=True, bidirectional=True)
         if cfg.arch == "xp":
@@ -181,7 +201,11 @@ class CartRanker(nn.Module):
         return x
 
     def forward(
-        self, cart_rows: torch.Tensor, cart_mask: torch.Tensor, cand_rows: torch.Tensor, persona: torch.Tensor,
+        self,
+        cart_rows: torch.Tensor,
+        cart_mask: torch.Tensor,
+        cand_rows: torch.Tensor,
+        persona: torch.Tensor,
         platform: torch.Tensor,
     ) -> torch.Tensor:
         cart = self.encode_cart(cart_rows, cart_mask)
@@ -218,7 +242,7 @@ class CartRanker(nn.Module):
 
     def _mlp(self, cand: torch.Tensor, rest: torch.Tensor, at: int) -> torch.Tensor:
         """MLP(rest[:at] ++ cand ++ rest[at:]) -> scores [B, C], the first layer split as in `_split_linear`."""
-        x = self._split_linear(self.mlp[0], cand, rest, at)
+        x = self._split_linear(cast(nn.Linear, self.mlp[0]), cand, rest, at)
         for layer in list(self.mlp)[1:]:
             x = layer(x)
         return x.squeeze(-1)

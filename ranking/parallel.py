@@ -20,15 +20,19 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable, Sequence
+from typing import Any, TypeVar
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from xpollinate.errors import XPError
+
+Shareable = TypeVar("Shareable", Sequence[int], np.ndarray)  # a batch's carts: a list, a range or an array
 
 TIMEOUT = timedelta(seconds=300)  # the longest a rank waits for the others at one collective
 START_POLL_S = 0.05  # how often the lead checks on ranks that have not started yet
@@ -45,7 +49,7 @@ class Rank:
     def lead(self) -> bool:
         return self.rank == 0
 
-    def share(self, items: Sequence[int]) -> Sequence[int]:
+    def share(self, items: Shareable) -> Shareable:
         """This rank's part of a batch (or of the validation carts): every world-th item."""
         return items[self.rank :: self.world]
 
@@ -64,8 +68,10 @@ class Rank:
         if self.world == 1:
             return list(extras)
         params = [p for p in model.parameters() if p.requires_grad]
-        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) * weight for p in params]
-                         + [torch.tensor(list(extras), dtype=params[0].dtype)])
+        flat = torch.cat(
+            [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) * weight for p in params]
+            + [torch.tensor(list(extras), dtype=params[0].dtype)]
+        )
         dist.all_reduce(flat)
         at = 0
         for p in params:
@@ -110,8 +116,10 @@ def run_ranks(fn: Callable[..., Any], world: int, threads: int, args: tuple, lea
         return fn(Rank(), *args, **lead_kwargs)
     ctx = mp.get_context("spawn")
     store_dir = tempfile.mkdtemp(prefix="xp-ranks-")
-    procs = [ctx.Process(target=_worker, args=(fn, Rank(r, world), store_dir, threads, args), daemon=True)
-             for r in range(1, world)]
+    procs = [
+        ctx.Process(target=_worker, args=(fn, Rank(r, world), store_dir, threads, args), daemon=True)
+        for r in range(1, world)
+    ]
     old_threads = torch.get_num_threads()
     try:
         for p in procs:
@@ -126,7 +134,9 @@ def run_ranks(fn: Callable[..., Any], world: int, threads: int, args: tuple, lea
                 p.join(timeout=10)
             dead = [f"rank {r} (exit {p.exitcode})" for r, p in enumerate(procs, 1) if p.exitcode not in (None, 0)]
             if dead:
-                raise XPError(f"data-parallel training failed: {', '.join(dead)} stopped; see its traceback above") from e
+                raise XPError(
+                    f"data-parallel training failed: {', '.join(dead)} stopped; see its traceback above"
+                ) from e
             raise
         finally:
             dist.destroy_process_group()
@@ -153,11 +163,15 @@ def _await_start(procs: list, store_dir: str) -> None:
             if os.path.exists(_ready_file(store_dir, r)):
                 del waiting[r]
             elif p.exitcode is not None:
-                raise XPError(f"data-parallel training failed: rank {r} (exit {p.exitcode}) stopped before it started "
-                              "training; see its traceback above (a script that trains with workers > 1 must do so "
-                              "under `if __name__ == \"__main__\":`)")
+                raise XPError(
+                    f"data-parallel training failed: rank {r} (exit {p.exitcode}) stopped before it started "
+                    "training; see its traceback above (a script that trains with workers > 1 must do so "
+                    'under `if __name__ == "__main__":`)'
+                )
         if waiting and time.monotonic() > deadline:
-            raise XPError(f"data-parallel training failed: ranks {sorted(waiting)} did not start within "
-                          f"{TIMEOUT.total_seconds():.0f} s")
+            raise XPError(
+                f"data-parallel training failed: ranks {sorted(waiting)} did not start within "
+                f"{TIMEOUT.total_seconds():.0f} s"
+            )
         if waiting:
             time.sleep(START_POLL_S)

@@ -35,7 +35,9 @@ class PersonaTable:
     categories: tuple[str, ...]  # the GM categories of the behavioural columns
 
     @classmethod
-    def build(cls, households: pd.DataFrame, baskets: pd.DataFrame, catalog: CatalogView, until_week: int | None = None) -> "PersonaTable":
+    def build(
+        cls, households: pd.DataFrame, baskets: pd.DataFrame, catalog: CatalogView, until_week: int | None = None
+    ) -> PersonaTable:
         """Scores for every household of `households`; behaviour from `baskets` (week <= until_week)."""
         if until_week is not None:
             baskets = baskets[baskets["week"] <= until_week]
@@ -51,7 +53,9 @@ class PersonaTable:
         per_cat = lines.drop_duplicates(["basket_id", "category"])
         top = per_cat["category"].value_counts().index[:N_BEHAVIOURAL].tolist()
         n_baskets = baskets.groupby("household_id").size()
-        counts = per_cat[per_cat["category"].isin(top)].groupby(["household_id", "category"]).size().unstack(fill_value=0)
+        counts = (
+            per_cat[per_cat["category"].isin(top)].groupby(["household_id", "category"]).size().unstack(fill_value=0)
+        )
         counts = counts.reindex(index=hh["household_id"], columns=top, fill_value=0)
         denom = n_baskets.reindex(hh["household_id"]).fillna(0).to_numpy(dtype=np.float64)
         behaviour = counts.to_numpy(dtype=np.float64) / np.maximum(denom, 1.0)[:, None]
@@ -97,7 +101,7 @@ class PersonaTable:
         cats.to_parquet(path / "persona_categories.parquet", index=False)
 
     @classmethod
-    def load(cls, path) -> "PersonaTable":
+    def load(cls, path) -> PersonaTable:
         frame = pd.read_parquet(path / "persona.parquet")
         cats = pd.read_parquet(path / "persona_categories.parquet")["category"].tolist()
         return cls(frame["household_id"].to_numpy(np.int64), frame.iloc[:, 1:].to_numpy(np.float32), tuple(cats))

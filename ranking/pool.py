@@ -23,14 +23,15 @@ the list views and `PoolCandidate` objects are built only when asked for.
 
 `HistoricalSource` serves the market-basket candidates of `retrieval.candidates`,
 precomputed once per grocery item into `$XP_HOME/ranking/candidates/<key>/` (see
-`ranking.candidate_table`) so that a lookup is a dict access.
+`retrieval.candidate_table`) so that a lookup is a dict access.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,35 +53,10 @@ class ArraySource(Protocol):
     def top_arrays(self, anchor_id: int, k: int) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-_NO_CANDIDATES = (np.zeros(0, np.int64), np.zeros(0, np.float64))
+Ids = Sequence[int] | np.ndarray  # item ids as a caller has them: a list or an int array
 
 
-class AnchorLists:
-    """An `ArraySource` over per-anchor arrays held in memory: anchor id -> (ids, scores), best first.
-
-    The one implementation of the lookups shared by the historical table and the item-XP lists."""
-
-    def __init__(self, lists: dict[int, tuple[np.ndarray, np.ndarray]]):
-        self._lists = lists
-
-    def __contains__(self, anchor_id: int) -> bool:
-        return int(anchor_id) in self._lists
-
-    def anchor_ids(self) -> list[int]:
-        """Every anchor with a list."""
-        return list(self._lists)
-
-    def top_arrays(self, anchor_id: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(item ids, scores) of the anchor's top `k`, best first: views, no copy."""
-        ids, scores = self._lists.get(int(anchor_id), _NO_CANDIDATES)
-        return ids[:k], scores[:k]
-
-    def top(self, anchor_id: int, k: int) -> list[tuple[int, float]]:
-        ids, scores = self.top_arrays(anchor_id, k)
-        return list(zip(ids.tolist(), scores.tolist()))
-
-
-def as_ids(values: Sequence[int] | np.ndarray) -> np.ndarray:
+def as_ids(values: Ids) -> np.ndarray:
     """Item ids as a 1-d int64 array (no copy for one already)."""
     if not isinstance(values, np.ndarray):
         values = list(values)
@@ -125,7 +101,7 @@ def gather_pairs(anchors: Sequence[int] | np.ndarray, source: CandidateSource, k
     arrays = getattr(source, "top_arrays", None)
     ids: list[np.ndarray] = []
     scores: list[np.ndarray] = []
-    for anchor in (anchors.tolist() if isinstance(anchors, np.ndarray) else anchors):
+    for anchor in anchors.tolist() if isinstance(anchors, np.ndarray) else anchors:
         if arrays is not None:
             i, s = arrays(anchor, k)
         else:  # a plain CandidateSource (tests, other callers): its tuples as arrays
@@ -144,13 +120,19 @@ def gather_pairs(anchors: Sequence[int] | np.ndarray, source: CandidateSource, k
     )
 
 
+PER_ANCHOR = 30  # the paper: top-30 GM candidates per grocery item of the cart ...
+MAX_POOL = 300  # ... and at most 300 in a cart's pool
+
+
 class PoolConfig(BaseModel):
     """Pool sizes (the paper: top-30 per OG item, at most 300) and the sampling seed."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    per_anchor: int = Field(30, ge=1, le=1000, description="candidates taken per grocery item of the cart")
-    max_pool: int = Field(300, ge=1, le=10_000, description="pool size cap, reached by stratified sampling over PTs")
+    per_anchor: int = Field(PER_ANCHOR, ge=1, le=1000, description="candidates taken per grocery item of the cart")
+    max_pool: int = Field(
+        MAX_POOL, ge=1, le=10_000, description="pool size cap, reached by stratified sampling over PTs"
+    )
     seed: int = Field(0, description="breaks ties in the per-PT quotas (the pool is deterministic given it)")
 
 
@@ -211,7 +193,8 @@ class CandidatePool:
         return [
             PoolCandidate(item, anchor, score, pt, tuple(anchors[a:b]))
             for item, anchor, score, pt, a, b in zip(
-                self.item_ids, self.anchor_ids, self.scores, self.product_types, lo, hi)
+                self.item_ids, self.anchor_ids, self.scores, self.product_types, lo, hi
+            )
         ]
 
     def __len__(self) -> int:
@@ -237,7 +220,9 @@ class SeedDraws:
     def random(self, n: int) -> np.ndarray:
         end = self.used + n
         cached = _seed_draws(self.seed)
-        draws = cached[self.used:end] if end <= len(cached) else np.random.default_rng(self.seed).random(end)[self.used:]
+        draws = (
+            cached[self.used : end] if end <= len(cached) else np.random.default_rng(self.seed).random(end)[self.used :]
+        )
         self.used = end
         return draws
 
@@ -269,7 +254,7 @@ def stratified_quotas(sizes: np.ndarray, total: int, rng: np.random.Generator | 
 
 
 def build_pool(
-    cart_item_ids: Sequence[int], source: CandidateSource, catalog: CatalogView, config: PoolConfig | None = None
+    cart_item_ids: Ids, source: CandidateSource, catalog: CatalogView, config: PoolConfig | None = None
 ) -> CandidatePool:
     """Union of the top candidates of every grocery item in the cart, capped by stratified sampling."""
     config = config or PoolConfig()
@@ -308,8 +293,18 @@ def build_pool(
         keep = np.sort(order[rank_in_pt < quotas[inverse[order]]])
     keep = keep[np.argsort(-scores[keep], kind="stable")]  # best first; ties by id, as `keep` is ascending
     return CandidatePool(
-        item_array=ids[keep], anchor_array=best_anchor[keep], score_array=scores[keep], pt_codes=pts[keep],
-        item_rows=item_rows[keep], pt_names=catalog.pt_names, n_union=len(ids),
-        pair_items=p_items, pair_scores=p_scores, pair_anchor_pos=p_pos, pair_union=pair_union, union_pos=keep,
-        anchors_used=used.tolist(), skipped=distinct[~is_anchor].tolist(),
+        item_array=ids[keep],
+        anchor_array=best_anchor[keep],
+        score_array=scores[keep],
+        pt_codes=pts[keep],
+        item_rows=item_rows[keep],
+        pt_names=catalog.pt_names,
+        n_union=len(ids),
+        pair_items=p_items,
+        pair_scores=p_scores,
+        pair_anchor_pos=p_pos,
+        pair_union=pair_union,
+        union_pos=keep,
+        anchors_used=used.tolist(),
+        skipped=distinct[~is_anchor].tolist(),
     )

@@ -27,17 +27,44 @@ from xpollinate.ranking.item_features import ItemFeatures, build_item_features
 from xpollinate.ranking.metrics import ndcg_table
 from xpollinate.ranking.model import TRANSFORMER_ARCHS, ModelConfig
 from xpollinate.ranking.report import SCHEDULE_TAGS
-from xpollinate.ranking.scorer import HeuristicScorer, PopularityScorer
+from xpollinate.ranking.scorer import CartScorer, HeuristicScorer, PopularityScorer
 from xpollinate.ranking.task import TaskData
-from xpollinate.ranking.train import EpochReport, Tick, TrainConfig, encode_split, model_scores, ndcg_summary, scorer_scores, train
+from xpollinate.ranking.train import (
+    EpochReport,
+    Tick,
+    TrainConfig,
+    encode_split,
+    model_scores,
+    ndcg_summary,
+    scorer_scores,
+    train,
+)
 
-BUCKETS = ((0, 10, "<10"), (10, 20, "10-20"), (20, 30, "20-30"), (30, 40, "30-40"), (40, 50, "40-50"), (50, 10**9, "50+"))
+BUCKETS = (
+    (0, 10, "<10"),
+    (10, 20, "10-20"),
+    (20, 30, "20-30"),
+    (30, 40, "30-40"),
+    (40, 50, "40-50"),
+    (50, 10**9, "50+"),
+)
 
 
 # training settings that shape the model, in id order, with their id letters
-RECIPE = (("epochs", "e"), ("patience", "p"), ("batch_size", "b"), ("neg_per_cart", "n"), ("lr", "lr"),
-          ("weight_decay", "wd"), ("warmup", "wu"), ("decay", "dc"), ("temperature", "tau"), ("margin", "m"),
-          ("max_train", "t"), ("max_val", "v"))
+RECIPE = (
+    ("epochs", "e"),
+    ("patience", "p"),
+    ("batch_size", "b"),
+    ("neg_per_cart", "n"),
+    ("lr", "lr"),
+    ("weight_decay", "wd"),
+    ("warmup", "wu"),
+    ("decay", "dc"),
+    ("temperature", "tau"),
+    ("margin", "m"),
+    ("max_train", "t"),
+    ("max_val", "v"),
+)
 
 
 def recipe_tag(train_cfg: TrainConfig, model: ModelConfig | None = None) -> str:
@@ -58,11 +85,15 @@ def recipe_tag(train_cfg: TrainConfig, model: ModelConfig | None = None) -> str:
 
 
 def run_id(model: ModelConfig, train_cfg: TrainConfig, task: TaskData) -> str:
-    variant = (("+pre" if model.norm_first and model.arch in TRANSFORMER_ARCHS else "")
-               + SCHEDULE_TAGS.get(train_cfg.schedule, "") + ("+pop" if model.pop_dim else ""))
+    variant = (
+        ("+pre" if model.norm_first and model.arch in TRANSFORMER_ARCHS else "")
+        + SCHEDULE_TAGS.get(train_cfg.schedule, "")
+        + ("+pop" if model.pop_dim else "")
+    )
     recipe = recipe_tag(train_cfg, model)
-    return (f"{model.arch}{variant}-{train_cfg.loss}-{task.config.label}-c{model.max_cart}-s{train_cfg.seed}"
-            + (f"-{recipe}" if recipe else ""))
+    return f"{model.arch}{variant}-{train_cfg.loss}-{task.config.label}-c{model.max_cart}-s{train_cfg.seed}" + (
+        f"-{recipe}" if recipe else ""
+    )
 
 
 def bucket_summary(table: np.ndarray, n_context: np.ndarray) -> dict[str, dict]:
@@ -76,14 +107,24 @@ def bucket_summary(table: np.ndarray, n_context: np.ndarray) -> dict[str, dict]:
 
 def test_metrics(score_lists: list[np.ndarray], enc: Encoded) -> dict:
     table = ndcg_table(score_lists, enc.labels)
-    return {"carts": len(enc), **ndcg_summary(table), "by_cart_size": bucket_summary(table, enc.n_context),
-            "per_cart": np.round(table, 5).tolist()}
+    return {
+        "carts": len(enc),
+        **ndcg_summary(table),
+        "by_cart_size": bucket_summary(table, enc.n_context),
+        "per_cart": np.round(table, 5).tolist(),
+    }
 
 
 def train_and_save(
-    task: TaskData, model_config: ModelConfig, train_config: TrainConfig, home: Path | None = None,
-    features: ItemFeatures | None = None, tick: Tick | None = None, test_enc: Encoded | None = None,
-    make_current: bool = True, on_epoch: EpochReport | None = None,
+    task: TaskData,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    home: Path | None = None,
+    features: ItemFeatures | None = None,
+    tick: Tick | None = None,
+    test_enc: Encoded | None = None,
+    make_current: bool = True,
+    on_epoch: EpochReport | None = None,
 ) -> tuple[Path, dict]:
     features = features or build_item_features(task.catalog, task.popularity, home)
     model_config = model_config.model_copy(update={"n_platforms": max(len(task.platforms) + 1, 1)})
@@ -91,17 +132,27 @@ def train_and_save(
     test_enc = test_enc or encode_split(task, "test")
     test = test_metrics(model_scores(result.model, test_enc, model_config.max_cart), test_enc)
     metrics = {
-        "parameters": result.parameters, "train_carts": result.n_train, "best_epoch": result.best_epoch,
-        "seconds": round(result.seconds, 1), "seconds_to_best": round(result.seconds_to_best, 1),
-        "val": result.best_val, "curve": result.curve, "test": test,
+        "parameters": result.parameters,
+        "train_carts": result.n_train,
+        "best_epoch": result.best_epoch,
+        "seconds": round(result.seconds, 1),
+        "seconds_to_best": round(result.seconds_to_best, 1),
+        "val": result.best_val,
+        "curve": result.curve,
+        "test": test,
     }
     rid = run_id(model_config, train_config, task)
     files = {
         "config": {"model": model_config.model_dump(mode="json"), "train": train_config.model_dump(mode="json")},
         "metrics": metrics,
-        "data": {"data_build": task.meta["data_build"], "assoc": task.meta["assoc"], "task_path": str(task.path),
-                 "task": task.config.model_dump(mode="json"), "weeks": task.meta["weeks"],
-                 "feature_items": None if features.subset is None else list(features.subset)},
+        "data": {
+            "data_build": task.meta["data_build"],
+            "assoc": task.meta["assoc"],
+            "task_path": str(task.path),
+            "task": task.config.model_dump(mode="json"),
+            "weeks": task.meta["weeks"],
+            "feature_items": None if features.subset is None else list(features.subset),
+        },
     }
     return save_run(rid, files, result.model.state_dict(), home, make_current=make_current), metrics
 
@@ -112,8 +163,10 @@ def baseline_metrics(task: TaskData, test_enc: Encoded | None = None) -> dict[st
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
     test_enc = test_enc or encode_split(task, "test")
-    scorers = [HeuristicScorer(task.catalog, task.source, task.persona, task.config.per_anchor),
-               PopularityScorer(task.catalog, task.popularity)]
+    scorers: list[CartScorer] = [
+        HeuristicScorer(task.catalog, task.source, task.persona, task.config.per_anchor),
+        PopularityScorer(task.catalog, task.popularity),
+    ]
     out = {s.name: test_metrics(scorer_scores(s, test_enc), test_enc) for s in scorers}
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
     tmp.write_text(json.dumps(out), encoding="utf-8")

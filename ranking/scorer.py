@@ -23,16 +23,25 @@ neural ranker saved in the run directory (`ranking.artifacts`), or None.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from xpollinate.errors import XPError
 from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.ranking.persona import PersonaTable
-from xpollinate.ranking.pool import CandidatePool, CandidateSource, as_ids, distinct_in_order, gather_pairs
+from xpollinate.ranking.pool import (
+    PER_ANCHOR,
+    CandidatePool,
+    CandidateSource,
+    Ids,
+    as_ids,
+    distinct_in_order,
+    gather_pairs,
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,10 @@ class CartScorer(Protocol):
     name: str
 
     def score(
-        self, cart_item_ids: Sequence[int], candidate_ids: Sequence[int], household_id: int | None = None,
+        self,
+        cart_item_ids: Ids,
+        candidate_ids: Ids,
+        household_id: int | None = None,
         platform: int | None = None,
     ) -> np.ndarray: ...
 
@@ -65,7 +77,9 @@ class PopularityScorer:
 
     def __init__(self, catalog: CatalogView, basket_counts: np.ndarray | None = None):
         self.catalog = catalog
-        self.counts = catalog.n_baskets.astype(np.float64) if basket_counts is None else basket_counts.astype(np.float64)
+        self.counts = (
+            catalog.n_baskets.astype(np.float64) if basket_counts is None else basket_counts.astype(np.float64)
+        )
 
     def score(self, cart_item_ids, candidate_ids, household_id=None, platform=None) -> np.ndarray:
         rows = self.catalog.rows(candidate_ids)
@@ -83,7 +97,9 @@ class HeuristicScorer:
 
     name = "heuristic"
 
-    def __init__(self, catalog: CatalogView, source: CandidateSource, persona: PersonaTable, per_anchor: int = 30):
+    def __init__(
+        self, catalog: CatalogView, source: CandidateSource, persona: PersonaTable, per_anchor: int = PER_ANCHOR
+    ):
         self.catalog, self.source, self.persona, self.per_anchor = catalog, source, persona, per_anchor
         self._columns = persona.category_columns(catalog)  # category -> persona column, once, not per request
 
@@ -91,7 +107,9 @@ class HeuristicScorer:
         anchors, weights = self._anchor_weights(cart_item_ids)
         pairs = gather_pairs(anchors.tolist(), self.source, self.per_anchor)
         cand = as_ids(candidate_ids)
-        return self._score(pairs.item_ids, weights[pairs.anchor_pos], pairs.scores, cand, self.catalog.rows(cand), household_id)
+        return self._score(
+            pairs.item_ids, weights[pairs.anchor_pos], pairs.scores, cand, self.catalog.rows(cand), household_id
+        )
 
     def score_pool(self, cart_item_ids, pool: CandidatePool, household_id=None, platform=None) -> np.ndarray:
         """`score(cart, pool.item_ids)` from the pairs `build_pool` already gathered for this cart (no second lookup).
@@ -119,8 +137,15 @@ class HeuristicScorer:
         grocery = self.catalog.is_grocery[rows]
         return cart[grocery], per_pt[codes[grocery]].astype(np.float64)
 
-    def _score(self, pair_items: np.ndarray, pair_weights: np.ndarray, pair_scores: np.ndarray, cand: np.ndarray,
-               cand_rows: np.ndarray, household_id: int | None) -> np.ndarray:
+    def _score(
+        self,
+        pair_items: np.ndarray,
+        pair_weights: np.ndarray,
+        pair_scores: np.ndarray,
+        cand: np.ndarray,
+        cand_rows: np.ndarray,
+        household_id: int | None,
+    ) -> np.ndarray:
         """Candidate weight = sum of its pairs' anchor weights, x (1 + persona affinity), + its best pair score as a tie-break."""
         listed, inverse = np.unique(pair_items, return_inverse=True)
         weight = np.bincount(inverse, weights=pair_weights, minlength=len(listed))
@@ -133,14 +158,16 @@ class HeuristicScorer:
             w[hit], s[hit] = weight[pos[hit]], best[pos[hit]]
         return self._combine(w, s, cand_rows, household_id)
 
-    def _combine(self, weight: np.ndarray, best: np.ndarray, cand_rows: np.ndarray, household_id: int | None) -> np.ndarray:
+    def _combine(
+        self, weight: np.ndarray, best: np.ndarray, cand_rows: np.ndarray, household_id: int | None
+    ) -> np.ndarray:
         """The one scoring formula: weight x (1 + persona affinity), + the best pair score as a tie-break."""
         affinity = self.persona.category_affinity(household_id, cand_rows, self._columns)
         out = weight * (1.0 + affinity) + 1e-3 * np.tanh(best / 10.0)
         return np.where(cand_rows >= 0, out, -np.inf)
 
 
-def load_ranker(home: Path | None = None, run_id: str | None = None) -> "CartScorer | None":
+def load_ranker(home: Path | None = None, run_id: str | None = None) -> CartScorer | None:
     """The CURRENT trained neural ranker in the run directory (`xp ranker train`), or saved run `run_id`; None if none."""
     from xpollinate.ranking.artifacts import load_current
 

@@ -28,9 +28,10 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -38,11 +39,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from xpollinate.catalog.store import DataStore
 from xpollinate.errors import XPError
-from xpollinate.ranking.candidate_table import HistoricalSource, build_table
+from xpollinate.publish import publish_dir
 from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.ranking.persona import PersonaTable
-from xpollinate.ranking.pool import PoolConfig, build_pool
+from xpollinate.ranking.pool import MAX_POOL, PER_ANCHOR, PoolConfig, build_pool
 from xpollinate.retrieval.associations import AssocConfig, Associations, build_associations
+from xpollinate.retrieval.candidate_table import HistoricalSource, build_table
 from xpollinate.settings import ensure_dir, run_home
 
 SPLITS = ("train", "val", "test")
@@ -60,14 +62,14 @@ class TaskConfig(BaseModel):
     test_until: int | None = Field(None, description="last test week (default: the last week of the data)")
     label: Literal["basket", "7d"] = "basket"
     max_cart: int = Field(50, ge=1, le=500)
-    per_anchor: int = Field(30, ge=1, le=1000)
-    max_pool: int = Field(300, ge=1, le=10_000)
+    per_anchor: int = Field(PER_ANCHOR, ge=1, le=1000)
+    max_pool: int = Field(MAX_POOL, ge=1, le=10_000)
     min_store_baskets: int = Field(50, ge=1, description="stores with fewer training baskets share platform 0")
     sample_baskets: int | None = Field(None, ge=1, description="quick runs: keep this many baskets per split (seeded)")
     seed: int = 0
 
     @model_validator(mode="after")
-    def _order(self) -> "TaskConfig":
+    def _order(self) -> TaskConfig:
         if not self.train_until < self.val_until:
             raise ValueError(f"train_until ({self.train_until}) must be before val_until ({self.val_until})")
         if self.test_until is not None and self.test_until <= self.val_until:
@@ -78,7 +80,9 @@ class TaskConfig(BaseModel):
         return AssocConfig(until_week=self.train_until)
 
     def key(self, build_id: str) -> str:
-        payload = json.dumps({"v": DATASET_VERSION, "build": build_id, "task": self.model_dump(mode="json")}, sort_keys=True)
+        payload = json.dumps(
+            {"v": DATASET_VERSION, "build": build_id, "task": self.model_dump(mode="json")}, sort_keys=True
+        )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -132,8 +136,13 @@ def _split_baskets(baskets: pd.DataFrame, lo: int, hi: int, config: TaskConfig) 
 
 
 def make_examples(
-    baskets: pd.DataFrame, catalog: CatalogView, source: HistoricalSource, config: TaskConfig,
-    later: pd.DataFrame | None = None, progress: Progress | None = None, label: str = "examples",
+    baskets: pd.DataFrame,
+    catalog: CatalogView,
+    source: HistoricalSource,
+    config: TaskConfig,
+    later: pd.DataFrame | None = None,
+    progress: Progress | None = None,
+    label: str = "examples",
 ) -> tuple[pd.DataFrame, dict]:
     """One example per basket with grocery and GM items whose pool holds a positive."""
     baskets = baskets[baskets["has_grocery"] & baskets["has_gm"]]
@@ -162,20 +171,36 @@ def make_examples(
             continue
         positives = {i for i, y in zip(pool_ids, labels) if y}
         context = [int(i) for i in ids if int(i) not in positives]
-        rows_out.append({
-            "basket_id": int(b.basket_id), "household_id": int(b.household_id), "store_id": int(b.store_id),
-            "week": int(b.week), "n_context": len(context), "cart": context[-config.max_cart :],
-            "candidates": pool_ids, "labels": labels,
-        })
-    frame = pd.DataFrame(rows_out, columns=[
-        "basket_id", "household_id", "store_id", "week", "n_context", "cart", "candidates", "labels"])
-    stats = {"baskets": int(total), "examples": len(frame), "gm_items_bought": n_gm_items,
-             "gm_items_in_pool": n_gm_in_pool, "pool_recall": round(n_gm_in_pool / max(n_gm_items, 1), 4)}
+        rows_out.append(
+            {
+                "basket_id": int(b.basket_id),
+                "household_id": int(b.household_id),
+                "store_id": int(b.store_id),
+                "week": int(b.week),
+                "n_context": len(context),
+                "cart": context[-config.max_cart :],
+                "candidates": pool_ids,
+                "labels": labels,
+            }
+        )
+    frame = pd.DataFrame(
+        rows_out, columns=["basket_id", "household_id", "store_id", "week", "n_context", "cart", "candidates", "labels"]
+    )
+    stats = {
+        "baskets": int(total),
+        "examples": len(frame),
+        "gm_items_bought": n_gm_items,
+        "gm_items_in_pool": n_gm_in_pool,
+        "pool_recall": round(n_gm_in_pool / max(n_gm_items, 1), 4),
+    }
     return frame, stats
 
 
 def prepare(
-    store: DataStore, config: TaskConfig | None = None, home: Path | None = None, force: bool = False,
+    store: DataStore,
+    config: TaskConfig | None = None,
+    home: Path | None = None,
+    force: bool = False,
     progress: Progress | None = None,
 ) -> TaskData:
     """Build (or reuse) the task's examples and side tables in the run directory."""
@@ -194,16 +219,22 @@ def prepare(
     say("association tables (train weeks)", 1, 1)
     items = store.items()
     catalog = CatalogView.from_items(items)
-    ranges = {"train": (1, config.train_until), "val": (config.train_until + 1, config.val_until),
-              "test": (config.val_until + 1, test_until)}
+    ranges = {
+        "train": (1, config.train_until),
+        "val": (config.train_until + 1, config.val_until),
+        "test": (config.val_until + 1, test_until),
+    }
     parts = {split: _split_baskets(baskets, lo, hi, config) for split, (lo, hi) in ranges.items()}
     anchors = None
     if config.sample_baskets is not None:
-        ids = np.concatenate([np.concatenate(p["item_ids"].to_numpy()) for p in parts.values() if len(p)] or [[]])
+        ids = np.concatenate(
+            [np.concatenate(p["item_ids"].to_numpy()) for p in parts.values() if len(p)] or [np.zeros(0, np.int64)]
+        )
         rows = catalog.rows(ids.astype(np.int64))
         anchors = sorted({int(i) for i, r in zip(ids, rows) if r >= 0 and catalog.is_grocery[r]})
-    table_path = build_table(store, assoc, config.per_anchor, home, anchors=anchors,
-                             tick=lambda n, t: say("candidate table", n, t))
+    table_path = build_table(
+        store, assoc, config.per_anchor, home, anchors=anchors, tick=lambda n, t: say("candidate table", n, t)
+    )
     source = HistoricalSource.load(table_path)
     train_b = baskets[baskets["week"] <= config.train_until]
     persona = PersonaTable.build(store.households(), train_b, catalog, until_week=config.train_until)
@@ -225,30 +256,39 @@ def prepare(
     persona.save(tmp)
     np.save(tmp / "popularity.npy", popularity)
     meta = {
-        "version": DATASET_VERSION, "data_build": store.build_id, "assoc": assoc.path.name,
-        "candidate_table": str(table_path), "config": config.model_dump(mode="json"),
-        "weeks": {k: list(v) for k, v in ranges.items()}, "stats": stats,
+        "version": DATASET_VERSION,
+        "data_build": store.build_id,
+        "assoc": assoc.path.name,
+        "candidate_table": str(table_path),
+        "config": config.model_dump(mode="json"),
+        "weeks": {k: list(v) for k, v in ranges.items()},
+        "stats": stats,
         "platforms": {str(k): v for k, v in platforms.items()},
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    publish_dir(tmp, final)
     return load_task(final, store, home)
 
 
 def load_task(path: Path, store: DataStore, home: Path | None = None) -> TaskData:
     meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
     if meta["data_build"] != store.build_id:
-        raise XPError(f"the task in {path} was prepared on data build {meta['data_build']}, not {store.build_id}; "
-                      "run `xp ranker prepare --force`")
+        raise XPError(
+            f"the task in {path} was prepared on data build {meta['data_build']}, not {store.build_id}; "
+            "run `xp ranker prepare --force`"
+        )
     table = Path(meta["candidate_table"])
     if not table.is_file():
         raise XPError(f"candidate table {table} is missing; run `xp ranker prepare --force`")
     return TaskData(
-        path=path, config=TaskConfig.model_validate(meta["config"]), meta=meta,
-        catalog=CatalogView.from_items(store.items()), persona=PersonaTable.load(path),
+        path=path,
+        config=TaskConfig.model_validate(meta["config"]),
+        meta=meta,
+        catalog=CatalogView.from_items(store.items()),
+        persona=PersonaTable.load(path),
         platforms={int(k): int(v) for k, v in meta["platforms"].items()},
-        popularity=np.load(path / "popularity.npy"), source=HistoricalSource.load(table),
+        popularity=np.load(path / "popularity.npy"),
+        source=HistoricalSource.load(table),
     )
 
 

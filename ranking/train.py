@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -76,8 +77,11 @@ class TrainConfig(BaseModel):
     schedule: Schedule = Field("constant", description="learning-rate schedule")
     warmup: float = Field(0.05, ge=0, lt=1, description="cosine, wsd: warm-up share of the planned steps")
     decay: float = Field(0.2, gt=0, le=1, description="wsd: share of the planned steps spent decaying to zero")
-    fit_budget: bool = Field(False, description="after epochs 1 and 2 (wsd: and each epoch at the peak rate), "
-                             "plan only the epochs that fit in max_minutes")
+    fit_budget: bool = Field(
+        False,
+        description="after epochs 1 and 2 (wsd: and each epoch at the peak rate), "
+        "plan only the epochs that fit in max_minutes",
+    )
     seed: int = 0
 
 
@@ -144,7 +148,9 @@ def cart_lengths(enc: Encoded, max_cart: int) -> np.ndarray:
     return np.array([min(len(c), max_cart) for c in enc.cart], dtype=np.int64)
 
 
-def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator, window: int = 50) -> list[np.ndarray]:
+def bucketed_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator, window: int = 50
+) -> list[np.ndarray]:
     """Shuffled batches of carts of similar length: padding (wasted transformer work) shrinks,
     the order stays random. Carts are shuffled, sorted by length within windows of
     `window` batches, cut into batches, and the batches shuffled again."""
@@ -158,8 +164,9 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def _by_length(enc: Encoded, max_cart: int, batch_size: int,
-               score: Callable[[np.ndarray], list[np.ndarray]]) -> list[np.ndarray]:
+def _by_length(
+    enc: Encoded, max_cart: int, batch_size: int, score: Callable[[np.ndarray], list[np.ndarray]]
+) -> list[np.ndarray]:
     """`score(idx)` over batches of carts of similar length (less padding), one array per cart in
     `enc`'s order."""
     out: list[np.ndarray | None] = [None] * len(enc)
@@ -196,14 +203,22 @@ def fast_scores(model: CartRanker, enc: Encoded, max_cart: int, batch_size: int 
     epoch: the per-item work is done once per distinct item of `enc`, not once per candidate slot."""
     rows = np.concatenate([*enc.cart, *enc.cands]) if len(enc) else np.zeros(0, dtype=np.int64)
     fast = FastRanker(model, rows=rows)  # puts `model` in eval mode
-    return _by_length(enc, max_cart, batch_size, lambda idx: fast.score_many(
-        [enc.cart[i][-max_cart:] for i in idx], [enc.cands[i] for i in idx], enc.persona[idx], enc.platform[idx]))
+    return _by_length(
+        enc,
+        max_cart,
+        batch_size,
+        lambda idx: fast.score_many(
+            [enc.cart[i][-max_cart:] for i in idx], [enc.cands[i] for i in idx], enc.persona[idx], enc.platform[idx]
+        ),
+    )
 
 
 def scorer_scores(scorer: CartScorer, enc: Encoded) -> list[np.ndarray]:
     return [
-        np.asarray(scorer.score(enc.cart_ids[i].tolist(), enc.cand_ids[i].tolist(), int(enc.household[i]),
-                                int(enc.store[i])), dtype=np.float64)
+        np.asarray(
+            scorer.score(enc.cart_ids[i].tolist(), enc.cand_ids[i].tolist(), int(enc.household[i]), int(enc.store[i])),
+            dtype=np.float64,
+        )
         for i in range(len(enc))
     ]
 
@@ -224,8 +239,14 @@ def encode_split(task: TaskData, split: str) -> Encoded:
 
 
 def train(
-    task: TaskData, features: ItemFeatures, model_config: ModelConfig, config: TrainConfig, tick: Tick | None = None,
-    train_enc: Encoded | None = None, val_enc: Encoded | None = None, on_epoch: EpochReport | None = None,
+    task: TaskData,
+    features: ItemFeatures,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    tick: Tick | None = None,
+    train_enc: Encoded | None = None,
+    val_enc: Encoded | None = None,
+    on_epoch: EpochReport | None = None,
 ) -> TrainResult:
     """Train one model; with `config.workers` > 1 the work is data-parallel (`ranking.parallel`)."""
     train_enc = _subsample(train_enc or encode_split(task, "train"), config.max_train, config.seed)
@@ -235,13 +256,24 @@ def train(
 
         raise XPError("no training carts with a positive in their pool; widen the training weeks")
     threads = max(1, config.threads // config.workers)
-    return run_ranks(_fit, config.workers, threads, (train_enc, val_enc, features, model_config, config),
-                     {"tick": tick, "on_epoch": on_epoch})
+    return run_ranks(
+        _fit,
+        config.workers,
+        threads,
+        (train_enc, val_enc, features, model_config, config),
+        {"tick": tick, "on_epoch": on_epoch},
+    )
 
 
 def _fit(
-    rank: Rank, train_enc: Encoded, val_enc: Encoded, features: ItemFeatures, model_config: ModelConfig,
-    config: TrainConfig, tick: Tick | None = None, on_epoch: EpochReport | None = None,
+    rank: Rank,
+    train_enc: Encoded,
+    val_enc: Encoded,
+    features: ItemFeatures,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    tick: Tick | None = None,
+    on_epoch: EpochReport | None = None,
 ) -> TrainResult | None:
     """The training loop of one rank; every rank takes the same decisions, rank 0 reports and returns."""
     say = tick or (lambda _s, _n, _t: None)
@@ -259,7 +291,7 @@ def _fit(
     loss_arg = config.temperature if config.loss == "listwise" else config.margin
     started = time.perf_counter()
     curve: list[dict] = []
-    best = (-1.0, 0, None, {}, 0.0)
+    best: tuple[float, int, dict[str, Any] | None, dict[str, float], float] = (-1.0, 0, None, {}, 0.0)
     lengths = cart_lengths(train_enc, model_config.max_cart)
     steps_per_epoch = math.ceil(len(train_enc) / config.batch_size)
     epochs = config.epochs
@@ -275,7 +307,7 @@ def _fit(
         n_batches = len(batches)
         total, over = 0.0, False
         for b_i, whole in enumerate(batches):
-            idx = np.asarray(rank.share(whole))
+            idx: np.ndarray = np.asarray(rank.share(whole))
             weight = len(idx) / len(whole)
             opt.zero_grad()
             if len(idx):
@@ -309,8 +341,17 @@ def _fit(
             fitted = int(rank.reduce([float(fitted)])[0])  # rank 0's pace decides for all
             epochs = replan(epoch, step, epochs, fitted, steps_per_epoch, config)
             planned = epochs * steps_per_epoch
-        curve.append({"epoch": epoch, "loss": total / max(b_i + 1, 1), **val, "seconds": round(elapsed, 1),
-                      "val_seconds": round(val_seconds, 1), "lr": opt.param_groups[0]["lr"], "planned_epochs": epochs})
+        curve.append(
+            {
+                "epoch": epoch,
+                "loss": total / max(b_i + 1, 1),
+                **val,
+                "seconds": round(elapsed, 1),
+                "val_seconds": round(val_seconds, 1),
+                "lr": opt.param_groups[0]["lr"],
+                "planned_epochs": epochs,
+            }
+        )
         if on_epoch is not None and rank.lead:
             on_epoch(curve[-1])
         if val["ndcg@4"] > best[0]:
@@ -321,9 +362,11 @@ def _fit(
             break
     if not rank.lead:
         return None
+    assert best[2] is not None  # the lead rank keeps every best epoch's state
     model.load_state_dict(best[2])
-    return TrainResult(model, curve, best[1], best[3], time.perf_counter() - started, best[4],
-                       count_parameters(model), len(train_enc))
+    return TrainResult(
+        model, curve, best[1], best[3], time.perf_counter() - started, best[4], count_parameters(model), len(train_enc)
+    )
 
 
 def _validate(model: CartRanker, val_own: Encoded, max_cart: int, rank: Rank) -> dict[str, float]:

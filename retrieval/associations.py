@@ -17,16 +17,17 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from xpollinate.catalog.store import DataStore
 from xpollinate.errors import XPError
+from xpollinate.publish import publish_dir
 from xpollinate.retrieval import mba
 from xpollinate.retrieval.pt_semantic import semantic_pairs
 from xpollinate.retrieval.transactions import BasketLines, key_map, side_incidence, transaction_index, transaction_sizes
@@ -136,8 +137,7 @@ def build_associations(
         "seconds": round(time.perf_counter() - started, 2),
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    publish_dir(tmp, final)
     _read_table.cache_clear()  # a forced rebuild replaces the tables at the same path
     return Associations(final), True
 

@@ -73,13 +73,16 @@ def pt_associations(assoc: Associations, anchor_pt: str, config: CandidateConfig
 
 
 def historical_candidates(
-    anchor: pd.Series, items: pd.DataFrame, assoc: Associations, config: CandidateConfig | None = None,
+    anchor: pd.Series,
+    items: pd.DataFrame,
+    assoc: Associations,
+    config: CandidateConfig | None = None,
     pts: pd.DataFrame | None = None,
 ) -> Candidates:
     """Ranked GM candidates for a grocery `anchor` row of the items table.
 
     `pts` may pass `pt_associations(assoc, anchor PT, config)` computed once for many anchors
-    of the same product type (the batch precompute in `ranking.candidate_table` does).
+    of the same product type (the batch precompute in `retrieval.candidate_table` does).
     """
     config = config or CandidateConfig()
     if not bool(anchor["is_grocery"]):
@@ -90,8 +93,11 @@ def historical_candidates(
     if pts is None:
         pts = pt_associations(assoc, anchor["product_type"], config)
     gm = items[items["is_gm"] & items["product_type"].isin(pts["product_type"])]
-    popular = gm[gm["n_baskets"] > 0].sort_values("n_baskets", ascending=False).groupby("product_type").head(
-        config.items_per_pt
+    popular = (
+        gm[gm["n_baskets"] > 0]
+        .sort_values("n_baskets", ascending=False)
+        .groupby("product_type")
+        .head(config.items_per_pt)
     )
     item_id = int(anchor["item_id"])
     item_basket = _stats(assoc.table("item_basket"), item_id, "_item")
@@ -104,7 +110,9 @@ def historical_candidates(
     cands["pt_rank"] = cands["product_type"].map({pt: i for i, pt in enumerate(pts["product_type"])})
     cands["score"] = shrunk_lift(cands["n_ab_item"], cands["lift_item"], cands["pt_strength"], config.shrinkage)
     cands = cands.sort_values(["score", "pt_rank", "n_baskets"], ascending=[False, True, False])
-    return Candidates(anchor=anchor, pt_associations=pts, items=cands.head(config.max_candidates).reset_index(drop=True))
+    return Candidates(
+        anchor=anchor, pt_associations=pts, items=cands.head(config.max_candidates).reset_index(drop=True)
+    )
 
 
 def shrunk_lift(n_ab: pd.Series, lift: pd.Series, prior: pd.Series, k: float) -> pd.Series:

@@ -32,17 +32,19 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from xpollinate.catalog.store import DataStore
 from xpollinate.errors import XPError
+from xpollinate.publish import publish_dir
 from xpollinate.retrieval.embedder import DEFAULT_MODEL, MODELS, embed
 from xpollinate.settings import ensure_dir, run_home
 
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     import faiss
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
+    from chromadb.api.types import Metadata
 
 # Bump when the text embedded per item changes: it is part of the index key.
 RECIPE_VERSION = "text-v1"
@@ -151,11 +154,11 @@ def encode_texts(texts: pd.Series, model: str, progress: Progress | None = None)
 
 # --- chromadb: one client per path per process ------------------------------------------------
 
-_clients: dict[str, "ClientAPI"] = {}
+_clients: dict[str, ClientAPI] = {}
 _clients_lock = threading.Lock()
 
 
-def chroma_client(path: Path) -> "ClientAPI":
+def chroma_client(path: Path) -> ClientAPI:
     """The process's client for a chroma folder (chroma keeps one system per path)."""
     import chromadb
     from chromadb.config import Settings
@@ -172,10 +175,10 @@ def release_chroma_client(path: Path) -> None:
     with _clients_lock:
         client = _clients.pop(str(path.resolve()), None)
     if client is not None:
-        client.close()
+        client.close()  # type: ignore[attr-defined]  # the concrete Client has close(); ClientAPI omits it
 
 
-def _collection(client: "ClientAPI") -> "Collection":
+def _collection(client: ClientAPI) -> Collection:
     # embedding_function=None always: chroma's default function downloads a model.
     return client.get_collection(COLLECTION, embedding_function=None)
 
@@ -190,15 +193,19 @@ def write_chroma(path: Path, items: pd.DataFrame, vectors: np.ndarray, metadata:
     )
     docs = document_texts(items).tolist()
     meta_cols = ["product_type", "category", "department", "brand", "package_size"]
-    metas = [
+    metas: list[Metadata] = [
         {"item_id": int(i), "n_baskets": int(n), **{c: str(v) for c, v in zip(meta_cols, rest)}}
         for i, n, *rest in zip(items["item_id"], items["n_baskets"], *(items[c] for c in meta_cols))
     ]
     ids = [str(int(i)) for i in items["item_id"]]
     step = client.get_max_batch_size()
     for s in range(0, len(ids), step):
-        col.add(ids=ids[s : s + step], embeddings=vectors[s : s + step], metadatas=metas[s : s + step],
-                documents=docs[s : s + step])
+        col.add(
+            ids=ids[s : s + step],
+            embeddings=vectors[s : s + step],
+            metadatas=metas[s : s + step],
+            documents=docs[s : s + step],
+        )
 
 
 def read_chroma_vectors(path: Path, item_ids: np.ndarray) -> np.ndarray:
@@ -230,7 +237,7 @@ class CatalogIndex:
     @classmethod
     def open(
         cls, store: DataStore, model: str = DEFAULT_MODEL, scope: IndexScope = IndexScope(), home: Path | None = None
-    ) -> "CatalogIndex":
+    ) -> CatalogIndex:
         """The index for the store's current build; an error naming the build command if missing."""
         _check_model(model)
         path = index_path(store, model, scope, home)
@@ -242,17 +249,24 @@ class CatalogIndex:
         return cls.load(path)
 
     @classmethod
-    def load(cls, path: Path) -> "CatalogIndex":
+    def load(cls, path: Path) -> CatalogIndex:
         try:
             manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
             items = pd.read_parquet(path / "items.parquet")
             vectors = np.load(path / "vectors.npy", allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise IndexNotBuiltError(f"the catalog index {path} is unreadable ({exc}); rebuild it with --force") from exc
-        if (vectors.dtype != np.float32 or vectors.shape != (manifest["n_texts"], manifest["dim"])
-                or len(items) != manifest["n_items"]):
-            raise IndexNotBuiltError(f"the catalog index {path} is inconsistent (vectors {vectors.shape}, "
-                                     f"{len(items)} items); rebuild it with --force")
+            raise IndexNotBuiltError(
+                f"the catalog index {path} is unreadable ({exc}); rebuild it with --force"
+            ) from exc
+        if (
+            vectors.dtype != np.float32
+            or vectors.shape != (manifest["n_texts"], manifest["dim"])
+            or len(items) != manifest["n_items"]
+        ):
+            raise IndexNotBuiltError(
+                f"the catalog index {path} is inconsistent (vectors {vectors.shape}, "
+                f"{len(items)} items); rebuild it with --force"
+            )
         return cls(path, manifest, items, vectors)
 
     @property
@@ -269,7 +283,7 @@ class CatalogIndex:
         return self.vectors[self.text_row]
 
     @cached_property
-    def faiss_index(self) -> "faiss.IndexFlatIP":
+    def faiss_index(self) -> faiss.IndexFlatIP:
         """Exact inner-product search over the distinct-text vectors (ids = rows of `vectors`)."""
         import faiss
 
@@ -281,7 +295,7 @@ class CatalogIndex:
     def row_of(self) -> dict[int, int]:
         return {int(i): r for r, i in enumerate(self.items["item_id"])}
 
-    def collection(self) -> "Collection":
+    def collection(self) -> Collection:
         """The chroma collection of this index (for readers that want chroma's own API)."""
         return _collection(chroma_client(self.path / "chroma"))
 
@@ -362,7 +376,7 @@ def _build_into(
         "texts_per_second": round(n_texts / embed_s, 1) if embed_s > 0 else None,
         "chroma_seconds": round(time.perf_counter() - chroma_started, 2),
         "seconds": round(time.perf_counter() - started, 2),
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
@@ -377,11 +391,7 @@ def _write_tables(folder: Path, items: pd.DataFrame, vectors: np.ndarray) -> Non
 def _publish(tmp: Path, final: Path) -> None:
     """Move the finished folder into place; an older one (forced rebuild) is swapped out first."""
     release_chroma_client(final / "chroma")
-    old = final.with_name(f".old-{final.name}-{os.getpid()}")
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    publish_dir(tmp, final)
 
 
 __all__ = [

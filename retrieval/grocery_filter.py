@@ -13,7 +13,6 @@ PT-name vectors are computed once per data build and kept in the run directory.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ import pandas as pd
 
 from xpollinate.catalog.anchors import tokens
 from xpollinate.catalog.store import DataStore
-from xpollinate.retrieval.embedder import embed, embed_memo
+from xpollinate.retrieval.embedder import cached_embed, embed_memo
 from xpollinate.retrieval.pt_semantic import pt_labels
 from xpollinate.settings import ensure_dir, run_home
 
@@ -46,24 +45,19 @@ class GroceryFilter:
     min_similarity: float = 0.6
     margin: float = 0.1
 
-
     @classmethod
-    def for_store(cls, store: DataStore, model: str = "minilm", home: Path | None = None) -> "GroceryFilter":
-        path = ensure_dir((home or run_home()) / "index") / f"pt-labels-{store.build_id}-{model}.npz"
-        if path.is_file():
-            data = np.load(path, allow_pickle=False)
-            return cls(data["grocery_pts"], data["grocery"], data["gm_pts"], data["gm"], model)
-        items = store.items()
+    def for_store(cls, store: DataStore, model: str = "minilm", home: Path | None = None) -> GroceryFilter:
+        items = store.items(columns=["product_type", "category", "item_class"])
         grocery, gm = pt_labels(items, "grocery"), pt_labels(items, "gm")
-        vectors = embed(pd.concat([grocery["text"], gm["text"]]).tolist(), name=model)
-        made = cls(
-            grocery["product_type"].to_numpy(dtype=str), vectors[: len(grocery)],
-            gm["product_type"].to_numpy(dtype=str), vectors[len(grocery):], model,
+        folder = ensure_dir((home or run_home()) / "index" / "embeddings")
+        vectors = cached_embed(pd.concat([grocery["text"], gm["text"]]).tolist(), folder, model)
+        return cls(
+            grocery["product_type"].to_numpy(dtype=str),
+            vectors[: len(grocery)],
+            gm["product_type"].to_numpy(dtype=str),
+            vectors[len(grocery) :],
+            model,
         )
-        tmp = path.with_suffix(f".tmp-{os.getpid()}.npz")
-        np.savez(tmp, grocery_pts=made.grocery_pts, grocery=made.grocery_vectors, gm_pts=made.gm_pts, gm=made.gm_vectors)
-        os.replace(tmp, path)
-        return made
 
     def check(self, texts: list[str]) -> list[GroceryVerdict]:
         if not texts:
@@ -76,7 +70,9 @@ class GroceryFilter:
         return [
             GroceryVerdict(
                 bool(bg >= self.min_similarity and bg > bm + self.margin and head(text) in tokens(self.grocery_pts[i])),
-                str(self.grocery_pts[i]), float(bg), float(bm),
+                str(self.grocery_pts[i]),
+                float(bg),
+                float(bm),
             )
             for text, bg, bm, i in zip(texts, best_g, best_m, which)
         ]

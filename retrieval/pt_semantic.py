@@ -33,7 +33,7 @@ def semantic_pairs(items: pd.DataFrame, top_k: int, min_similarity: float, model
     if og.empty or gm.empty:
         return pd.DataFrame({"antecedent": [], "consequent": [], "similarity": []})
     vectors = embed(pd.concat([og["text"], gm["text"]]).tolist(), name=model)
-    sim = vectors[: len(og)] @ vectors[len(og):].T
+    sim = vectors[: len(og)] @ vectors[len(og) :].T
     k = min(top_k, sim.shape[1])
     top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
     rows = np.repeat(np.arange(len(og)), k)

@@ -14,8 +14,8 @@ with the model's picks), so one per-anchor-PT computation serves both.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd

@@ -22,7 +22,7 @@ class BasketLines:
     n_baskets: int
 
     @classmethod
-    def from_baskets(cls, baskets: pd.DataFrame) -> "BasketLines":
+    def from_baskets(cls, baskets: pd.DataFrame) -> BasketLines:
         lists = pa.array(baskets["item_ids"].to_numpy(), type=pa.list_(pa.int64()))
         lengths = lists.value_lengths().to_numpy(zero_copy_only=False)
         row = np.repeat(np.arange(len(baskets)), lengths)
@@ -57,9 +57,7 @@ def key_map(items: pd.DataFrame, level: Level, item_class: str) -> pd.Series:
     return pd.Series(chosen["item_id"].to_numpy(), index=chosen["item_id"].to_numpy())
 
 
-def side_incidence(
-    lines: BasketLines, trans: np.ndarray, n_trans: int, keys_by_item: pd.Series
-) -> Incidence:
+def side_incidence(lines: BasketLines, trans: np.ndarray, n_trans: int, keys_by_item: pd.Series) -> Incidence:
     """Incidence matrix of one side (grocery or GM) of the pairs."""
     pos = pd.Index(keys_by_item.index).get_indexer(lines.item)
     present = pos >= 0

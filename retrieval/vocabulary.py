@@ -11,14 +11,14 @@ left out, as the PT-name associations do.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Collection, Sequence
 
 import numpy as np
 
 from xpollinate.errors import XPError
-from xpollinate.graphs.state import typed_label
+from xpollinate.records import typed_label
 from xpollinate.retrieval.matcher import SemanticMatcher
 
 
@@ -43,14 +43,17 @@ class GMVocabulary:
     categories: tuple[str, ...] = ()  # each product type's most common catalog category ('' when unknown)
 
     @classmethod
-    def from_matcher(cls, matcher: SemanticMatcher, grocery_pts: Collection[str]) -> "GMVocabulary":
+    def from_matcher(cls, matcher: SemanticMatcher, grocery_pts: Collection[str]) -> GMVocabulary:
         """The indexed GM product types that name no grocery item, with the matcher's PT centroids."""
         items = matcher.index.items
         popularity = items.groupby("product_type")["n_baskets"].sum()
         category = items.groupby("product_type")["category"].agg(lambda s: s.value_counts().index[0])
         ambiguous = set(grocery_pts)
-        chosen = [pt for pt in popularity.sort_values(ascending=False, kind="stable").index
-                  if pt and str(pt).strip() and pt not in ambiguous]
+        chosen = [
+            pt
+            for pt in popularity.sort_values(ascending=False, kind="stable").index
+            if pt and str(pt).strip() and pt not in ambiguous
+        ]
         names: dict[str, str] = {}
         for pt in chosen:  # two codes with one display name: the more purchased keeps it
             names.setdefault(display_name(str(pt)), str(pt))

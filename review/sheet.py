@@ -24,8 +24,21 @@ from xpollinate.ab.tables import BANDS
 from xpollinate.errors import XPError
 from xpollinate.settings import ensure_dir, run_home
 
-SHEET_COLUMNS = ["sheet", "review_id", "anchor_id", "anchor", "theme", "recommendation", "item_id", "item",
-                 "item_product_type", "matched_by", "label", "error_source", "notes"]
+SHEET_COLUMNS = [
+    "sheet",
+    "review_id",
+    "anchor_id",
+    "anchor",
+    "theme",
+    "recommendation",
+    "item_id",
+    "item",
+    "item_product_type",
+    "matched_by",
+    "label",
+    "error_source",
+    "notes",
+]
 RELEVANT = {"1", "y", "yes", "relevant", "true"}
 NOT_RELEVANT = {"0", "n", "no", "not relevant", "irrelevant", "false"}
 SOURCES = ("matching", "expansion", "llm")
@@ -35,7 +48,9 @@ def reviews_dir(home: Path | None = None) -> Path:
     return (home or run_home()) / "reviews"
 
 
-def export_sheet(store: Path, run_id: str, out: Path, per_band: int = 40, seed: int = 0, home: Path | None = None) -> dict[str, Any]:
+def export_sheet(
+    store: Path, run_id: str, out: Path, per_band: int = 40, seed: int = 0, home: Path | None = None
+) -> dict[str, Any]:
     """Write a review sheet of up to `per_band` pairs from each quality band of `run_id`."""
     if per_band < 1:
         raise XPError(f"--per-band must be at least 1, got {per_band}")
@@ -58,14 +73,46 @@ def export_sheet(store: Path, run_id: str, out: Path, per_band: int = 40, seed: 
         w = csv.writer(fh)
         w.writerow(SHEET_COLUMNS)
         for r in sample.itertuples(index=False):
-            w.writerow([sheet_id, r.review_id, r.anchor_id, anchors.get(r.anchor_id, ""), r.theme or "", r.recommendation,
-                        r.item_id, r.item_text, r.product_type, "expansion" if r.expanded else "query", "", "", ""])
-            keys.append({"review_id": r.review_id, "anchor_id": int(r.anchor_id), "item_id": int(r.item_id),
-                         "recommendation": r.recommendation, "expanded": bool(r.expanded), "ce": float(r.ce),
-                         "llm": float(r.llm), "combined": float(r.combined), "band": r.band,
-                         "decision": "drop" if r.band == "Poor" else "keep"})
-    meta = {"sheet": sheet_id, "run_id": run_id, "created_at": time.time(), "per_band": per_band, "seed": seed,
-            "population": {b: int(population.get(b, 0)) for b in BANDS}, "rows": keys}
+            w.writerow(
+                [
+                    sheet_id,
+                    r.review_id,
+                    r.anchor_id,
+                    anchors.get(r.anchor_id, ""),
+                    r.theme or "",
+                    r.recommendation,
+                    r.item_id,
+                    r.item_text,
+                    r.product_type,
+                    "expansion" if r.expanded else "query",
+                    "",
+                    "",
+                    "",
+                ]
+            )
+            keys.append(
+                {
+                    "review_id": r.review_id,
+                    "anchor_id": int(r.anchor_id),
+                    "item_id": int(r.item_id),
+                    "recommendation": r.recommendation,
+                    "expanded": bool(r.expanded),
+                    "ce": float(r.ce),
+                    "llm": float(r.llm),
+                    "combined": float(r.combined),
+                    "band": r.band,
+                    "decision": "drop" if r.band == "Poor" else "keep",
+                }
+            )
+    meta = {
+        "sheet": sheet_id,
+        "run_id": run_id,
+        "created_at": time.time(),
+        "per_band": per_band,
+        "seed": seed,
+        "population": {b: int(population.get(b, 0)) for b in BANDS},
+        "rows": keys,
+    }
     folder = ensure_dir(reviews_dir(home))
     with _atomic(folder / f"{sheet_id}.json") as fh:
         json.dump(meta, fh, indent=1)
@@ -114,7 +161,9 @@ def import_labels(sheet_csv: Path, home: Path | None = None) -> ReviewResult:
         raise XPError(f"review sheet {sheet_csv} has no rows")
     missing = [c for c in ("sheet", "review_id", "label", "error_source") if c not in rows[0]]
     if missing:
-        raise XPError(f"review sheet {sheet_csv} lacks the column(s) {', '.join(missing)}; export a new sheet with `xp review export`")
+        raise XPError(
+            f"review sheet {sheet_csv} lacks the column(s) {', '.join(missing)}; export a new sheet with `xp review export`"
+        )
     sheet_ids = {r["sheet"] for r in rows}
     if len(sheet_ids) != 1:
         raise XPError(f"review sheet {sheet_csv} mixes sheets {sorted(sheet_ids)}")
@@ -149,22 +198,33 @@ def import_labels(sheet_csv: Path, home: Path | None = None) -> ReviewResult:
     agree = frame["relevant"] == keep
     kept = frame[keep]
     flawed = kept[~kept["relevant"]]
-    attribution = {s: float((flawed["source"] == s).mean()) for s in SOURCES} if len(flawed) else {s: 0.0 for s in SOURCES}
+    attribution = (
+        {s: float((flawed["source"] == s).mean()) for s in SOURCES} if len(flawed) else {s: 0.0 for s in SOURCES}
+    )
     if len(flawed):
         attribution["unattributed"] = float((flawed["source"] == "").mean())
     tp = int((frame["relevant"] & keep).sum())
     tn = int((~frame["relevant"] & ~keep).sum())
     fp = int((~frame["relevant"] & keep).sum())
     fn = int((frame["relevant"] & ~keep).sum())
-    by_band = {b: {"n": int((frame["band"] == b).sum()), "relevant": float(frame.loc[frame["band"] == b, "relevant"].mean())}
-               for b in BANDS if (frame["band"] == b).any()}
+    by_band = {
+        b: {"n": int((frame["band"] == b).sum()), "relevant": float(frame.loc[frame["band"] == b, "relevant"].mean())}
+        for b in BANDS
+        if (frame["band"] == b).any()
+    }
     result = ReviewResult(
-        sheet=sheet_id, run_id=meta["run_id"], labelled=len(frame), unlabelled=unlabelled,
+        sheet=sheet_id,
+        run_id=meta["run_id"],
+        labelled=len(frame),
+        unlabelled=unlabelled,
         relevancy_rate=float(kept["relevant"].mean()) if len(kept) else float("nan"),
         relevancy_rate_weighted=_wmean(kept["relevant"], kept["w"]),
-        agreement=float(agree.mean()), agreement_weighted=_wmean(agree, frame["w"]), kappa=_kappa(tp, tn, fp, fn),
+        agreement=float(agree.mean()),
+        agreement_weighted=_wmean(agree, frame["w"]),
+        kappa=_kappa(tp, tn, fp, fn),
         confusion={"relevant & keep": tp, "not relevant & drop": tn, "not relevant & keep": fp, "relevant & drop": fn},
-        error_attribution=attribution, by_band=by_band,
+        error_attribution=attribution,
+        by_band=by_band,
     )
     with _atomic(reviews_dir(home) / f"{sheet_id}.results.json") as fh:
         json.dump(result.as_dict(), fh, indent=1)
@@ -172,7 +232,9 @@ def import_labels(sheet_csv: Path, home: Path | None = None) -> ReviewResult:
 
 
 def _wmean(values: pd.Series, weights: pd.Series) -> float:
-    return float(np.average(values.astype(float), weights=weights)) if len(values) and weights.sum() > 0 else float("nan")
+    return (
+        float(np.average(values.astype(float), weights=weights)) if len(values) and weights.sum() > 0 else float("nan")
+    )
 
 
 def _kappa(tp: int, tn: int, fp: int, fn: int) -> float:

@@ -21,12 +21,12 @@ from starlette.concurrency import run_in_threadpool
 
 from xpollinate.ranking.pool import PoolConfig
 from xpollinate.serving import metrics
-from xpollinate.serving.config import ServeConfig
-from xpollinate.serving.holder import ReloadOutcome, StateHolder
 from xpollinate.serving.batcher import RankerBatcher
 from xpollinate.serving.cart_endpoint import CartEndpoint
+from xpollinate.serving.config import ServeConfig
+from xpollinate.serving.holder import ReloadOutcome, StateHolder
 from xpollinate.serving.recommend import item_xp_view, recommend_cart_batched
-from xpollinate.serving.schemas import CartResponse, ItemXPResponse, Readiness, cart_request_model
+from xpollinate.serving.schemas import CartRequestBase, CartResponse, ItemXPResponse, Readiness, cart_request_model
 
 log = logging.getLogger("xpollinate.serving")
 
@@ -100,11 +100,17 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     async def healthz() -> JSON:
         return JSON({"status": "ok"})
 
-    @app.get("/readyz", summary="Readiness: a state is loaded (503 with the reasons otherwise)", response_model=Readiness)
+    @app.get(
+        "/readyz", summary="Readiness: a state is loaded (503 with the reasons otherwise)", response_model=Readiness
+    )
     async def readyz() -> JSON:
         state = holder.state
-        body = {"ready": state is not None, "reasons": holder.reasons, "state": state.describe() if state else None,
-                "pid": os.getpid()}
+        body = {
+            "ready": state is not None,
+            "reasons": holder.reasons,
+            "state": state.describe() if state else None,
+            "pid": os.getpid(),
+        }
         return JSON(body, status_code=200 if state is not None else 503)
 
     @app.get("/metrics", summary="Prometheus metrics")
@@ -112,24 +118,34 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         payload, content_type = metrics.render()
         return Response(payload, media_type=content_type)
 
-    @app.post("/admin/reload", summary="Re-read changed stores and models now (this worker; every worker's watcher does it too)")
+    @app.post(
+        "/admin/reload",
+        summary="Re-read changed stores and models now (this worker; every worker's watcher does it too)",
+    )
     async def reload() -> JSON:
         outcome = await run_in_threadpool(holder.reload)
         state = holder.state
         return JSON(
-            {"reloaded": outcome.reloaded, "reasons": outcome.reasons, "seconds": round(outcome.seconds, 3),
-             "versions": state.versions if state else None},
+            {
+                "reloaded": outcome.reloaded,
+                "reasons": outcome.reasons,
+                "seconds": round(outcome.seconds, 3),
+                "versions": state.versions if state else None,
+            },
             status_code=200 if outcome.reloaded else 503,
         )
 
     @app.get(
-        "/v1/items/{item_id}/xp", response_model=ItemXPResponse,
+        "/v1/items/{item_id}/xp",
+        response_model=ItemXPResponse,
         summary="Stored item-XP recommendations of an anchor (historical candidates if it has none)",
         responses={404: {"description": "not a catalog item"}, 503: {"description": "not ready"}},
     )
     async def item_xp(
         item_id: Annotated[int, Path(ge=0, le=2**62, description="anchor item id")],
-        k: Annotated[int | None, Query(ge=1, le=config.max_k, description="return at most k (default: all stored)")] = None,
+        k: Annotated[
+            int | None, Query(ge=1, le=config.max_k, description="return at most k (default: all stored)")
+        ] = None,
     ) -> JSON:
         state = holder.state
         if state is None:
@@ -141,13 +157,20 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
             metrics.FALLBACKS.labels("item_historical").inc()
         return JSON(view)
 
-    async def cart(body: CartRequest) -> tuple[int, dict]:  # type: ignore[valid-type]
+    async def cart(body: CartRequestBase) -> tuple[int, dict]:
         """The cart route's work, behind both of its entrances (below): (status, payload)."""
         state = holder.state
         if state is None:
             return 503, _not_ready_body(holder)
         result = await recommend_cart_batched(
-            state, pool_config, batcher, body.item_ids, body.k, body.max_per_pt, body.household_id, body.platform,
+            state,
+            pool_config,
+            batcher,
+            body.item_ids,
+            body.k,
+            body.max_per_pt,
+            body.household_id,
+            body.platform,
         )
         metrics.POOL.observe(result["pool_size"])
         served = result["served_by"]
@@ -172,7 +195,10 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     # FastAPI declares the route (OpenAPI) and can serve it; CartEndpoint answers it first, without FastAPI's
     # per-request machinery. Metrics stay outermost (added last), so they count and time both.
     app.router.add_api_route(
-        "/v1/cart/recommend", cart_recommend, methods=["POST"], response_model=CartResponse,
+        "/v1/cart/recommend",
+        cart_recommend,
+        methods=["POST"],
+        response_model=CartResponse,
         summary="Rank GM recommendations for a live cart (pool -> ranker -> diversified top k)",
         responses={503: {"description": "not ready"}},
     )

@@ -20,8 +20,9 @@ requests with that exception (the caller serves the heuristic); one request's re
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -86,7 +87,7 @@ class RankerBatcher:
     def _run(self, scorer: BatchScorer, group: list[_Waiting]) -> None:
         try:
             results = scorer.score_many([w.request for w in group])
-        except Exception as exc:  # noqa: BLE001 - each request learns of it and falls back on its own
+        except Exception as exc:
             results = [exc] * len(group)
         if self.on_batch is not None:
             self.on_batch(len(group))

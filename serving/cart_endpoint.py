@@ -16,7 +16,8 @@ reaches Starlette's error middleware like any other (a logged 500).
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 
@@ -42,6 +43,11 @@ class CartEndpoint:
             body += message.get("body", b"")
         status, payload = await self.handle(body)
         data = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*_HEADERS, (b"content-length", str(len(data)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*_HEADERS, (b"content-length", str(len(data)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": data})

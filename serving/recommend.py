@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from xpollinate.errors import XPError
 from xpollinate.ranking.diversify import diversify_positions
 from xpollinate.ranking.pool import CandidatePool, PoolConfig, as_ids, build_pool, distinct_in_order
 from xpollinate.ranking.scorer import CartScorer, ScoreRequest
-from xpollinate.serving.batcher import RankerBatcher
+from xpollinate.serving.batcher import BatchScorer, RankerBatcher
 from xpollinate.serving.sources import HISTORICAL, ITEM_XP, POPULAR
 from xpollinate.serving.state import ServingState
 
@@ -33,8 +33,9 @@ def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def _score(scorer: CartScorer, known: np.ndarray, pool: CandidatePool, household_id: int | None,
-           platform: int | None) -> np.ndarray:
+def _score(
+    scorer: CartScorer, known: np.ndarray, pool: CandidatePool, household_id: int | None, platform: int | None
+) -> np.ndarray:
     """The scorer's `score_pool` where it has one (reuses the pool's lookups), else `score` on the pool's ids."""
     score_pool = getattr(scorer, "score_pool", None)
     if score_pool is not None:
@@ -76,8 +77,13 @@ def score_request(state: ServingState, plan: CartPlan, household_id: int | None,
 
 
 def recommend_cart(
-    state: ServingState, pool_config: PoolConfig, item_ids: list[int], k: int, max_per_pt: int,
-    household_id: int | None = None, platform: int | None = None,
+    state: ServingState,
+    pool_config: PoolConfig,
+    item_ids: list[int],
+    k: int,
+    max_per_pt: int,
+    household_id: int | None = None,
+    platform: int | None = None,
 ) -> dict[str, Any]:
     """Pool -> scores -> diversified top k; arrays throughout, Python objects only for the k returned."""
     plan = plan_cart(state, pool_config, item_ids)
@@ -85,16 +91,25 @@ def recommend_cart(
     if len(plan.pool):
         try:
             many = getattr(state.scorer, "score_many", None)
-            scored = many([score_request(state, plan, household_id, platform)])[0] if many is not None else \
-                _score(state.scorer, plan.known, plan.pool, household_id, platform)
+            scored = (
+                many([score_request(state, plan, household_id, platform)])[0]
+                if many is not None
+                else _score(state.scorer, plan.known, plan.pool, household_id, platform)
+            )
         except Exception as exc:  # a faulty model must not fail the request: finish_cart serves the heuristic
             scored = exc
     return finish_cart(state, plan, scored, k, max_per_pt, household_id, platform)
 
 
 async def recommend_cart_batched(
-    state: ServingState, pool_config: PoolConfig, batcher: RankerBatcher, item_ids: list[int], k: int,
-    max_per_pt: int, household_id: int | None = None, platform: int | None = None,
+    state: ServingState,
+    pool_config: PoolConfig,
+    batcher: RankerBatcher,
+    item_ids: list[int],
+    k: int,
+    max_per_pt: int,
+    household_id: int | None = None,
+    platform: int | None = None,
 ) -> dict[str, Any]:
     """`recommend_cart`, with a scorer that can batch (`score_many`) called through the worker's micro-batcher."""
     if not hasattr(state.scorer, "score_many"):
@@ -103,15 +118,22 @@ async def recommend_cart_batched(
     scored: np.ndarray | Exception | None = None
     if len(plan.pool):
         try:
-            scored = await batcher.score(state.scorer, score_request(state, plan, household_id, platform))
+            scored = await batcher.score(
+                cast(BatchScorer, state.scorer), score_request(state, plan, household_id, platform)
+            )
         except Exception as exc:
             scored = exc
     return finish_cart(state, plan, scored, k, max_per_pt, household_id, platform)
 
 
 def finish_cart(
-    state: ServingState, plan: CartPlan, scored: np.ndarray | Exception | None, k: int, max_per_pt: int,
-    household_id: int | None, platform: int | None,
+    state: ServingState,
+    plan: CartPlan,
+    scored: np.ndarray | Exception | None,
+    k: int,
+    max_per_pt: int,
+    household_id: int | None,
+    platform: int | None,
 ) -> dict[str, Any]:
     """Scores (or the ranker's failure: the heuristic answers) -> diversified top k -> the response body."""
     catalog, pool, cart, known = state.data.catalog, plan.pool, plan.cart, plan.known
@@ -136,6 +158,7 @@ def finish_cart(
                 log.error("ranker %s failed; serving the heuristic", state.scorer.name, exc_info=scored)
             fallbacks.append("ranker_error")
             scored, ranker = _score(state.heuristic, known, pool, household_id, platform), state.heuristic.name
+        assert scored is not None  # a non-empty pool is always scored
         scores = scored
         if not state.trained:
             fallbacks.append("no_trained_ranker")
@@ -144,20 +167,28 @@ def finish_cart(
         candidates_path = "+".join(p for p in (ITEM_XP, HISTORICAL) if plan.by_origin[p]) or HISTORICAL
     scores = np.asarray(scores, dtype=np.float64)
     finite = np.flatnonzero(np.isfinite(scores))  # a candidate the ranker cannot represent is never shown
-    picked = finite[diversify_positions(scores[finite], pt_codes[finite].tolist(), k=k, max_per_pt=max_per_pt)] \
-        if len(finite) else finite
+    picked = (
+        finite[diversify_positions(scores[finite], pt_codes[finite].tolist(), k=k, max_per_pt=max_per_pt)]
+        if len(finite)
+        else finite
+    )
     pick_ids = ids[picked].tolist()
     pick_rows = rows[picked].tolist()
     pick_anchors = anchors[picked].tolist() if anchors is not None else [None] * len(pick_ids)
     names, origin_of = catalog.pt_names, plan.origin_of
     items = [
         {
-            "rank": rank, "item_id": item, "score": _finite(score), "product_type": names[code] if code >= 0 else "",
-            "text": catalog.text[row] if row >= 0 else "", "anchor_id": anchor,
+            "rank": rank,
+            "item_id": item,
+            "score": _finite(score),
+            "product_type": names[code] if code >= 0 else "",
+            "text": catalog.text[row] if row >= 0 else "",
+            "anchor_id": anchor,
             "source": POPULAR if anchor is None else origin_of.get(anchor, HISTORICAL),
         }
-        for rank, (item, score, code, row, anchor) in enumerate(zip(
-            pick_ids, scores[picked].tolist(), pt_codes[picked].tolist(), pick_rows, pick_anchors), start=1)
+        for rank, (item, score, code, row, anchor) in enumerate(
+            zip(pick_ids, scores[picked].tolist(), pt_codes[picked].tolist(), pick_rows, pick_anchors), start=1
+        )
     ]
     return {
         "items": items,
@@ -171,8 +202,20 @@ def finish_cart(
     }
 
 
-REC_FIELDS = ("item_id", "item_text", "product_type", "theme", "recommendation", "explanation", "evaluator_score", "ce",
-              "llm", "combined", "band", "source")
+REC_FIELDS = (
+    "item_id",
+    "item_text",
+    "product_type",
+    "theme",
+    "recommendation",
+    "explanation",
+    "evaluator_score",
+    "ce",
+    "llm",
+    "combined",
+    "band",
+    "source",
+)
 
 
 def item_xp_view(state: ServingState, item_id: int, k: int | None = None) -> dict[str, Any] | None:
@@ -186,14 +229,21 @@ def item_xp_view(state: ServingState, item_id: int, k: int | None = None) -> dic
     if stored:
         source = ITEM_XP
         run_id = stored[0].get("run_id")
-        recs = [{"rank": n, **{f: r.get(f) for f in REC_FIELDS}} for n, r in enumerate(stored[:k] if k else stored, start=1)]
+        recs = [
+            {"rank": n, **{f: r.get(f) for f in REC_FIELDS}} for n, r in enumerate(stored[:k] if k else stored, start=1)
+        ]
     elif item_id in state.historical:
         source = HISTORICAL
         top = state.historical.top(item_id, k or 10_000)
         hrows = catalog.rows([i for i, _ in top])
         recs = [
-            {"rank": n, "item_id": i, "item_text": catalog.text[r] if r >= 0 else "",
-             "product_type": catalog.pt_names[catalog.pt_code[r]] if r >= 0 else "", "score": s}
+            {
+                "rank": n,
+                "item_id": i,
+                "item_text": catalog.text[r] if r >= 0 else "",
+                "product_type": catalog.pt_names[catalog.pt_code[r]] if r >= 0 else "",
+                "score": s,
+            }
             for n, ((i, s), r) in enumerate(zip(top, hrows), start=1)
         ]
     else:

@@ -8,7 +8,7 @@ them with orjson (no second validation pass on the hot path).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -20,19 +20,43 @@ ItemId = Annotated[int, Field(ge=0, le=2**62, description="catalog product id")]
 class CartRequestBase(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
+    if TYPE_CHECKING:  # the fields, with this service's limits, are added by cart_request_model
+        item_ids: list[int]
+        household_id: int | None
+        platform: int | None
+        k: int
+        max_per_pt: int
+
 
 def cart_request_model(config: ServeConfig) -> type[CartRequestBase]:
     """`POST /v1/cart/recommend` body with this service's limits (shown in the OpenAPI spec)."""
     return create_model(
         "CartRequest",
         __base__=CartRequestBase,
-        item_ids=(list[ItemId], Field(max_length=config.max_cart, description=(
-            f"the cart's item ids, oldest first (at most {config.max_cart}); unknown ids are ignored and listed"
-        ))),
-        household_id=(int | None, Field(None, ge=0, le=2**62, description="shopper, for persona scores (null: anonymous)")),
-        platform=(int | None, Field(None, ge=0, le=2**62, description="store id of the session (Complete Journey has no web/app platform)")),
+        item_ids=(
+            list[ItemId],
+            Field(
+                max_length=config.max_cart,
+                description=(
+                    f"the cart's item ids, oldest first (at most {config.max_cart}); unknown ids are ignored and listed"
+                ),
+            ),
+        ),
+        household_id=(
+            int | None,
+            Field(None, ge=0, le=2**62, description="shopper, for persona scores (null: anonymous)"),
+        ),
+        platform=(
+            int | None,
+            Field(
+                None, ge=0, le=2**62, description="store id of the session (Complete Journey has no web/app platform)"
+            ),
+        ),
         k=(int, Field(config.default_k, ge=1, le=config.max_k, description="items to return")),
-        max_per_pt=(int, Field(config.max_per_pt, ge=1, le=100, description="at most this many items of one product type")),
+        max_per_pt=(
+            int,
+            Field(config.max_per_pt, ge=1, le=100, description="at most this many items of one product type"),
+        ),
     )
 
 
@@ -42,21 +66,27 @@ class Recommendation(BaseModel):
     score: float | None = Field(description="ranker score (null for a candidate the ranker cannot represent)")
     product_type: str
     text: str
-    anchor_id: int | None = Field(description="the cart item whose candidate list scored this item highest (null: popular)")
+    anchor_id: int | None = Field(
+        description="the cart item whose candidate list scored this item highest (null: popular)"
+    )
     source: Literal["item_xp", "historical", "popular"]
 
 
 class ServedBy(BaseModel):
     candidates: Literal["item_xp", "historical", "item_xp+historical", "popular"]
     ranker: str = Field(description="the scorer that ranked the pool (a trained model's name, heuristic, popularity)")
-    fallbacks: list[str] = Field(description="no_trained_ranker, historical_anchors, empty_cart, no_candidates, ranker_error")
+    fallbacks: list[str] = Field(
+        description="no_trained_ranker, historical_anchors, empty_cart, no_candidates, ranker_error"
+    )
 
 
 class CartResponse(BaseModel):
     items: list[Recommendation]
     served_by: ServedBy
     unknown_item_ids: list[int] = Field(description="cart ids not in the catalog (ignored)")
-    non_anchor_item_ids: list[int] = Field(description="known cart items that are not grocery: in the cart, but no candidates")
+    non_anchor_item_ids: list[int] = Field(
+        description="known cart items that are not grocery: in the cart, but no candidates"
+    )
     anchors: dict[str, list[int]] = Field(description="grocery cart items by the source that answered them")
     pool_size: int
     pool_union: int = Field(description="distinct candidates before the 300 cap")

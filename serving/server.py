@@ -40,15 +40,20 @@ from xpollinate.settings import ensure_dir
 def prepare(config: ServeConfig, say=print) -> Path:
     """Build what the service needs and can compute on its own: the historical candidate table (and its associations)."""
     from xpollinate.catalog.store import DataStore
-    from xpollinate.ranking.candidate_table import build_table
     from xpollinate.retrieval.associations import open_associations
+    from xpollinate.retrieval.candidate_table import build_table
 
     store = DataStore.open(config.home)
     say(f"data build {store.build_id}: association tables")
     assoc = open_associations(store, home=config.home)
     say("historical candidate table (every grocery item ever bought)")
-    return build_table(store, assoc, k=max(config.per_anchor, 30), home=config.home,
-                       tick=lambda n, total: say(f"  {n}/{total} anchors") if n == total or n % 10_000 < 200 else None)
+    return build_table(
+        store,
+        assoc,
+        k=max(config.per_anchor, 30),
+        home=config.home,
+        tick=lambda n, total: say(f"  {n}/{total} anchors") if n == total or n % 10_000 < 200 else None,
+    )
 
 
 def run_server(config: ServeConfig) -> None:
@@ -81,8 +86,13 @@ def run_server(config: ServeConfig) -> None:
 
 
 APP = "xpollinate.serving.app:app_from_env"
-UVICORN: dict[str, Any] = {"loop": "uvloop", "http": "httptools", "access_log": False, "log_level": "info",
-                           "timeout_graceful_shutdown": 10}
+UVICORN: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "access_log": False,
+    "log_level": "info",
+    "timeout_graceful_shutdown": 10,
+}
 BIND_FAILED = 3  # a worker's exit code when it cannot bind (uvicorn's STARTUP_FAILURE)
 STARTUP_S = 10.0  # a worker that dies sooner after its start is not restarted: the server stops
 log = logging.getLogger("xpollinate.serving")
@@ -146,8 +156,13 @@ def supervise(config: ServeConfig) -> int:
                     continue
                 if w.exitcode == BIND_FAILED or time.monotonic() - started[i] < STARTUP_S:
                     # cannot bind, or died while starting: restarting would only loop; say so and stop
-                    log.error("worker %d (pid %s) exited with %s %s: stopping the server", i, w.pid, w.exitcode,
-                              "(cannot bind its socket)" if w.exitcode == BIND_FAILED else "while starting")
+                    log.error(
+                        "worker %d (pid %s) exited with %s %s: stopping the server",
+                        i,
+                        w.pid,
+                        w.exitcode,
+                        "(cannot bind its socket)" if w.exitcode == BIND_FAILED else "while starting",
+                    )
                     code = w.exitcode if w.exitcode and w.exitcode > 0 else 1
                     stop.set()
                     break

@@ -9,7 +9,7 @@ items stay whatever their score, since the baskets are their evidence. The lists
 arrays (`top_arrays`, what the pool reads) and `top` gives the same as tuples.
 
 `LayeredSource` asks the item-XP lists first and, for an anchor with no item-XP entry,
-the precomputed historical table (`ranking.candidate_table.HistoricalSource`). Scores keep
+the precomputed historical table (`retrieval.candidate_table.HistoricalSource`). Scores keep
 the scale of the source that answered (combined in [0, 1] vs shrunk lift); each pooled
 candidate's anchor and source are reported, so a response says which path produced it.
 A serving state compiles it once (`compile`: a `ranking.candidate_index.CandidateIndex`
@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from xpollinate.judges.bands import POOR_BELOW
 from xpollinate.ranking.candidate_index import CandidateIndex
-from xpollinate.ranking.candidate_table import HistoricalSource
 from xpollinate.ranking.catalog_view import CatalogView
-from xpollinate.ranking.pool import AnchorLists
+from xpollinate.retrieval.candidate_lists import AnchorLists
+from xpollinate.retrieval.candidate_table import HistoricalSource
 from xpollinate.xpstore.item_xp_store import ItemXPStore
 
 ITEM_XP, HISTORICAL, POPULAR = "item_xp", "historical", "popular"
@@ -35,7 +36,7 @@ ITEM_XP, HISTORICAL, POPULAR = "item_xp", "historical", "popular"
 class ItemXPLists(AnchorLists):
     """Every anchor's item-XP recommendations, in memory; a `CandidateSource` over them."""
 
-    def __init__(self, recs: dict[int, list[dict[str, Any]]], min_combined: float = 0.4):
+    def __init__(self, recs: dict[int, list[dict[str, Any]]], min_combined: float = POOR_BELOW):
         self.recs = recs
         lists: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for anchor, rows in recs.items():
@@ -48,7 +49,7 @@ class ItemXPLists(AnchorLists):
         super().__init__(lists)
 
     @classmethod
-    def load(cls, path: Path, min_combined: float = 0.4) -> "ItemXPLists":
+    def load(cls, path: Path, min_combined: float = POOR_BELOW) -> ItemXPLists:
         store = ItemXPStore(path)
         try:
             return cls(store.latest_recommendations(), min_combined)
@@ -56,7 +57,7 @@ class ItemXPLists(AnchorLists):
             store.close()
 
     @classmethod
-    def empty(cls) -> "ItemXPLists":
+    def empty(cls) -> ItemXPLists:
         return cls({})
 
     def __len__(self) -> int:

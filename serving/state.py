@@ -23,12 +23,12 @@ import numpy as np
 from xpollinate.catalog.store import DataStore, current_build_id, data_root
 from xpollinate.errors import XPError
 from xpollinate.ranking.artifacts import models_root
-from xpollinate.ranking.candidate_table import HistoricalSource
 from xpollinate.ranking.candidate_index import CandidateIndex
 from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.ranking.persona import PersonaTable
 from xpollinate.ranking.scorer import CartScorer, HeuristicScorer, PopularityScorer, load_ranker
 from xpollinate.retrieval.associations import AssocConfig
+from xpollinate.retrieval.candidate_table import HistoricalSource
 from xpollinate.serving.config import ServeConfig
 from xpollinate.serving.sources import ItemXPLists, LayeredSource, popular_gm
 from xpollinate.xpstore.item_xp_store import store_path
@@ -99,8 +99,9 @@ def historical_table_path(home: Path, build_id: str, per_anchor: int) -> Path | 
     # Full tables only: `<key>-<k>`; a partial one (`<key>-<k>-<anchors hash>`) never stands in for it.
     full = re.compile(rf"^{key}-(\d+)$")
     found = [p for p in root.glob(f"{key}-*/table.parquet") if full.match(p.parent.name)] if root.is_dir() else []
-    deep = [p for p in found if int(full.match(p.parent.name).group(1)) >= per_anchor]
-    return min(deep, key=lambda p: int(full.match(p.parent.name).group(1))) if deep else None
+    depth = {p: int(m.group(1)) for p in found if (m := full.match(p.parent.name))}
+    deep = [p for p, k in depth.items() if k >= per_anchor]
+    return min(deep, key=depth.__getitem__) if deep else None
 
 
 def versions(config: ServeConfig) -> dict[str, str]:
@@ -128,7 +129,9 @@ def _load_data(home: Path) -> DataPart:
     store = DataStore.open(home)
     items = store.items()
     catalog = CatalogView.from_items(items)
-    persona = PersonaTable.build(store.households(), store.baskets(columns=["basket_id", "household_id", "week", "item_ids"]), catalog)
+    persona = PersonaTable.build(
+        store.households(), store.baskets(columns=["basket_id", "household_id", "week", "item_ids"]), catalog
+    )
     return DataPart(store.build_id, catalog, persona, popular_gm(catalog.n_baskets, catalog.is_gm, catalog.item_ids))
 
 
@@ -141,8 +144,9 @@ def _for_serving(trained: CartScorer, config: ServeConfig) -> CartScorer:
     from xpollinate.ranking.neural_scorer import NeuralScorer
 
     if config.fast and isinstance(trained, NeuralScorer) and trained.model.cfg.arch in FAST_ARCHS:
-        return trained.with_model(FastRanker(trained.model, bf16=config.bf16),
-                                  name=f"{trained.name}+fast" + ("-bf16" if config.bf16 else ""))
+        return trained.with_model(
+            FastRanker(trained.model, bf16=config.bf16), name=f"{trained.name}+fast" + ("-bf16" if config.bf16 else "")
+        )
     return trained
 
 
@@ -214,26 +218,38 @@ def load_state(config: ServeConfig, previous: ServingState | None = None) -> Ser
             reasons.append(f"trained ranker: cannot load {models_root(home) / (config.ranker_run or 'CURRENT')}: {exc}")
         else:
             if trained is None and config.ranker_run:
-                reasons.append(f"trained ranker: no saved run {config.ranker_run!r} under {models_root(home)} "
-                               "(`xp ranker use` lists them)")
+                reasons.append(
+                    f"trained ranker: no saved run {config.ranker_run!r} under {models_root(home)} "
+                    "(`xp ranker use` lists them)"
+                )
             elif trained is None and config.ranker == "neural":
-                reasons.append(f"trained ranker: none saved under {models_root(home)}; train one or start with --ranker auto")
+                reasons.append(
+                    f"trained ranker: none saved under {models_root(home)}; train one or start with --ranker auto"
+                )
 
     if reasons or data is None or historical is None or item_xp is None:
         raise NotReadyError(reasons or ["incomplete state"])
     reuse = previous is not None and all(old.get(p) == now[p] for p in ("data", "historical", "item_xp"))
-    source = previous.source if reuse and previous.source.k == config.per_anchor else \
-        LayeredSource(item_xp, historical).compile(data.catalog, config.per_anchor)
+    source = (
+        previous.source
+        if previous is not None and reuse and previous.source.k == config.per_anchor
+        else LayeredSource(item_xp, historical).compile(data.catalog, config.per_anchor)
+    )
     loaded = trained is not None and not (previous and trained is previous.scorer)  # not the previous state's
-    if loaded:
+    if trained is not None and loaded:
         trained = _for_serving(trained, config)
-    if trained is not None and (loaded or source is not previous.source):
+    if trained is not None and (loaded or previous is None or source is not previous.source):
         trained = _with_hot_candidates(trained, source, data.catalog)
     heuristic = HeuristicScorer(data.catalog, source, data.persona, config.per_anchor)
     return ServingState(
-        versions=now, data=data, historical=historical, item_xp=item_xp, source=source,
-        scorer=trained if trained is not None else heuristic, heuristic=heuristic,
-        popularity=PopularityScorer(data.catalog), trained=trained is not None,
+        versions=now,
+        data=data,
+        historical=historical,
+        item_xp=item_xp,
+        source=source,
+        scorer=trained if trained is not None else heuristic,
+        heuristic=heuristic,
+        popularity=PopularityScorer(data.catalog),
+        trained=trained is not None,
         load_seconds=time.perf_counter() - started,
     )
-

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixture_data import make_fixture_source
 from xpollinate.catalog.build import BuildOptions, build
 from xpollinate.catalog.store import DataStore
 from xpollinate.retrieval.catalog_index import build_index
 from xpollinate.retrieval.grocery_filter import GroceryFilter
-
-from tests.fixture_data import make_fixture_source
 
 
 @pytest.fixture(scope="session")

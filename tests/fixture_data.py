@@ -70,8 +70,16 @@ def make_fixture_source(root: Path) -> Path:
     rows.append((1, 100, 10_000, 999, 1, 1.0, 1, start))  # a line whose product is not in the catalog
     lines = pd.DataFrame(
         rows,
-        columns=["household_id", "store_id", "basket_id", "product_id", "quantity", "sales_value", "week",
-                 "transaction_timestamp"],
+        columns=[
+            "household_id",
+            "store_id",
+            "basket_id",
+            "product_id",
+            "quantity",
+            "sales_value",
+            "week",
+            "transaction_timestamp",
+        ],
     )
     for col in ("retail_disc", "coupon_disc", "coupon_match_disc"):
         lines.insert(lines.columns.get_loc("week"), col, 0.0)

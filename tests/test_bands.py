@@ -10,9 +10,16 @@ from xpollinate.judges.bands import Band, band, combined_score, keeps
 @pytest.mark.parametrize(
     ("score", "expected"),
     [
-        (1.0, Band.EXCELLENT), (0.7, Band.EXCELLENT), (0.6998, Band.VERY_GOOD), (0.6, Band.VERY_GOOD),
-        (0.5999, Band.GOOD), (0.5, Band.GOOD), (0.4999, Band.FAIR), (0.4, Band.FAIR),
-        (0.3999, Band.POOR), (0.0, Band.POOR),
+        (1.0, Band.EXCELLENT),
+        (0.7, Band.EXCELLENT),
+        (0.6998, Band.VERY_GOOD),
+        (0.6, Band.VERY_GOOD),
+        (0.5999, Band.GOOD),
+        (0.5, Band.GOOD),
+        (0.4999, Band.FAIR),
+        (0.4, Band.FAIR),
+        (0.3999, Band.POOR),
+        (0.0, Band.POOR),
     ],
 )
 def test_band_boundaries(score: float, expected: Band) -> None:

@@ -5,12 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.fixture_data import N_BASKETS, N_HOUSEHOLDS
 from xpollinate.catalog import build as build_mod
 from xpollinate.catalog import persona
 from xpollinate.catalog.store import DataStore, data_root
 from xpollinate.errors import DataNotBuiltError, SourceDataError, XPError
-
-from tests.fixture_data import N_BASKETS, N_HOUSEHOLDS
 
 
 def test_fixture_store_contents(fixture_store: DataStore) -> None:
@@ -42,7 +41,7 @@ def test_fixture_store_contents(fixture_store: DataStore) -> None:
 def test_households_persona_vector(fixture_store: DataStore) -> None:
     hh = fixture_store.households().set_index("household_id")
     cols = persona.persona_columns()
-    assert list(hh.columns[-len(cols):]) == cols
+    assert list(hh.columns[-len(cols) :]) == cols
     assert hh.loc[1, "persona_age"] == 0.0 and hh.loc[4, "persona_age"] == 1.0
     assert hh.loc[3, "persona_income"] == 1.0
     assert hh.loc[2, "persona_home_ownership__renter"] == 1.0
@@ -91,7 +90,9 @@ def test_missing_store_says_how_to_build(tmp_path: Path) -> None:
         DataStore.open(tmp_path)
 
 
-def test_damaged_store_says_how_to_rebuild(tmp_path: Path, fixture_source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_damaged_store_says_how_to_rebuild(
+    tmp_path: Path, fixture_source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XP_SOURCE_DIR", str(fixture_source))
     store, _ = build_mod.build(home=tmp_path)
     (store.path / "items.parquet").write_bytes(b"not parquet")

@@ -50,11 +50,18 @@ def test_unreviewed_pair_is_an_error_naming_it() -> None:
 
 
 def test_pt_overrides_reclassify_food_filed_under_gm_only() -> None:
-    products = pd.DataFrame({
-        "department": ["DRUG GM", "DRUG GM", "DRUG GM", "DRUG GM"],
-        "product_category": ["CHRISTMAS  SEASONAL", "CHRISTMAS  SEASONAL", "VITAMINS", "KITCHEN GADGETS"],
-        "product_type": ["CANDY BARS (SINGLES)(INCLUDING", "SEASONAL GIFTWRAP", "CANDY BARS (SINGLES)(INCLUDING", None],
-    })
+    products = pd.DataFrame(
+        {
+            "department": ["DRUG GM", "DRUG GM", "DRUG GM", "DRUG GM"],
+            "product_category": ["CHRISTMAS  SEASONAL", "CHRISTMAS  SEASONAL", "VITAMINS", "KITCHEN GADGETS"],
+            "product_type": [
+                "CANDY BARS (SINGLES)(INCLUDING",
+                "SEASONAL GIFTWRAP",
+                "CANDY BARS (SINGLES)(INCLUDING",
+                None,
+            ],
+        }
+    )
     # food in a GM category -> grocery; merchandise beside it stays gm; an excluded category is not touched
     assert classes.classify(products).tolist() == ["grocery", "gm", "excluded", "gm"]
     # without a product type only the category table applies

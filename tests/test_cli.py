@@ -1,7 +1,6 @@
 """The `xp` command line, end to end through the installed console script and Typer's runner."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,8 +44,19 @@ def test_candidates_table_and_json(tmp_path: Path, fixture_home: Path, fixture_s
     out = tmp_path / "coffee.json"
     result = runner.invoke(
         app,
-        ["candidates", "--anchor", "ground coffee", "--min-count", "5", "--pt-min-support", "0", "--top", "5",
-         "--json", str(out)],
+        [
+            "candidates",
+            "--anchor",
+            "ground coffee",
+            "--min-count",
+            "5",
+            "--pt-min-support",
+            "0",
+            "--top",
+            "5",
+            "--json",
+            str(out),
+        ],
         env=_env(fixture_home, fixture_source),
     )
     assert result.exit_code == 0, result.output
@@ -67,7 +77,9 @@ def test_candidates_table_and_json(tmp_path: Path, fixture_home: Path, fixture_s
         (["data", "build", "--weeks", "9-3"], "weeks"),
     ],
 )
-def test_bad_input_exits_2_with_a_message(args: list[str], message: str, fixture_home: Path, fixture_source: Path) -> None:
+def test_bad_input_exits_2_with_a_message(
+    args: list[str], message: str, fixture_home: Path, fixture_source: Path
+) -> None:
     result = runner.invoke(app, args, env=_env(fixture_home, fixture_source))
     assert result.exit_code == 2
     assert message in result.output

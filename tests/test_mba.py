@@ -70,9 +70,7 @@ def test_adjusted_lift_discounts_big_basket_pairs() -> None:
 
 
 def test_window_transactions_group_household_weeks() -> None:
-    baskets = pd.DataFrame(
-        {"household_id": [1, 1, 1, 2], "week": [1, 3, 4, 1], "item_ids": [[10], [20], [30], [10]]}
-    )
+    baskets = pd.DataFrame({"household_id": [1, 1, 1, 2], "week": [1, 3, 4, 1], "item_ids": [[10], [20], [30], [10]]})
     lines = BasketLines.from_baskets(baskets)
     trans, n = transaction_index(lines, "window", 3)
     assert n == 3  # (hh1, weeks 1-3), (hh1, weeks 4-6), (hh2, weeks 1-3)
@@ -113,8 +111,11 @@ def test_matches_mlxtend_on_real_baskets(real_store: DataStore) -> None:
 
 
 def test_full_statistics_on_fixture(fixture_store: DataStore) -> None:
-    tables = compute_statistics(fixture_store.items(), fixture_store.baskets(), AssocConfig(
-        pt_basket=Thresholds(min_count=5), pt_window=Thresholds(min_count=5)))
+    tables = compute_statistics(
+        fixture_store.items(),
+        fixture_store.baskets(),
+        AssocConfig(pt_basket=Thresholds(min_count=5), pt_window=Thresholds(min_count=5)),
+    )
     pt = tables["pt_basket"]
     top = pt[pt["antecedent"] == "GROUND COFFEE"].sort_values("lift", ascending=False).iloc[0]
     assert top["consequent"] == "COFFEE FILTERS" and top["lift"] > 2

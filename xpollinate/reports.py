@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from xpollinate.publish import write_file
+
 Block = tuple[str, str, Any]  # (heading, text, DataFrame | dict[str, DataFrame] | None)
 
 
@@ -48,15 +50,19 @@ class Report:
         return "\n".join(lines)
 
     def html(self) -> str:
-        parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>",
-                 "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-                 "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;"
-                 "font-size:13px}th{background:#f3f3f3}td{text-align:right}td:first-child{text-align:left}</style>",
-                 f"</head><body><h1>{html.escape(self.title)}</h1>"]
+        parts = [
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>",
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+            "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;"
+            "font-size:13px}th{background:#f3f3f3}td{text-align:right}td:first-child{text-align:left}</style>",
+            f"</head><body><h1>{html.escape(self.title)}</h1>",
+        ]
         for caption, png in self.figures:
             data = base64.b64encode(png).decode()
-            parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
-                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+            parts.append(
+                f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+            )
         for heading, text, body in self.blocks:
             parts.append(f"<h2>{html.escape(heading)}</h2>")
             if text:
@@ -116,10 +122,16 @@ def git_commit(cwd: Path | None = None) -> str:
     """The checkout's commit (with '+dirty' when files differ from it), or 'unknown' outside git."""
     where = cwd or Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=where, capture_output=True, text=True,
-                                check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=where, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
@@ -143,20 +155,30 @@ def write_page(report: Report, folder: Path, name: str, command: str | None = No
     earlier run's; each file is written whole to a temporary name and renamed into place. A long
     measurement passes the `commit` it started at (the checkout may move while it runs)."""
     folder.mkdir(parents=True, exist_ok=True)
-    meta = {"command": command or command_line(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "commit": commit or git_commit(), "machine": machine()}
+    meta: dict[str, Any] = {
+        "command": command or command_line(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "commit": commit or git_commit(),
+        "machine": machine(),
+    }
     m = meta["machine"]
-    how = (f"Command: `{meta['command']}`. Run {meta['date']} at commit {meta['commit']} on {m['cpu']}, "
-           f"{m['cores']} cores, {m['memory_gib']} GiB.")
-    page = Report(report.title, [("How this was measured", how, None), *report.blocks], report.figures,
-                  {**report.headline, "run": meta})
+    how = (
+        f"Command: `{meta['command']}`. Run {meta['date']} at commit {meta['commit']} on {m['cpu']}, "
+        f"{m['cores']} cores, {m['memory_gib']} GiB."
+    )
+    page = Report(
+        report.title,
+        [("How this was measured", how, None), *report.blocks],
+        report.figures,
+        {**report.headline, "run": meta},
+    )
     names = []
-    for i, (caption, png) in enumerate(page.figures):
+    for i, (_caption, png) in enumerate(page.figures):
         names.append(f"{name}-figure-{i + 1}.png")
-        _atomic_write(folder / names[-1], png)
-    _atomic_write(folder / f"{name}.md", page.markdown(names).encode())
-    _atomic_write(folder / f"{name}.html", page.html().encode())
-    _atomic_write(folder / f"{name}.json", (json.dumps(page.headline, indent=2, default=_jsonable) + "\n").encode())
+        write_file(folder / names[-1], png)
+    write_file(folder / f"{name}.md", page.markdown(names).encode())
+    write_file(folder / f"{name}.html", page.html().encode())
+    write_file(folder / f"{name}.json", (json.dumps(page.headline, indent=2, default=_jsonable) + "\n").encode())
     return folder / f"{name}.md"
 
 
@@ -166,9 +188,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (np.floating,)):
         return None if np.isnan(value) else float(value)
     return str(value)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

@@ -26,5 +26,7 @@ def ensure_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise XPError(f"cannot create directory {path}: {exc.strerror}. Set {HOME_ENV} to a writable location.") from exc
+        raise XPError(
+            f"cannot create directory {path}: {exc.strerror}. Set {HOME_ENV} to a writable location."
+        ) from exc
     return path

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from xpollinate.errors import XPError
-from xpollinate.graphs.state import ScoredItem
+from xpollinate.records import ScoredItem
 from xpollinate.settings import ensure_dir, run_home
 
 SCHEMA = """
@@ -70,8 +71,21 @@ CREATE INDEX IF NOT EXISTS recs_by_anchor ON recommendations(anchor_id, combined
 """
 
 REC_COLUMNS = (
-    "item_id", "item_text", "product_type", "theme", "recommendation", "explanation", "evaluator_score",
-    "similarity", "expanded", "ce", "llm", "combined", "band", "judge_reasoning", "source",
+    "item_id",
+    "item_text",
+    "product_type",
+    "theme",
+    "recommendation",
+    "explanation",
+    "evaluator_score",
+    "similarity",
+    "expanded",
+    "ce",
+    "llm",
+    "combined",
+    "band",
+    "judge_reasoning",
+    "source",
 )
 
 
@@ -143,8 +157,19 @@ class ItemXPStore:
             db.execute("DELETE FROM anchors WHERE run_id = ? AND anchor_id = ?", (run_id, outcome.anchor_id))
             db.execute(
                 "INSERT INTO anchors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, outcome.anchor_id, outcome.anchor_text, outcome.anchor_pt, status, outcome.error, time.time(),
-                 round(outcome.seconds, 3), len(outcome.results), outcome.scorer_id, json.dumps(outcome.audit, default=str)),
+                (
+                    run_id,
+                    outcome.anchor_id,
+                    outcome.anchor_text,
+                    outcome.anchor_pt,
+                    status,
+                    outcome.error,
+                    time.time(),
+                    round(outcome.seconds, 3),
+                    len(outcome.results),
+                    outcome.scorer_id,
+                    json.dumps(outcome.audit, default=str),
+                ),
             )
             db.executemany(
                 f"INSERT INTO recommendations (run_id, anchor_id, rank, {', '.join(REC_COLUMNS)}) "
@@ -180,7 +205,9 @@ class ItemXPStore:
         return [r[0] for r in self._db.execute("SELECT DISTINCT recommendation FROM recommendations ORDER BY 1")]
 
     def anchor(self, run_id: str, anchor_id: int) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT * FROM anchors WHERE run_id = ? AND anchor_id = ?", (run_id, anchor_id)).fetchone()
+        row = self._db.execute(
+            "SELECT * FROM anchors WHERE run_id = ? AND anchor_id = ?", (run_id, anchor_id)
+        ).fetchone()
         if row is None:
             return None
         out = dict(row)

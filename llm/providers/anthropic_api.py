@@ -54,7 +54,11 @@ class AnthropicProvider:
     supports_logprobs = False  # the Messages API reports no token probabilities
 
     def __init__(
-        self, model: str, base_url: str | None = None, timeout_s: float = 120.0, client: anthropic.Anthropic | None = None
+        self,
+        model: str,
+        base_url: str | None = None,
+        timeout_s: float = 120.0,
+        client: anthropic.Anthropic | None = None,
     ) -> None:
         self.model = model
         self.base_url = base_url
@@ -80,4 +84,3 @@ class AnthropicProvider:
             latency_s=latency,
             model=message.model or self.model,
         )
-

@@ -76,6 +76,8 @@ def classify_sdk_error(exc: Exception, sdk: ModuleType, provider: str, model: st
         return LLMConfigError(f"{provider}: model {model!r} not found: {exc.message}")
     if isinstance(exc, sdk.APIStatusError):
         if exc.status_code == 429 or exc.status_code >= 500 or exc.status_code in (408, 409):
-            return TransientProviderError(f"{provider}: HTTP {exc.status_code}: {exc.message}", retry_after=retry_after(exc))
+            return TransientProviderError(
+                f"{provider}: HTTP {exc.status_code}: {exc.message}", retry_after=retry_after(exc)
+            )
         return ProviderError(f"{provider}: request rejected ({exc.status_code}): {exc.message}")
     return ProviderError(f"{provider}: {type(exc).__name__}: {exc}")

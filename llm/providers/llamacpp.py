@@ -50,7 +50,9 @@ def default_threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
-def load_model(model_id: str, threads: int | None = None, n_ctx: int = 8192, parallel: int = DEFAULT_PARALLEL) -> LoadedModel:
+def load_model(
+    model_id: str, threads: int | None = None, n_ctx: int = 8192, parallel: int = DEFAULT_PARALLEL
+) -> LoadedModel:
     """The process-wide instance of a local model, loading it on first use."""
     threads = threads or default_threads()
     key = (model_id, threads, n_ctx, parallel)
@@ -122,7 +124,11 @@ class LlamaCppProvider:
     supports_logprobs = True
 
     def __init__(
-        self, model: str, threads: int | None = None, n_ctx: int = 8192, parallel: int = DEFAULT_PARALLEL,
+        self,
+        model: str,
+        threads: int | None = None,
+        n_ctx: int = 8192,
+        parallel: int = DEFAULT_PARALLEL,
         cache_prompt: bool = True,
     ) -> None:
         self.model = model

@@ -49,7 +49,11 @@ class OpenAIProvider:
             return {"type": "json_object"}
         return {
             "type": "json_schema",
-            "json_schema": {"name": request.schema_name, "schema": openai_strict_schema(request.schema), "strict": True},
+            "json_schema": {
+                "name": request.schema_name,
+                "schema": openai_strict_schema(request.schema),
+                "strict": True,
+            },
         }
 
     def complete(self, request: ChatRequest) -> Completion:

@@ -10,6 +10,13 @@ from xpollinate.retrieval.twotower.recommend import Recommendations, Recommender
 from xpollinate.retrieval.twotower.training import TrainingData, TrainResult, prepare, train
 
 __all__ = [
-    "EXTENSIONS", "Extensions", "Recommendations", "Recommender", "TrainResult", "TrainingData", "TwoTowerConfig",
-    "prepare", "train",
+    "EXTENSIONS",
+    "Extensions",
+    "Recommendations",
+    "Recommender",
+    "TrainResult",
+    "TrainingData",
+    "TwoTowerConfig",
+    "prepare",
+    "train",
 ]

@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from xpollinate.errors import XPError
+from xpollinate.publish import publish_dir, read_pointer, write_pointer
 from xpollinate.retrieval.twotower.config import TwoTowerConfig
 from xpollinate.settings import ensure_dir, run_home
 
@@ -49,8 +50,17 @@ class SavedModel:
         return torch.load(self.path / "model.pt", map_location="cpu", weights_only=True)
 
 
-def save(cfg: TwoTowerConfig, model: torch.nn.Module, item_vectors: np.ndarray, seen: np.ndarray, tags: np.ndarray | None,
-         manifest: dict[str, Any], home: Path | None = None, name: str | None = None, publish: bool = True) -> Path:
+def save(
+    cfg: TwoTowerConfig,
+    model: torch.nn.Module,
+    item_vectors: np.ndarray,
+    seen: np.ndarray,
+    tags: np.ndarray | None,
+    manifest: dict[str, Any],
+    home: Path | None = None,
+    name: str | None = None,
+    publish: bool = True,
+) -> Path:
     root = ensure_dir(models_dir(home))
     name = name or f"{manifest['build_id']}-{cfg.key()}"
     tmp = root / f".tmp-{name}-{os.getpid()}"
@@ -62,28 +72,21 @@ def save(cfg: TwoTowerConfig, model: torch.nn.Module, item_vectors: np.ndarray, 
     np.save(tmp / "seen.npy", seen.astype(bool))
     if tags is not None:
         np.save(tmp / "tags.npy", tags.astype(np.uint8))
-    full = {**manifest, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "config_key": cfg.key()}
+    full = {**manifest, "created_at": datetime.now(UTC).isoformat(timespec="seconds"), "config_key": cfg.key()}
     (tmp / "manifest.json").write_text(json.dumps(full, indent=2), encoding="utf-8")
     final = root / name
-    old = root / f".old-{name}-{os.getpid()}"
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    publish_dir(tmp, final)
     if publish:
-        pointer = root / f"CURRENT.tmp-{os.getpid()}"
-        pointer.write_text(name + "\n", encoding="utf-8")
-        os.replace(pointer, root / "CURRENT")
+        write_pointer(root, name)
     return final
 
 
 def load(home: Path | None = None, name: str | None = None) -> SavedModel:
     root = models_dir(home)
     if name is None:
-        pointer = root / "CURRENT"
-        if not pointer.is_file():
+        name = read_pointer(root)
+        if name is None:
             raise ModelNotTrainedError(f"no two-tower model under {root}. Run `xp twotower train` first.")
-        name = pointer.read_text(encoding="utf-8").strip()
     path = root / name
     try:
         cfg = TwoTowerConfig.model_validate_json((path / "config.json").read_text(encoding="utf-8"))
@@ -92,5 +95,7 @@ def load(home: Path | None = None, name: str | None = None) -> SavedModel:
         seen = np.load(path / "seen.npy")
         tags = np.load(path / "tags.npy").astype(np.float32) if (path / "tags.npy").is_file() else None
     except (OSError, ValueError) as exc:
-        raise ModelNotTrainedError(f"the two-tower model in {path} is incomplete or unreadable ({exc}); run `xp twotower train` again") from exc
+        raise ModelNotTrainedError(
+            f"the two-tower model in {path} is incomplete or unreadable ({exc}); run `xp twotower train` again"
+        ) from exc
     return SavedModel(path, cfg, vectors, seen, tags, manifest)

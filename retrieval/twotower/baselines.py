@@ -41,7 +41,9 @@ def history_rows(seq: Sequences, baskets: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def previous_purchases(seq: Sequences, baskets: np.ndarray, counts: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
+def previous_purchases(
+    seq: Sequences, baskets: np.ndarray, counts: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> np.ndarray:
     """The household's own items, most often bought first (ties: most recent), then popularity."""
     fallback = _top_allowed(np.argsort(-counts, kind="stable"), allowed, k)
     ranked = np.full((len(baskets), k), -1, np.int64)
@@ -78,15 +80,19 @@ class ItemKNN:
         self.sim = (sp.diags(inv) @ co @ sp.diags(inv)).astype(np.float32).tocsr()
         self.n = n_items
 
-    def rank(self, seq: Sequences, baskets: np.ndarray, counts: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    def rank(
+        self, seq: Sequences, baskets: np.ndarray, counts: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> np.ndarray:
         fallback = _top_allowed(np.argsort(-counts, kind="stable"), allowed, k)
         hists = history_rows(seq, baskets)
         ranked = np.full((len(baskets), k), -1, np.int64)
         for start in range(0, len(baskets), KNN_CHUNK):
             chunk = hists[start : start + KNN_CHUNK]
             indptr = np.r_[0, np.cumsum([len(h) for h in chunk])]
-            h = sp.csr_matrix((np.ones(indptr[-1], np.float32), np.concatenate(chunk) if chunk else [], indptr),
-                              shape=(len(chunk), self.n))
+            h = sp.csr_matrix(
+                (np.ones(indptr[-1], np.float32), np.concatenate(chunk) if chunk else [], indptr),
+                shape=(len(chunk), self.n),
+            )
             scores = (h @ self.sim).toarray()
             if allowed is not None:
                 scores[:, ~allowed] = 0.0

@@ -32,7 +32,7 @@ class Extensions(BaseModel):
     hard_negatives: bool = True
     dual_user: bool = True
 
-    def without(self, name: str) -> "Extensions":
+    def without(self, name: str) -> Extensions:
         if name not in EXTENSIONS:
             raise ValueError(f"unknown extension {name!r}; choose one of {', '.join(EXTENSIONS)}")
         return self.model_copy(update={name: False})
@@ -61,12 +61,14 @@ class TwoTowerConfig(BaseModel):
     gamma: float = Field(0.5, ge=0, le=5.0, description="strength of the popularity prior b_k = -gamma log pi_k")
     prior_alpha: float = Field(1.0, ge=0, description="smoothing of pi_k")
     targets_per_basket: int = Field(2, ge=1, le=100, description="positives sampled per training basket and epoch")
-    test_weeks: int = Field(8, ge=1, le=52, description="the last weeks held out; each household's first basket there is its test basket")
+    test_weeks: int = Field(
+        8, ge=1, le=52, description="the last weeks held out; each household's first basket there is its test basket"
+    )
     seed: int = 13
     extensions: Extensions = Extensions()
 
     @model_validator(mode="after")
-    def _short_fits(self) -> "TwoTowerConfig":
+    def _short_fits(self) -> TwoTowerConfig:
         if self.short_history > self.long_history:
             raise ValueError(f"short_history ({self.short_history}) must not exceed long_history ({self.long_history})")
         return self

@@ -40,12 +40,20 @@ def scope(data: TrainingData, name: str) -> Scope:
             targets.append(rows)
             baskets.append(b)
     allowed = data.items.is_gm if name == "gm" else None
-    return Scope(name, np.array(baskets, np.int64), targets, allowed, int(allowed.sum()) if allowed is not None else data.items.n)
+    return Scope(
+        name, np.array(baskets, np.int64), targets, allowed, int(allowed.sum()) if allowed is not None else data.items.n
+    )
 
 
 @torch.no_grad()
-def user_vectors(model: TwoTower, data: TrainingData, cfg: TwoTowerConfig, baskets: np.ndarray, end: np.ndarray | None = None,
-                 item_vectors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def user_vectors(
+    model: TwoTower,
+    data: TrainingData,
+    cfg: TwoTowerConfig,
+    baskets: np.ndarray,
+    end: np.ndarray | None = None,
+    item_vectors: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """(h_gen, h_next or None) for the histories before `baskets` (or before stream offsets `end`);
     histories are read from `item_vectors` (the saved ones; computed from the model if None)."""
     model.eval()
@@ -62,8 +70,9 @@ def user_vectors(model: TwoTower, data: TrainingData, cfg: TwoTowerConfig, baske
     return gen, (np.concatenate(nexts) if nexts else None)
 
 
-def model_rankings(model: TwoTower, data: TrainingData, cfg: TwoTowerConfig, index: ItemIndex, sc: Scope, k: int
-                   ) -> dict[str, np.ndarray]:
+def model_rankings(
+    model: TwoTower, data: TrainingData, cfg: TwoTowerConfig, index: ItemIndex, sc: Scope, k: int
+) -> dict[str, np.ndarray]:
     """The model's top-k per query: round-robin of GI and NI when dual (plus each alone), else GI."""
     gen, nxt = user_vectors(model, data, cfg, sc.baskets, item_vectors=index.vectors)
     _, gi = index.search(gen, k, sc.allowed)

@@ -3,8 +3,8 @@ the runs behind `xp twotower train|eval`, the benchmark and the README tables.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -22,8 +22,14 @@ Progress = Callable[[str, int, int], None]
 Metrics = dict[str, dict[str, dict[str, float]]]  # scope -> method -> metric -> value
 
 
-def train_and_save(store: DataStore, cfg: TwoTowerConfig, home: Path | None = None, progress: Progress | None = None,
-                   threads: int | None = 1, data: TrainingData | None = None) -> tuple[TrainResult, Path, TrainingData]:
+def train_and_save(
+    store: DataStore,
+    cfg: TwoTowerConfig,
+    home: Path | None = None,
+    progress: Progress | None = None,
+    threads: int | None = 1,
+    data: TrainingData | None = None,
+) -> tuple[TrainResult, Path, TrainingData]:
     """Train on the time split's training baskets and publish the artifact as the model in use."""
     data = data or prepare(store, cfg, home, progress)
     result = train(data, cfg, progress, threads)
@@ -39,12 +45,21 @@ def train_and_save(store: DataStore, cfg: TwoTowerConfig, home: Path | None = No
         "items": int(data.items.n),
         "items_seen_in_training": int(data.seen.sum()),
     }
-    path = artifacts.save(cfg, result.model, result.item_vectors, data.seen, data.tags if cfg.extensions.tags else None, manifest, home)
+    path = artifacts.save(
+        cfg, result.model, result.item_vectors, data.seen, data.tags if cfg.extensions.tags else None, manifest, home
+    )
     return result, path, data
 
 
-def evaluate_model(data: TrainingData, model: TwoTower, cfg: TwoTowerConfig, item_vectors: np.ndarray,
-                   index_kind: IndexKind = "exact", baselines: bool = True, knn: ItemKNN | None = None) -> Metrics:
+def evaluate_model(
+    data: TrainingData,
+    model: TwoTower,
+    cfg: TwoTowerConfig,
+    item_vectors: np.ndarray,
+    index_kind: IndexKind = "exact",
+    baselines: bool = True,
+    knn: ItemKNN | None = None,
+) -> Metrics:
     """Metrics@{5,10,20} of the model (and the baselines) on each scope's held-out next baskets."""
     index = ItemIndex(item_vectors, index_kind)
     index.add_partition(data.items.is_gm)
@@ -60,17 +75,32 @@ def evaluate_model(data: TrainingData, model: TwoTower, cfg: TwoTowerConfig, ite
     return out
 
 
-def ablation(store: DataStore, cfg: TwoTowerConfig, home: Path | None = None, progress: Progress | None = None,
-             threads: int | None = 1, data: TrainingData | None = None) -> Metrics:
+def ablation(
+    store: DataStore,
+    cfg: TwoTowerConfig,
+    home: Path | None = None,
+    progress: Progress | None = None,
+    threads: int | None = 1,
+    data: TrainingData | None = None,
+) -> Metrics:
     """The full model and each extension removed in turn, same data and settings: scope -> variant -> metrics."""
     data = data or prepare(store, cfg, home, progress)
-    variants = [cfg] + [cfg.model_copy(update={"extensions": cfg.extensions.without(e)}) for e in EXTENSIONS if getattr(cfg.extensions, e)]
+    variants = [cfg] + [
+        cfg.model_copy(update={"extensions": cfg.extensions.without(e)})
+        for e in EXTENSIONS
+        if getattr(cfg.extensions, e)
+    ]
     out: Metrics = {name: {} for name in SCOPES}
     for variant in variants:
         label = variant.extensions.label()
-        result = train(data, variant, (lambda s, d, n: progress(f"{label}: {s}", d, n)) if progress else None, threads)
+        result = train(data, variant, _prefixed(progress, label) if progress else None, threads)
         metrics = evaluate_model(data, result.model, variant, result.item_vectors, baselines=False)
         for name in SCOPES:
             first = next(iter(metrics[name].values()))  # the model's main ranking (RR when dual)
             out[name][label] = {**first, "train_seconds": result.seconds}
     return out
+
+
+def _prefixed(progress: Callable[[str, int, int], None], label: str) -> Callable[[str, int, int], None]:
+    """`progress` with each stage name prefixed by the variant's label."""
+    return lambda stage, done, total: progress(f"{label}: {stage}", done, total)

@@ -8,18 +8,16 @@ share ~3k distinct texts. Each distinct text is embedded once by MiniLM
 
 from __future__ import annotations
 
-import hashlib
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from xpollinate.catalog.build import item_text
 from xpollinate.catalog.store import DataStore
-from xpollinate.retrieval.embedder import DEFAULT_MODEL, embed
+from xpollinate.retrieval.embedder import DEFAULT_MODEL, cached_embed
 from xpollinate.settings import ensure_dir
 
 PRICE_BUCKETS = 16
@@ -32,31 +30,20 @@ def content_text(items: pd.DataFrame) -> pd.Series:
     """The embedded text: the catalog's readable text without brand and size."""
     frame = pd.DataFrame(
         {
-            "product_type": items["product_type"], "product_category": items["category"],
-            "department": items["department"], "brand": "", "package_size": "",
+            "product_type": items["product_type"],
+            "product_category": items["category"],
+            "department": items["department"],
+            "brand": "",
+            "package_size": "",
         }
     )
     return item_text(frame)
 
 
 def text_vectors(texts: list[str], cache_dir: Path, progress: Progress | None = None) -> np.ndarray:
-    """MiniLM vectors of `texts` (distinct), computed once and cached as `<hash>.npy` (atomic write)."""
-    key = hashlib.sha256("\n".join([DEFAULT_MODEL, *texts]).encode("utf-8")).hexdigest()[:16]
-    path = ensure_dir(cache_dir) / f"text-{DEFAULT_MODEL}-{key}.npy"
-    if path.is_file():
-        vectors = np.load(path)
-        if vectors.shape[0] == len(texts):
-            return vectors
-    parts = []
-    for start in range(0, len(texts), EMBED_CHUNK):
-        parts.append(embed(texts[start : start + EMBED_CHUNK]))
-        if progress:
-            progress("embedding item texts", min(start + EMBED_CHUNK, len(texts)), len(texts))
-    vectors = np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
-    tmp = path.with_suffix(f".tmp-{os.getpid()}.npy")
-    np.save(tmp, vectors)
-    os.replace(tmp, path)
-    return vectors
+    """MiniLM vectors of `texts` (distinct), computed once and cached on disk."""
+    tick = (lambda done, total: progress("embedding item texts", done, total)) if progress else None
+    return cached_embed(texts, ensure_dir(cache_dir), DEFAULT_MODEL, progress=tick, chunk=EMBED_CHUNK)
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -117,12 +104,17 @@ def item_features(items: pd.DataFrame, cache_dir: Path, progress: Progress | Non
         item_ids=items["item_id"].to_numpy(np.int64),
         text_row=text_row.astype(np.int64),
         text_vectors=vectors,
-        pt=pt, dept=dept, category=cat, price_bucket=bucket,
+        pt=pt,
+        dept=dept,
+        category=cat,
+        price_bucket=bucket,
         item_class=items["item_class"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy(np.int64),
         private_brand=brand,
         is_gm=items["is_gm"].to_numpy(bool),
         subclass=subclass.astype(np.int64),
-        pt_names=pt_names, category_names=cat_names, dept_names=dept_names,
+        pt_names=pt_names,
+        category_names=cat_names,
+        dept_names=dept_names,
     )
 
 

@@ -32,8 +32,15 @@ def set_threads(n: int) -> None:
 class ItemIndex:
     """Inner-product search over float32 item vectors (rows = item rows of the catalog)."""
 
-    def __init__(self, vectors: np.ndarray, kind: IndexKind = "exact", *, hnsw_m: int = 32, ef_construction: int = 80,
-                 ef_search: int = 128) -> None:
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        kind: IndexKind = "exact",
+        *,
+        hnsw_m: int = 32,
+        ef_construction: int = 80,
+        ef_search: int = 128,
+    ) -> None:
         import faiss
 
         if kind not in KINDS:
@@ -44,15 +51,17 @@ class ItemIndex:
         self.n, self.dim = vectors.shape
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.vectors = vectors
+        self.index: faiss.Index
         if kind == "exact":
             self.index = faiss.IndexFlatIP(self.dim)
         else:
-            self.index = faiss.IndexHNSWFlat(self.dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            self.index.hnsw.efConstruction = ef_construction
-            self.index.hnsw.efSearch = ef_search
+            hnsw = faiss.IndexHNSWFlat(self.dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = ef_construction
+            hnsw.hnsw.efSearch = ef_search
+            self.index = hnsw
         self.index.add(vectors)
         self._params = dict(hnsw_m=hnsw_m, ef_construction=ef_construction, ef_search=ef_search)
-        self._partitions: dict[bytes, tuple[np.ndarray, "ItemIndex"]] = {}
+        self._partitions: dict[bytes, tuple[np.ndarray, ItemIndex]] = {}
 
     def add_partition(self, allowed: np.ndarray) -> None:
         """An index of its own (same kind) over the rows of a frequent, selective filter (GM only):
@@ -64,8 +73,9 @@ class ItemIndex:
             rows = np.flatnonzero(allowed)
             self._partitions[key] = (rows, ItemIndex(self.vectors[rows], self.kind, **self._params))  # type: ignore[arg-type]
 
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, overfetch: int = 4
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, overfetch: int = 4
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, rows), each (len(queries), k); rows -1 where fewer than k allowed items exist.
 
         `allowed`: a boolean mask over item rows, applied after search."""
@@ -105,8 +115,15 @@ class ItemIndex:
             fetch = min(self.n, fetch * 2)
         return scores_out, rows_out
 
-    def _exact_subset(self, queries: np.ndarray, slots: np.ndarray, k: int, allowed: np.ndarray | None,
-                      scores_out: np.ndarray, rows_out: np.ndarray) -> None:
+    def _exact_subset(
+        self,
+        queries: np.ndarray,
+        slots: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None,
+        scores_out: np.ndarray,
+        rows_out: np.ndarray,
+    ) -> None:
         """Brute-force inner product over the allowed rows (the last resort of a very selective filter)."""
         rows = np.flatnonzero(allowed) if allowed is not None else np.arange(self.n)
         scores = queries @ self.vectors[rows].T
@@ -116,8 +133,13 @@ class ItemIndex:
             scores_out[slot, : top.shape[1]] = scores[i, top[i]]
 
 
-def recall_at_k(approx: np.ndarray, exact: np.ndarray, approx_scores: np.ndarray | None = None,
-                exact_scores: np.ndarray | None = None, tol: float = 1e-5) -> float:
+def recall_at_k(
+    approx: np.ndarray,
+    exact: np.ndarray,
+    approx_scores: np.ndarray | None = None,
+    exact_scores: np.ndarray | None = None,
+    tol: float = 1e-5,
+) -> float:
     """Mean share of the exact top-k that the approximate search found (padding -1 ignored).
 
     With scores, ties count: an approximate result whose score reaches the exact k-th score

@@ -42,13 +42,15 @@ def info_nce(
     hard (B, H, d) + hard_ids (B, H); prior (N,) indexed by item id (row) or None.
     """
     if user.shape != pos.shape or user.shape[0] != pos_ids.shape[0]:
-        raise ValueError(f"user {tuple(user.shape)}, positives {tuple(pos.shape)} and ids {tuple(pos_ids.shape)} disagree")
+        raise ValueError(
+            f"user {tuple(user.shape)}, positives {tuple(pos.shape)} and ids {tuple(pos_ids.shape)} disagree"
+        )
     blocks = [user @ pos.T / temperature]
     ids = [pos_ids[None, :].expand(len(pos_ids), -1)]
-    if sampled is not None and sampled.shape[0] > 0:
+    if sampled is not None and sampled_ids is not None and sampled.shape[0] > 0:
         blocks.append(user @ sampled.T / temperature)
         ids.append(sampled_ids[None, :].expand(len(pos_ids), -1))
-    if hard is not None and hard.shape[1] > 0:
+    if hard is not None and hard_ids is not None and hard.shape[1] > 0:
         blocks.append(torch.einsum("bd,bhd->bh", user, hard) / temperature)
         ids.append(hard_ids)
     logits, cand = torch.cat(blocks, 1), torch.cat(ids, 1)

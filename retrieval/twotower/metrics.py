@@ -8,26 +8,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from xpollinate.metrics import ndcg
+
 KS = (5, 10, 20)
 
 
-def topk_metrics(ranked: np.ndarray, targets: list[np.ndarray], n_items: int, ks: tuple[int, ...] = KS) -> dict[str, float]:
+def topk_metrics(
+    ranked: np.ndarray, targets: list[np.ndarray], n_items: int, ks: tuple[int, ...] = KS
+) -> dict[str, float]:
     """`ranked` (Q, >=max(ks)) item rows (-1 = empty slot); `targets` one array of relevant rows per query."""
     if len(targets) != len(ranked):
         raise ValueError(f"{len(ranked)} ranked lists but {len(targets)} target sets")
     if ranked.shape[1] < max(ks):
         raise ValueError(f"ranked lists hold {ranked.shape[1]} items; need {max(ks)}")
     out: dict[str, float] = {"queries": float(len(ranked))}
-    discounts = 1.0 / np.log2(np.arange(2, max(ks) + 2))
     hits = np.zeros(ranked.shape[:1] + (max(ks),), bool)
     n_rel = np.array([len(t) for t in targets], np.float64)
     for q, t in enumerate(targets):
         hits[q] = np.isin(ranked[q, : max(ks)], t) & (ranked[q, : max(ks)] >= 0)
+    ideal = (np.arange(max(ks))[None, :] < n_rel[:, None]).astype(np.float64)  # every relevant item first
     for k in ks:
         h = hits[:, :k]
-        ideal = np.array([discounts[: int(min(k, n))].sum() for n in n_rel])
         out[f"Recall@{k}"] = float(np.mean(h.sum(1) / np.maximum(n_rel, 1)))
-        out[f"NDCG@{k}"] = float(np.mean((h * discounts[:k]).sum(1) / np.maximum(ideal, 1e-12)))
+        out[f"NDCG@{k}"] = float(np.mean(ndcg(h, ideal, k)))
         out[f"Hit@{k}"] = float(np.mean(h.any(1)))
         top = ranked[:, :k]
         out[f"Coverage@{k}"] = float(len(np.unique(top[top >= 0])) / max(n_items, 1))

@@ -14,7 +14,7 @@ window as well -> h_next. A household with no history is represented by its demo
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -29,6 +29,17 @@ def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
 
 
 class ItemTower(nn.Module):
+    # buffers: the item feature tables (registered in __init__)
+    text_vectors: torch.Tensor
+    text_row: torch.Tensor
+    pt: torch.Tensor
+    dept: torch.Tensor
+    price_bucket: torch.Tensor
+    item_class: torch.Tensor
+    private_brand: torch.Tensor
+    seen: torch.Tensor
+    tags: torch.Tensor
+
     def __init__(self, items: ItemFeatures, tags: np.ndarray | None, seen: np.ndarray, cfg: TwoTowerConfig) -> None:
         super().__init__()
         ext, h = cfg.extensions, cfg.hidden
@@ -63,8 +74,14 @@ class ItemTower(nn.Module):
             x = x + self.delta(rows) * self.seen[rows]
         if self.tag_proj is not None:
             x = x + self.tag_proj(self.tags[rows])
-        x = (x + self.pt_emb(self.pt[rows]) + self.dept_emb(self.dept[rows]) + self.price_emb(self.price_bucket[rows])
-             + self.class_emb(self.item_class[rows]) + self.brand_emb(self.private_brand[rows]))
+        x = (
+            x
+            + self.pt_emb(self.pt[rows])
+            + self.dept_emb(self.dept[rows])
+            + self.price_emb(self.price_bucket[rows])
+            + self.class_emb(self.item_class[rows])
+            + self.brand_emb(self.private_brand[rows])
+        )
         return nn.functional.normalize(self.head(self.norm(x)), dim=-1)
 
 
@@ -93,8 +110,9 @@ class UserTower(nn.Module):
         count = mask.sum(1, keepdim=True)
         return vecs.sum(1) / count.clamp(min=1.0), torch.log1p(count)
 
-    def forward(self, long_window: torch.Tensor, short_window: torch.Tensor | None, persona: torch.Tensor,
-                lookup: ItemLookup) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, long_window: torch.Tensor, short_window: torch.Tensor | None, persona: torch.Tensor, lookup: ItemLookup
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(h_gen, h_next or None), each L2-normalised."""
         long_bag, n_long = self._bag(long_window, lookup)
         p = self.persona(persona)
@@ -102,12 +120,16 @@ class UserTower(nn.Module):
         if self.next_head is None or short_window is None:
             return h_gen, None
         short_bag, n_short = self._bag(short_window, lookup)
-        h_next = nn.functional.normalize(short_bag + self.next_head(torch.cat([short_bag, long_bag, p, n_short], 1)), dim=-1)
+        h_next = nn.functional.normalize(
+            short_bag + self.next_head(torch.cat([short_bag, long_bag, p, n_short], 1)), dim=-1
+        )
         return h_gen, h_next
 
 
 class TwoTower(nn.Module):
-    def __init__(self, items: ItemFeatures, tags: np.ndarray | None, seen: np.ndarray, n_persona: int, cfg: TwoTowerConfig) -> None:
+    def __init__(
+        self, items: ItemFeatures, tags: np.ndarray | None, seen: np.ndarray, n_persona: int, cfg: TwoTowerConfig
+    ) -> None:
         super().__init__()
         self.items = ItemTower(items, tags, seen, cfg)
         self.users = UserTower(n_persona, cfg)

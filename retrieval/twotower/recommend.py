@@ -37,15 +37,20 @@ class Recommendations:
     items: pd.DataFrame  # rank, item_id, text, product_type, score, is_gm, seen_in_training, source
 
     def to_dict(self) -> dict:
-        return {"household_id": self.household_id, "path": self.path, "history_baskets": self.history_baskets,
-                "items": self.items.to_dict(orient="records")}
+        return {
+            "household_id": self.household_id,
+            "path": self.path,
+            "history_baskets": self.history_baskets,
+            "items": self.items.to_dict(orient="records"),
+        }
 
 
 class Recommender:
     """The saved model, the store's features and an index, loaded once and queried many times."""
 
-    def __init__(self, store: DataStore, home: Path | None = None, name: str | None = None,
-                 index_kind: IndexKind = "exact") -> None:
+    def __init__(
+        self, store: DataStore, home: Path | None = None, name: str | None = None, index_kind: IndexKind = "exact"
+    ) -> None:
         self.data, self.model, self.saved = restore(store, home, name)
         self.index = ItemIndex(self.saved.item_vectors, index_kind)
         self.index.add_partition(self.data.items.is_gm)  # --gm-only searches a GM graph of its own (hnsw)
@@ -67,8 +72,14 @@ class Recommender:
             raise XPError("the filter allows no items (check --gm-only and the allowed list)")
         return mask
 
-    def recommend(self, household_id: int, k: int = 10, gm_only: bool = False, allowed_ids: list[int] | None = None,
-                  as_of_week: int | None = None) -> Recommendations:
+    def recommend(
+        self,
+        household_id: int,
+        k: int = 10,
+        gm_only: bool = False,
+        allowed_ids: list[int] | None = None,
+        as_of_week: int | None = None,
+    ) -> Recommendations:
         if k < 1 or k > 1000:
             raise XPError(f"k={k}: ask for between 1 and 1000 items")
         allowed = self._allowed(gm_only, allowed_ids)
@@ -76,8 +87,14 @@ class Recommender:
         baskets = seq.household_baskets(household_id)
         if len(baskets) == 0:
             rows = popularity(self.data.counts, 1, k, allowed)[0]
-            return self._frame(household_id, "popularity: unknown household (cold start), the most purchased items",
-                               0, rows, np.full(len(rows), np.nan), ["popularity"] * len(rows))
+            return self._frame(
+                household_id,
+                "popularity: unknown household (cold start), the most purchased items",
+                0,
+                rows,
+                np.full(len(rows), np.nan),
+                ["popularity"] * len(rows),
+            )
         if as_of_week is not None:
             baskets = baskets[seq.week[baskets] <= as_of_week] if len(baskets) else baskets
         n_hist = len(baskets)
@@ -86,8 +103,14 @@ class Recommender:
         else:
             first = seq.household_baskets(household_id)[0]
             anchor, end = first, seq.basket_start[first]
-        gen, nxt = user_vectors(self.model, self.data, self.saved.config, np.array([anchor]), end=np.array([end]),
-                                item_vectors=self.saved.item_vectors)
+        gen, nxt = user_vectors(
+            self.model,
+            self.data,
+            self.saved.config,
+            np.array([anchor]),
+            end=np.array([end]),
+            item_vectors=self.saved.item_vectors,
+        )
         if n_hist == 0:
             path = f"demographics only: no purchases up to week {as_of_week}"
         elif n_hist == 1:
@@ -108,7 +131,9 @@ class Recommender:
             path += ", long-term and next-basket lists interleaved round-robin"
         return self._frame(household_id, path, n_hist, rows, scores, source)
 
-    def _frame(self, household_id: int, path: str, n_hist: int, rows: np.ndarray, scores: np.ndarray, source: list[str]) -> Recommendations:
+    def _frame(
+        self, household_id: int, path: str, n_hist: int, rows: np.ndarray, scores: np.ndarray, source: list[str]
+    ) -> Recommendations:
         keep = rows >= 0
         rows = rows[keep]
         frame = self.items.iloc[rows].reset_index(drop=True)

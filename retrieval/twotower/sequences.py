@@ -40,7 +40,9 @@ class Sequences:
     def n_baskets(self) -> int:
         return len(self.basket_start)
 
-    def windows(self, baskets: np.ndarray, length: int, n_baskets: int | None = None, end: np.ndarray | None = None) -> np.ndarray:
+    def windows(
+        self, baskets: np.ndarray, length: int, n_baskets: int | None = None, end: np.ndarray | None = None
+    ) -> np.ndarray:
         """(len(baskets), length) item rows before each basket (or before `end` offsets), most
         recent last, -1 padded; limited to the household's own baskets and, with `n_baskets`,
         to its last n baskets."""
@@ -77,9 +79,15 @@ def load_sequences(store: DataStore, items: ItemFeatures, households: HouseholdF
     new_household = np.r_[True, hh[1:] != hh[:-1]]
     first = np.maximum.accumulate(np.where(new_household, np.arange(len(frame)), 0))
     return Sequences(
-        stream=rows, basket_start=start, basket_end=end, basket_household=households.rows(hh), household_id=hh,
-        basket_id=frame["basket_id"].to_numpy(np.int64), week=frame["week"].to_numpy(np.int64),
-        household_first=first, last_week=int(frame["week"].max()),
+        stream=rows,
+        basket_start=start,
+        basket_end=end,
+        basket_household=households.rows(hh),
+        household_id=hh,
+        basket_id=frame["basket_id"].to_numpy(np.int64),
+        week=frame["week"].to_numpy(np.int64),
+        household_first=first,
+        last_week=int(frame["week"].max()),
     )
 
 

@@ -13,11 +13,11 @@ The table is written atomically to `$XP_HOME/twotower/tags/<llm>.parquet`, and
 
 from __future__ import annotations
 
-import os
+import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ import pandas as pd
 from xpollinate.errors import XPError
 from xpollinate.llm import LLM, Failure
 from xpollinate.prompts.schemas import ATTRIBUTE_TAGS, CategoryTagging
+from xpollinate.publish import write_file, write_pointer
 from xpollinate.settings import ensure_dir, run_home
 
 PROMPT = "attribute_tags@v1"
@@ -46,7 +47,9 @@ def category_rows(items: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for cat, group in frame.groupby("category", sort=True):
         dept = group["department"].mode().iloc[0]
-        weights = group.groupby("product_type")["n_baskets"].sum().add(group.groupby("product_type").size(), fill_value=0)
+        weights = (
+            group.groupby("product_type")["n_baskets"].sum().add(group.groupby("product_type").size(), fill_value=0)
+        )
         pts = [p for p in weights.sort_values(ascending=False).index if p][:EXAMPLE_PTS]
         rows.append({"category": cat, "department": dept, "examples": ", ".join(pts)})
     return pd.DataFrame(rows, columns=["category", "department", "examples"])
@@ -65,15 +68,27 @@ class TagRun:
     failures: int
 
 
-def tag_categories(items: pd.DataFrame, llm: LLM, *, per_call: int = 8, limit: int | None = None,
-                   home: Path | None = None, progress: Progress | None = None) -> TagRun:
+def tag_categories(
+    items: pd.DataFrame,
+    llm: LLM,
+    *,
+    per_call: int = 8,
+    limit: int | None = None,
+    home: Path | None = None,
+    progress: Progress | None = None,
+) -> TagRun:
     """Tag every category (or the `limit` most purchased, for quick runs), `per_call` per request."""
     if per_call < 1 or per_call > 50:
         raise XPError(f"per_call={per_call}: choose between 1 and 50 categories per call")
     cats = category_rows(items)
     if limit is not None:
         pop = items.groupby("category")["n_baskets"].sum()
-        cats = cats.assign(pop=cats["category"].map(pop)).sort_values("pop", ascending=False).head(limit).drop(columns="pop")
+        cats = (
+            cats.assign(pop=cats["category"].map(pop))
+            .sort_values("pop", ascending=False)
+            .head(limit)
+            .drop(columns="pop")
+        )
     records: list[dict] = []
     vocabulary = ", ".join(ATTRIBUTE_TAGS)
     chunks = [cats.iloc[s : s + per_call] for s in range(0, len(cats), per_call)]
@@ -92,14 +107,24 @@ def tag_categories(items: pd.DataFrame, llm: LLM, *, per_call: int = 8, limit: i
         for i, (_, row) in enumerate(chunk.iterrows()):
             tags = got.get(i + 1, [])
             st = status if status == "failure" or tags else "missing"
-            records.append({
-                "category": row["category"], "department": row["department"], "tags": tags, "status": st,
-                "message": message if st == "failure" else ("the answer skipped this number" if st == "missing" else ""),
-                "llm": str(llm.spec), "prompt_sha256": sha,
-            })
+            records.append(
+                {
+                    "category": row["category"],
+                    "department": row["department"],
+                    "tags": tags,
+                    "status": st,
+                    "message": message
+                    if st == "failure"
+                    else ("the answer skipped this number" if st == "missing" else ""),
+                    "llm": str(llm.spec),
+                    "prompt_sha256": sha,
+                }
+            )
         if progress:
             progress("tagging categories", done, len(chunks))
-    table = pd.DataFrame(records, columns=["category", "department", "tags", "status", "message", "llm", "prompt_sha256"])
+    table = pd.DataFrame(
+        records, columns=["category", "department", "tags", "status", "message", "llm", "prompt_sha256"]
+    )
     path = save_tags(table, str(llm.spec), home)
     return TagRun(table, path, len(chunks), failures)
 
@@ -107,12 +132,10 @@ def tag_categories(items: pd.DataFrame, llm: LLM, *, per_call: int = 8, limit: i
 def save_tags(table: pd.DataFrame, llm_spec: str, home: Path | None = None) -> Path:
     root = ensure_dir(tags_dir(home))
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", llm_spec) + ".parquet"
-    tmp = root / f".{name}.tmp-{os.getpid()}"
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, root / name)
-    pointer = root / f"CURRENT.tmp-{os.getpid()}"
-    pointer.write_text(name + "\n", encoding="utf-8")
-    os.replace(pointer, root / "CURRENT")
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    write_file(root / name, buffer.getvalue())
+    write_pointer(root, name)
     return root / name
 
 
@@ -142,4 +165,8 @@ def tag_matrix(item_categories: pd.Series, table: pd.DataFrame) -> np.ndarray:
                 vec[col[t]] = 1.0
         per_cat[cat] = vec
     empty = np.zeros(len(ATTRIBUTE_TAGS), np.float32)
-    return np.stack([per_cat.get(c, empty) for c in item_categories]) if len(item_categories) else np.zeros((0, len(ATTRIBUTE_TAGS)), np.float32)
+    return (
+        np.stack([per_cat.get(c, empty) for c in item_categories])
+        if len(item_categories)
+        else np.zeros((0, len(ATTRIBUTE_TAGS)), np.float32)
+    )

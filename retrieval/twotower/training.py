@@ -8,9 +8,11 @@ persona. Deterministic for a seed (numpy generator + torch seed, single process)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -49,8 +51,13 @@ class TrainingData:
         return self.counts > 0
 
 
-def prepare(store: DataStore, cfg: TwoTowerConfig, home: Path | None = None, progress: Progress | None = None,
-            need_tags: bool | None = None) -> TrainingData:
+def prepare(
+    store: DataStore,
+    cfg: TwoTowerConfig,
+    home: Path | None = None,
+    progress: Progress | None = None,
+    need_tags: bool | None = None,
+) -> TrainingData:
     """Features, sequences and the time split; the tag table is required when the tags extension is on."""
     home = home or run_home()
     items_frame = store.items()
@@ -66,7 +73,10 @@ def prepare(store: DataStore, cfg: TwoTowerConfig, home: Path | None = None, pro
     if cfg.extensions.tags if need_tags is None else need_tags:
         table, path = load_tags(home)
         by_row = items_frame.sort_values("item_id")["category"].fillna("")
-        tags, source = tag_matrix(by_row, table), f"{path.name} ({table['llm'].iloc[0] if len(table) else 'empty'}, {len(table)} categories)"
+        tags, source = (
+            tag_matrix(by_row, table),
+            f"{path.name} ({table['llm'].iloc[0] if len(table) else 'empty'}, {len(table)} categories)",
+        )
     return TrainingData(items, households, seq, split, counts, tags, source, store.build_id)
 
 
@@ -78,8 +88,9 @@ def _basket_positions(seq: Sequences, baskets: np.ndarray) -> np.ndarray:
     return starts + within
 
 
-def user_inputs(data: TrainingData, cfg: TwoTowerConfig, baskets: np.ndarray, end: np.ndarray | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+def user_inputs(
+    data: TrainingData, cfg: TwoTowerConfig, baskets: np.ndarray, end: np.ndarray | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """(long window, next-basket window or None, persona) before `baskets` (or before stream offsets `end`)."""
     seq = data.seq
     long = torch.from_numpy(seq.windows(baskets, cfg.long_history, end=end))
@@ -92,10 +103,14 @@ def user_inputs(data: TrainingData, cfg: TwoTowerConfig, baskets: np.ndarray, en
 
 
 def build_model(data: TrainingData, cfg: TwoTowerConfig) -> TwoTower:
-    return TwoTower(data.items, data.tags if cfg.extensions.tags else None, data.seen, data.households.persona.shape[1], cfg)
+    return TwoTower(
+        data.items, data.tags if cfg.extensions.tags else None, data.seen, data.households.persona.shape[1], cfg
+    )
 
 
-def restore(store: DataStore, home: Path | None = None, name: str | None = None) -> tuple[TrainingData, TwoTower, "SavedModel"]:
+def restore(
+    store: DataStore, home: Path | None = None, name: str | None = None
+) -> tuple[TrainingData, TwoTower, SavedModel]:
     """The saved model with the store's features: (data, model in eval mode, saved artifact)."""
     import dataclasses
 
@@ -123,7 +138,9 @@ class TrainResult:
     examples: int = 0
 
 
-def train(data: TrainingData, cfg: TwoTowerConfig, progress: Progress | None = None, threads: int | None = 1) -> TrainResult:
+def train(
+    data: TrainingData, cfg: TwoTowerConfig, progress: Progress | None = None, threads: int | None = 1
+) -> TrainResult:
     """Train the towers; `threads` sets torch's CPU threads for the run (1 by default: on this shared
     2-core machine one thread ran a training step ~10x faster than two, which spin against other work)."""
     if threads is not None:
@@ -140,7 +157,9 @@ def train(data: TrainingData, cfg: TwoTowerConfig, progress: Progress | None = N
     sparse = [model.items.delta.weight] if model.items.delta is not None else []
     dense = [p for p in model.parameters() if all(p is not q for q in sparse)]
     # the per-item delta table gets sparse gradients (only the rows a batch touches are updated)
-    opts = [torch.optim.Adam(dense, lr=cfg.lr, weight_decay=cfg.weight_decay)] + ([torch.optim.SparseAdam(sparse, lr=cfg.lr)] if sparse else [])
+    opts = [torch.optim.Adam(dense, lr=cfg.lr, weight_decay=cfg.weight_decay)] + (
+        [torch.optim.SparseAdam(sparse, lr=cfg.lr)] if sparse else []
+    )
     train_baskets = data.split.train
     lengths = seq.basket_end[train_baskets] - seq.basket_start[train_baskets]
     started = time.perf_counter()
@@ -162,26 +181,46 @@ def train(data: TrainingData, cfg: TwoTowerConfig, progress: Progress | None = N
                 continue
             long, short, persona = user_inputs(data, cfg, b)
             pos_ids = torch.from_numpy(t)
-            sampled_ids = torch.from_numpy(rng.integers(0, items.n, cfg.sampled_negatives)) if cfg.sampled_negatives else None
+            sampled_ids = (
+                torch.from_numpy(rng.integers(0, items.n, cfg.sampled_negatives)) if cfg.sampled_negatives else None
+            )
             hard_ids = None
             if ext.hard_negatives:
                 sub = items.subclass[t]
                 r = (rng.random((len(t), cfg.hard_negatives)) * sub_count[sub][:, None]).astype(np.int64)
                 hard_ids = torch.from_numpy(order[sub_start[sub][:, None] + r])
             # one item-tower pass over the distinct items of histories, positives and negatives
-            parts = [pos_ids] + ([sampled_ids] if sampled_ids is not None else []) + ([hard_ids.reshape(-1)] if hard_ids is not None else [])
+            parts = (
+                [pos_ids]
+                + ([sampled_ids] if sampled_ids is not None else [])
+                + ([hard_ids.reshape(-1)] if hard_ids is not None else [])
+            )
             history = [long.reshape(-1)] + ([short.reshape(-1)] if short is not None else [])
             uniq = torch.unique(torch.cat(parts + history).clamp(min=0))
             table = model.items(uniq)
-            h_gen, h_next = model.users(long, short, persona, lambda rows: table[torch.searchsorted(uniq, rows)])
+            h_gen, h_next = model.users(
+                long, short, persona, lambda rows, table=table, uniq=uniq: table[torch.searchsorted(uniq, rows)]
+            )
             vecs = table[torch.searchsorted(uniq, torch.cat(parts))]
             pos = vecs[: len(t)]
             sampled = vecs[len(t) : len(t) + len(sampled_ids)] if sampled_ids is not None else None
-            hard = vecs[len(vecs) - hard_ids.numel() :].reshape(len(t), cfg.hard_negatives, -1) if hard_ids is not None else None
-            kw = dict(temperature=cfg.temperature, prior=prior, sampled=sampled, sampled_ids=sampled_ids, hard=hard, hard_ids=hard_ids)
-            loss = info_nce(h_gen, pos, pos_ids, **kw)
+            hard = (
+                vecs[len(vecs) - hard_ids.numel() :].reshape(len(t), cfg.hard_negatives, -1)
+                if hard_ids is not None
+                else None
+            )
+            loss_of = partial(
+                info_nce,
+                temperature=cfg.temperature,
+                prior=prior,
+                sampled=sampled,
+                sampled_ids=sampled_ids,
+                hard=hard,
+                hard_ids=hard_ids,
+            )
+            loss = loss_of(h_gen, pos, pos_ids)
             if h_next is not None:
-                loss = loss + info_nce(h_next, pos, pos_ids, **kw)
+                loss = loss + loss_of(h_next, pos, pos_ids)
             for opt in opts:
                 opt.zero_grad(set_to_none=True)
             loss.backward()

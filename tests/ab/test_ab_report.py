@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-
 import shutil
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.batch.scripted_parts import ScriptedParts, job
 from xpollinate.ab import build_report, load_run, parse_arm
 from xpollinate.ab.stats import paired_bootstrap
 from xpollinate.batch.anchors import select_anchors
@@ -22,18 +22,27 @@ from xpollinate.cli.main import app
 from xpollinate.errors import XPError
 from xpollinate.xpstore.item_xp_store import ItemXPStore
 
-from tests.batch.scripted_parts import ScriptedParts, job
-
 
 def test_arm_spec() -> None:
     arm = parse_arm("A", "theme,theme@v1,theme_recs@v1,llm=local-small")
-    assert (arm.kind, arm.prompts.theme, arm.prompts.recommend, arm.llm) == ("theme", "theme@v1", "theme_recs@v1", "local-small")
+    assert (arm.kind, arm.prompts.theme, arm.prompts.recommend, arm.llm) == (
+        "theme",
+        "theme@v1",
+        "theme_recs@v1",
+        "local-small",
+    )
     with pytest.raises(XPError, match=r"arm B: prompt 'naive@v3' does not exist; naive has naive@v1"):
         parse_arm("B", "naive,naive@v3")
     with pytest.raises(XPError, match="must start with a graph"):
         parse_arm("A", "theme@v1")
     paper = parse_arm("A", "theme,plan=paper,evaluator_mode=batched,match_k=1,expand=0").config()
-    assert (paper.plan, paper.grounding, paper.evaluator_mode, paper.match_k, paper.expand) == ("paper", "free", "batched", 1, 0)
+    assert (paper.plan, paper.grounding, paper.evaluator_mode, paper.match_k, paper.expand) == (
+        "paper",
+        "free",
+        "batched",
+        1,
+        0,
+    )
     assert paper.prompts.recommend == "theme_recs@v2"
     assert parse_arm("B", "theme,grounding=free").config().prompts.recommend == "pick_free@v1"
     with pytest.raises(XPError, match="'colour' is not a setting"):
@@ -72,8 +81,17 @@ def test_report_tables_and_statistics(ab_home: tuple[Path, str, str]) -> None:
     groups = DataStore.open(home).items().set_index("item_id")["department"]
     rep = build_report(a, b, groups, historical={11, 13}, n_boot=2000)
     md = rep.markdown()
-    for heading in ("Table 1", "Table 2", "Tables 3-4", "Table 5", "Table 6", "Tables 9-14", "Table 7", "Judge order effects",
-                    "Paired comparison"):
+    for heading in (
+        "Table 1",
+        "Table 2",
+        "Tables 3-4",
+        "Table 5",
+        "Table 6",
+        "Tables 9-14",
+        "Table 7",
+        "Judge order effects",
+        "Paired comparison",
+    ):
         assert heading in md
     assert rep.headline["n"] == len(a.anchors) == len(b.anchors)
     ci = rep.headline["ci"]
@@ -87,9 +105,25 @@ def test_report_tables_and_statistics(ab_home: tuple[Path, str, str]) -> None:
 def test_ab_compare_cli(ab_home: tuple[Path, str, str], tmp_path: Path) -> None:
     home, run_a, run_b = ab_home
     env = {"XP_HOME": str(home)}
-    res = CliRunner().invoke(app, ["ab", "--compare", run_a, run_b, "--no-coverage", "--bootstrap", "500",
-                                   "--out", str(tmp_path / "rep"), "--results", str(tmp_path / "results"), "--name", "demo"],
-                             env=env)
+    res = CliRunner().invoke(
+        app,
+        [
+            "ab",
+            "--compare",
+            run_a,
+            run_b,
+            "--no-coverage",
+            "--bootstrap",
+            "500",
+            "--out",
+            str(tmp_path / "rep"),
+            "--results",
+            str(tmp_path / "results"),
+            "--name",
+            "demo",
+        ],
+        env=env,
+    )
     assert res.exit_code == 0, res.output
     # the results page: one page per comparison, named as asked, with its headline numbers and how it was made
     page = json.loads((tmp_path / "results" / "ab-demo.json").read_text())
@@ -100,7 +134,10 @@ def test_ab_compare_cli(ab_home: tuple[Path, str, str], tmp_path: Path) -> None:
     assert (tmp_path / "results" / "ab-demo-figure-1.png").read_bytes()[:4] == b"\x89PNG"
     assert "mean combined per anchor: A" in res.output and "95% CI" in res.output
     md = (tmp_path / "rep" / "report.md").read_text()
-    assert "Table 1: mean combined score per category" in md and "![band distribution](figure-1-band-distribution.png)" in md
+    assert (
+        "Table 1: mean combined score per category" in md
+        and "![band distribution](figure-1-band-distribution.png)" in md
+    )
     assert (tmp_path / "rep" / "figure-1-band-distribution.png").read_bytes()[:4] == b"\x89PNG"
     missing = CliRunner().invoke(app, ["ab", "--compare", run_a, "nosuch"], env=env)
     assert missing.exit_code == 2 and "no run 'nosuch'" in missing.output and run_a in missing.output

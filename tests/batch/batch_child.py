@@ -8,12 +8,11 @@ import json
 import sys
 from pathlib import Path
 
+from tests.batch.scripted_parts import ScriptedParts, anchors, job
 from xpollinate.batch.driver import run_batch
 from xpollinate.batch.executors import LocalExecutor
 from xpollinate.batch.jobs import shared_parts
 from xpollinate.xpstore.item_xp_store import ItemXPStore
-
-from tests.batch.scripted_parts import ScriptedParts, anchors, job
 
 
 def main(home: Path, n: int, delay: float) -> None:
@@ -21,8 +20,15 @@ def main(home: Path, n: int, delay: float) -> None:
     store = ItemXPStore(home / "xp.sqlite")
     summary = run_batch([job(parts)], anchors(n), LocalExecutor(2), store, show_progress=False).summary
     provider = shared_parts(parts).llm.provider
-    print(json.dumps({"calls": sum(provider.calls.values()), "done": summary.done,  # type: ignore[attr-defined]
-                      "skipped": summary.skipped_finished}))
+    print(
+        json.dumps(
+            {
+                "calls": sum(provider.calls.values()),
+                "done": summary.done,  # type: ignore[attr-defined]
+                "skipped": summary.skipped_finished,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

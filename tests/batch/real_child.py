@@ -27,9 +27,22 @@ def main(home: Path, n: int, spec: str) -> None:
     anchors = select_anchors(store.items(), top=n, distinct_pts=True).anchors
     xp_store = ItemXPStore(home / "item_xp.sqlite")
     s = run_batch([job], anchors, LocalExecutor(1), xp_store, show_progress=False).summary
-    print(json.dumps({"requests": s.usage["requests"], "calls": s.usage["calls"], "cache_hits": s.usage["cache_hits"],
-                      "done": s.done, "failed": s.failed, "skipped": s.skipped_finished, "run_id": job.run_id,
-                      "out_of_catalog": s.out_of_catalog, "copied": s.recs_copied, "failures": s.usage["failures"]}))
+    print(
+        json.dumps(
+            {
+                "requests": s.usage["requests"],
+                "calls": s.usage["calls"],
+                "cache_hits": s.usage["cache_hits"],
+                "done": s.done,
+                "failed": s.failed,
+                "skipped": s.skipped_finished,
+                "run_id": job.run_id,
+                "out_of_catalog": s.out_of_catalog,
+                "copied": s.recs_copied,
+                "failures": s.usage["failures"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,21 +8,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.graphs.scripted import scripted_llm
+from tests.graphs.test_item_xp_graph import KeywordMatcher, OverlapScorer, script
 from xpollinate.batch.jobs import BatchJob
 from xpollinate.cache import ResponseCache
 from xpollinate.graphs.item_xp import GraphKind, ItemXPConfig, ItemXPDeps
-from xpollinate.graphs.state import Anchor
-
-from tests.graphs.scripted import scripted_llm
-from tests.graphs.test_item_xp_graph import KeywordMatcher, OverlapScorer, script
+from xpollinate.records import Anchor
 
 PTS = ["GROUND COFFEE", "GROUND COFFEE", "HOT DOG BUNS", "GROUND COFFEE", "FLUID MILK", "HOT DOG BUNS"]
 
 
 def anchors(n: int) -> list[Anchor]:
     """n grocery anchors whose product types repeat (so PT-level judge verdicts are shared)."""
-    return [Anchor(item_id=1000 + i, text=f"Anchor {i} ({PTS[i % len(PTS)].title()})", product_type=PTS[i % len(PTS)],
-                   category="TEST") for i in range(n)]
+    return [
+        Anchor(
+            item_id=1000 + i,
+            text=f"Anchor {i} ({PTS[i % len(PTS)].title()})",
+            product_type=PTS[i % len(PTS)],
+            category="TEST",
+        )
+        for i in range(n)
+    ]
 
 
 class FailingMatcher(KeywordMatcher):
@@ -65,13 +71,27 @@ class ScriptedParts:
         if self.separate_judge:
             judge, provider = scripted_llm(answer, cache=ResponseCache(Path(self.cache_dir)))
             provider.model = "judge-1"
-        return ItemXPDeps(llm=llm, matcher=FailingMatcher() if self.broken else KeywordMatcher(), scorer=OverlapScorer(),
-                          judge_llm=judge)
+        return ItemXPDeps(
+            llm=llm,
+            matcher=FailingMatcher() if self.broken else KeywordMatcher(),
+            scorer=OverlapScorer(),
+            judge_llm=judge,
+        )
 
 
-def job(parts: ScriptedParts, kind: GraphKind = "theme", config: ItemXPConfig | None = None, data_build: str = "b1",
-        run_id: str | None = None) -> BatchJob:
+def job(
+    parts: ScriptedParts,
+    kind: GraphKind = "theme",
+    config: ItemXPConfig | None = None,
+    data_build: str = "b1",
+    run_id: str | None = None,
+) -> BatchJob:
     config = config or ItemXPConfig(plan="paper", history_pts=0)
-    settings = {"graph": kind, "llm": "scripted:script-1", "config": config.model_dump(mode="json"),
-                "data_build": data_build, "scorer": "test:overlap"}
+    settings = {
+        "graph": kind,
+        "llm": "scripted:script-1",
+        "config": config.model_dump(mode="json"),
+        "data_build": data_build,
+        "scorer": "test:overlap",
+    }
     return BatchJob(run_id or f"{kind}-{config.prompts.theme}-{data_build}", kind, config, parts, settings)

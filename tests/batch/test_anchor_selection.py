@@ -92,8 +92,11 @@ def test_cli_bad_input(fixture_home: Path, tmp_path: Path) -> None:
     assert version.exit_code == 2 and "theme has theme@v1, theme@v2" in version.output
     both = runner.invoke(app, ["batch", "--top", "1", "--category", "coffee"], env=env)
     assert both.exit_code == 2 and "exactly one anchor source" in both.output
-    for opts, message in ((["--executor", "ray"], "choose local or dask"), (["--concurrency", "0"], "at least 1"),
-                          (["--match-k", "0"], "--match-k")):
+    for opts, message in (
+        (["--executor", "ray"], "choose local or dask"),
+        (["--concurrency", "0"], "at least 1"),
+        (["--match-k", "0"], "--match-k"),
+    ):
         res = runner.invoke(app, ["batch", "--top", "1", *opts], env=env)
         assert res.exit_code == 2 and message in res.output, res.output
     blocked = tmp_path / "file"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.batch.test_batch_scripted import store_consistent
 from xpollinate.batch.anchors import select_anchors
 from xpollinate.batch.driver import run_batch
 from xpollinate.batch.executors import LocalExecutor
@@ -21,6 +22,7 @@ from xpollinate.cache import ResponseCache
 from xpollinate.catalog.store import DataStore
 from xpollinate.cli.main import app
 from xpollinate.graphs.item_xp import ItemXPConfig, ItemXPDeps
+from xpollinate.graphs.matching import CatalogMatcher
 from xpollinate.judges.cross_encoder import FallbackScorer
 from xpollinate.llm import get_llm
 from xpollinate.retrieval.catalog_index import IndexScope, build_index
@@ -28,10 +30,16 @@ from xpollinate.retrieval.grocery_filter import GroceryFilter
 from xpollinate.retrieval.matcher import SemanticMatcher
 from xpollinate.xpstore.item_xp_store import ItemXPStore
 
-from tests.batch.test_batch_scripted import store_consistent
-
-SUBSET = ("COFFEE FILTERS", "CHARCOAL AND LIGHTER FLUID", "BATTERIES", "FD WRAPS/BAGS/TRSH BG", "PAPER TOWELS",
-          "KITCHEN GADGETS", "DISHWASH DETERGENTS", "CANDLES/ACCESSORIES")
+SUBSET = (
+    "COFFEE FILTERS",
+    "CHARCOAL AND LIGHTER FLUID",
+    "BATTERIES",
+    "FD WRAPS/BAGS/TRSH BG",
+    "PAPER TOWELS",
+    "KITCHEN GADGETS",
+    "DISHWASH DETERGENTS",
+    "CANDLES/ACCESSORIES",
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,7 @@ class RealSubsetParts:
         store = DataStore.open(home)
         return ItemXPDeps(
             llm=get_llm("local-small", cache=ResponseCache(home / "cache" / "llm")),
-            matcher=SemanticMatcher.open(store, scope=IndexScope(categories=SUBSET), home=home),
+            matcher=CatalogMatcher(SemanticMatcher.open(store, scope=IndexScope(categories=SUBSET), home=home)),
             scorer=FallbackScorer(),
             grocery_filter=GroceryFilter.for_store(store, home=home),
         )
@@ -56,9 +64,15 @@ def test_smollm2_batch_on_real_slice(real_home: Path, tmp_path: Path) -> None:
     store = DataStore.open(home)
     build_index(store, scope=IndexScope(categories=SUBSET), home=home)
     anchors = select_anchors(store.items(), top=1).anchors
-    config = ItemXPConfig(naive_n=3, match_k=1, expand=0, workers=1)
-    settings = {"graph": "naive", "llm": "local:smollm2-135m-instruct", "config": config.model_dump(mode="json"),
-                "data_build": store.build_id, "scorer": "fallback:minilm-cosine@v1", "index": list(SUBSET)}
+    config = ItemXPConfig(plan="paper", history_pts=0, naive_n=3, match_k=1, expand=0, workers=1)
+    settings = {
+        "graph": "naive",
+        "llm": "local:smollm2-135m-instruct",
+        "config": config.model_dump(mode="json"),
+        "data_build": store.build_id,
+        "scorer": "fallback:minilm-cosine@v1",
+        "index": list(SUBSET),
+    }
     job = BatchJob("naive-real-subset", "naive", config, RealSubsetParts(str(home)), settings)
     xp_store = ItemXPStore(home / "item_xp.sqlite")
     s = run_batch([job], anchors, LocalExecutor(1), xp_store, show_progress=False).summary
@@ -87,8 +101,25 @@ def test_xp_batch_cli_smollm2_full_index(real_home: Path, tmp_path: Path) -> Non
     shutil.copytree(real_home / "data", home / "data")
     env = {"XP_HOME": str(home)}
     assert CliRunner().invoke(app, ["index", "build"], env=env).exit_code == 0
-    args = ["batch", "--top", "2", "--distinct-pts", "--graph", "theme", "--evaluator", "batched", "--match-k", "1",
-            "--expand", "0", "--llm", "local-small", "--concurrency", "1", "--quiet"]
+    args = [
+        "batch",
+        "--top",
+        "2",
+        "--distinct-pts",
+        "--graph",
+        "theme",
+        "--evaluator",
+        "batched",
+        "--match-k",
+        "1",
+        "--expand",
+        "0",
+        "--llm",
+        "local-small",
+        "--concurrency",
+        "1",
+        "--quiet",
+    ]
     first = CliRunner().invoke(app, args, env=env)
     assert first.exit_code == 0, first.output
     assert "anchors done / failed" in first.output and "cache hits" in first.output

@@ -8,18 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.batch.scripted_parts import ScriptedParts, anchors, job
 from xpollinate.batch.driver import check_writable, run_batch
 from xpollinate.batch.executors import LocalExecutor
 from xpollinate.batch.jobs import shared_parts
 from xpollinate.batch.scored import as_dicts
 from xpollinate.errors import XPError
-from xpollinate.graphs.item_xp import ItemXPConfig
+from xpollinate.graphs.item_xp import ItemXPConfig, build_graph
 from xpollinate.graphs.runner import run_anchor
-from xpollinate.graphs.item_xp import build_graph
-from xpollinate.graphs.state import Anchor
+from xpollinate.records import Anchor
 from xpollinate.xpstore.item_xp_store import ItemXPStore
-
-from tests.batch.scripted_parts import ScriptedParts, anchors, job
 
 
 def store_consistent(path: Path) -> None:
@@ -52,7 +50,9 @@ def test_batch_runs_resumes_and_shares_judge_verdicts(tmp_path: Path) -> None:
 
     # the stored outcome equals a plain run_anchor of the same anchor (one pipeline)
     deps = shared_parts(parts)
-    plain, _ = run_anchor(build_graph("theme", deps, ItemXPConfig(plan="paper", history_pts=0)), deps.llm, anchors(6)[0])
+    plain, _ = run_anchor(
+        build_graph("theme", deps, ItemXPConfig(plan="paper", history_pts=0)), deps.llm, anchors(6)[0]
+    )
     stored = store.recommendations(anchors(6)[0].item_id, batch.run_id)
     assert [(r["item_id"], r["combined"]) for r in stored] == [(r.item_id, r.combined) for r in plain.results]
     audit = store.anchor(batch.run_id, anchors(6)[0].item_id)["audit"]
@@ -69,8 +69,10 @@ def test_batch_runs_resumes_and_shares_judge_verdicts(tmp_path: Path) -> None:
 def test_failures_are_recorded_per_anchor_and_the_batch_goes_on(tmp_path: Path) -> None:
     parts = ScriptedParts(str(tmp_path / "cache"), broken=True)
     store = ItemXPStore(tmp_path / "xp.sqlite")
-    items = anchors(3) + [Anchor(item_id=7, text="Garbage Anchor", product_type="GROUND COFFEE"),
-                          Anchor(item_id=8, text="Explode Anchor", product_type="GROUND COFFEE")]
+    items = anchors(3) + [
+        Anchor(item_id=7, text="Garbage Anchor", product_type="GROUND COFFEE"),
+        Anchor(item_id=8, text="Explode Anchor", product_type="GROUND COFFEE"),
+    ]
     batch = job(parts)
     s = run_batch([batch], items, LocalExecutor(2), store, show_progress=False).summary
     assert (s.done, s.failed) == (3, 2)
@@ -101,7 +103,9 @@ def test_incremental_skips_unchanged_anchors_only(tmp_path: Path) -> None:
     # a changed prompt version: every anchor runs again
     from xpollinate.batch.prompt_refs import prompt_set
 
-    changed = job(parts, config=ItemXPConfig(plan="paper", history_pts=0, prompts=prompt_set(["theme@v1"])), data_build="week2")
+    changed = job(
+        parts, config=ItemXPConfig(plan="paper", history_pts=0, prompts=prompt_set(["theme@v1"])), data_build="week2"
+    )
     changed.settings["prompt_hashes"] = {"theme": "v1-hash"}
     s2 = run_batch([changed], anchors(6), LocalExecutor(2), store, show_progress=False, incremental=True).summary
     assert (s2.skipped_unchanged, s2.attempted) == (0, 6)
@@ -155,13 +159,15 @@ def test_a_separate_judge_model_judges_and_is_counted(tmp_path: Path) -> None:
 
 def test_a_catalog_item_without_product_type_is_judged(tmp_path: Path) -> None:
     """Real GM items can lack a product type; the judge then sees the item's own text instead of failing."""
-    from xpollinate.graphs.state import Match
 
     from tests.graphs.test_item_xp_graph import KeywordMatcher
 
     class NoPT(KeywordMatcher):
         def match_recommendations(self, texts, k, expand):  # type: ignore[no-untyped-def]
-            return [[m.model_copy(update={"product_type": ""}) for m in hits] for hits in super().match_recommendations(texts, k, expand)]
+            return [
+                [m.model_copy(update={"product_type": ""}) for m in hits]
+                for hits in super().match_recommendations(texts, k, expand)
+            ]
 
     parts = ScriptedParts(str(tmp_path / "cache"))
     deps = shared_parts(parts)

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.batch.scripted_parts import ScriptedParts, anchors, job
+from tests.batch.test_batch_scripted import store_consistent
 from xpollinate.batch.driver import run_batch
 from xpollinate.batch.executors import DaskExecutor, LocalExecutor
 from xpollinate.xpstore.item_xp_store import ItemXPStore
-
-from tests.batch.scripted_parts import ScriptedParts, anchors, job
-from tests.batch.test_batch_scripted import store_consistent
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +32,9 @@ def test_dask_local_cluster_matches_local_executor(tmp_path: Path, monkeypatch: 
         dist = job(ScriptedParts(str(tmp_path / "cache-dask")))
         s = run_batch([dist], items, executor, store, show_progress=False).summary
         assert (s.done, s.failed, s.executor) == (8, 0, "dask")
-        assert s.usage["requests"] > 0 and s.judge_sharing()["cache_hits"] > 0  # the cache is shared by worker processes
+        assert (
+            s.usage["requests"] > 0 and s.judge_sharing()["cache_hits"] > 0
+        )  # the cache is shared by worker processes
         # both worker processes ran anchors, none of them this driver process
         workers = {store.anchor(dist.run_id, a.item_id)["audit"]["worker"] for a in items}
         assert len(workers) == 2 and not any(w.endswith(f":{os.getpid()}") for w in workers)
@@ -42,6 +43,7 @@ def test_dask_local_cluster_matches_local_executor(tmp_path: Path, monkeypatch: 
     finally:
         executor.close()
     for a in items:
-        assert [(r["item_id"], r["combined"]) for r in store.recommendations(a.item_id, dist.run_id)] == \
-               [(r["item_id"], r["combined"]) for r in local_store.recommendations(a.item_id, local.run_id)]
+        assert [(r["item_id"], r["combined"]) for r in store.recommendations(a.item_id, dist.run_id)] == [
+            (r["item_id"], r["combined"]) for r in local_store.recommendations(a.item_id, local.run_id)
+        ]
     store_consistent(store.path)

@@ -13,9 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from xpollinate.cache import ResponseCache
-
 from tests.batch.test_batch_scripted import store_consistent
+from xpollinate.cache import ResponseCache
 
 ROOT = Path(__file__).resolve().parents[2]
 N, DELAY = 12, 0.004
@@ -23,8 +22,14 @@ N, DELAY = 12, 0.004
 
 def start(home: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "tests.batch.batch_child", str(home), str(N), str(DELAY)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.batch.batch_child", str(home), str(N), str(DELAY)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(home: Path) -> dict:
@@ -56,7 +61,9 @@ def kill_when(home: Path, condition, deadline_s: float = 120.0) -> None:  # type
 
 def results(db: Path) -> dict[int, list[tuple[int, float]]]:
     with sqlite3.connect(db) as con:
-        rows = con.execute("SELECT anchor_id, item_id, combined FROM recommendations ORDER BY anchor_id, rank").fetchall()
+        rows = con.execute(
+            "SELECT anchor_id, item_id, combined FROM recommendations ORDER BY anchor_id, rank"
+        ).fetchall()
     out: dict[int, list[tuple[int, float]]] = {}
     for a, i, c in rows:
         out.setdefault(a, []).append((i, c))
@@ -70,7 +77,7 @@ def test_kill_9_and_resume(tmp_path: Path) -> None:
 
     home = tmp_path / "killed"
     db = home / "xp.sqlite"
-    cache_entries = lambda: ResponseCache(home / "cache").stats().entries  # noqa: E731
+    cache_entries = lambda: ResponseCache(home / "cache").stats().entries
     kill_when(home, lambda: cache_entries() >= 5 if (home / "cache").exists() else False)  # mid-anchor, none done
     kill_when(home, lambda: done_count(db) >= 3)
     kill_when(home, lambda: done_count(db) >= 7)

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from xpollinate.cache import ResponseCache
-
 from tests.batch.test_batch_scripted import store_consistent
+from xpollinate.cache import ResponseCache
 
 ROOT = Path(__file__).resolve().parents[2]
 QWEN = "local"
@@ -36,8 +35,14 @@ def home_like(indexed_home: Path, home: Path) -> Path:
 
 def child(home: Path, n: int) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XP_HOME": str(home)}
-    return subprocess.Popen([sys.executable, "-m", "tests.batch.real_child", str(home), str(n), QWEN], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.batch.real_child", str(home), str(n), QWEN],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(home: Path, n: int) -> dict:
@@ -53,7 +58,7 @@ def cached_answers(home: Path) -> int:
         return 0
     try:
         return ResponseCache(path).stats().entries
-    except Exception:  # noqa: BLE001  (the writer may hold the database for a moment)
+    except Exception:
         return 0
 
 
@@ -75,7 +80,6 @@ def test_two_real_anchors_lean_grounded(indexed_home: Path, tmp_path: Path) -> N
         audits = [json.loads(a) for (a,) in db.execute("SELECT audit FROM anchors")]
         rows = db.execute("SELECT anchor_id, recommendation, source FROM recommendations").fetchall()
     for audit in audits:
-        shortlisted = {n.lower() for n in audit["shortlist"]}
         assert audit["shortlist"] and audit["n_out_of_catalog"] == 0
         assert audit["provenance"]["judge"]["prompt"] == "relevance@v1"
     model_rows = [r for r in rows if r[2] != "historical"]

@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.batch.scripted_parts import ScriptedParts, anchors, job
 from xpollinate.batch.driver import run_batch
 from xpollinate.batch.executors import LocalExecutor
 from xpollinate.cli.main import app
 from xpollinate.errors import XPError
 from xpollinate.review import export_sheet, import_labels
 from xpollinate.xpstore.item_xp_store import ItemXPStore
-
-from tests.batch.scripted_parts import ScriptedParts, anchors, job
 
 
 def fill(path: Path, rule) -> None:  # type: ignore[no-untyped-def]
@@ -45,8 +44,14 @@ def test_review_round_trip(tmp_path: Path) -> None:
 
     # a reviewer who agrees with the decision except on the first two kept pairs (blamed on matching, expansion)
     flipped = [rid for rid, d in decisions.items() if d == "keep"][:2]
-    fill(sheet, lambda r: ("0", "matching" if r["review_id"] == flipped[0] else "expansion") if r["review_id"] in flipped
-         else ("1" if decisions[r["review_id"]] == "keep" else "0", ""))
+    fill(
+        sheet,
+        lambda r: (
+            ("0", "matching" if r["review_id"] == flipped[0] else "expansion")
+            if r["review_id"] in flipped
+            else ("1" if decisions[r["review_id"]] == "keep" else "0", "")
+        ),
+    )
     res = import_labels(sheet, home=home)
     n_keep = sum(d == "keep" for d in decisions.values())
     assert res.labelled == len(decisions) and res.unlabelled == 0

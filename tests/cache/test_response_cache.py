@@ -67,9 +67,7 @@ with cache.compute_lock("key"):
 
 def test_a_key_is_computed_once_across_processes(tmp_path: Path) -> None:
     counter = tmp_path / "calls.txt"
-    procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path / "c"), str(counter)]) for _ in range(3)
-    ]
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path / "c"), str(counter)]) for _ in range(3)]
     assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
     assert counter.read_text().splitlines() == ["computed"]
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from xpollinate.evals.calibration import ScorerResult, agreement, auc, calibration_pairs, within_anchor_auc
-from xpollinate.graphs.state import Anchor
+from xpollinate.records import Anchor
 from xpollinate.retrieval.vocabulary import GMVocabulary
 
 
@@ -39,12 +39,17 @@ class Assoc:
 
 def test_pairs_take_strong_positives_and_unassociated_negatives() -> None:
     pts = ("CHARCOAL", "CUPS", "DETERGENT", "MUGS", "LAWN MOWERS", "CANDLES")
-    vocab = GMVocabulary(pts, tuple(p.title() for p in pts), np.eye(len(pts), dtype=np.float32), categories=("C",) * len(pts))
-    basket = pd.DataFrame({
-        "antecedent": ["BUNS", "BUNS", "BUNS", "MILK"],
-        "consequent": ["CHARCOAL", "CUPS", "DETERGENT", "DETERGENT"],
-        "n_ab": [130, 80, 500, 900], "adjusted_lift": [3.6, 1.7, 1.05, 1.1],
-    })
+    vocab = GMVocabulary(
+        pts, tuple(p.title() for p in pts), np.eye(len(pts), dtype=np.float32), categories=("C",) * len(pts)
+    )
+    basket = pd.DataFrame(
+        {
+            "antecedent": ["BUNS", "BUNS", "BUNS", "MILK"],
+            "consequent": ["CHARCOAL", "CUPS", "DETERGENT", "DETERGENT"],
+            "n_ab": [130, 80, 500, 900],
+            "adjusted_lift": [3.6, 1.7, 1.05, 1.1],
+        }
+    )
     anchors = [Anchor(item_id=1, text="Buns", product_type="BUNS"), Anchor(item_id=2, text="Milk", product_type="MILK")]
     pairs = calibration_pairs(anchors, Assoc(basket), vocab, positives=3, min_shared=20, min_lift=1.5, seed=0)  # type: ignore[arg-type]
     positives = [p.product_type for p in pairs if p.label == 1]

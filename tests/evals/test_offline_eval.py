@@ -13,11 +13,13 @@ from xpollinate.evals.offline import HeldOut, anchor_lists, evaluate, mean_ci, n
 ITEMS = pd.DataFrame({"item_id": [1, 2, 3, 4, 5], "product_type": ["BUNS", "CHARCOAL", "CUPS", "BATTERIES", "MUGS"]})
 # household 10: week 42 buns + charcoal; week 43 cups. household 11: week 44 buns only; week 50 batteries.
 # household 12: week 30 buns + mugs (before the held-out weeks: ignored).
-BASKETS = pd.DataFrame({
-    "household_id": [10, 10, 11, 11, 12],
-    "week": [42, 43, 44, 50, 30],
-    "item_ids": [[1, 2], [3], [1], [4], [1, 5]],
-})
+BASKETS = pd.DataFrame(
+    {
+        "household_id": [10, 10, 11, 11, 12],
+        "week": [42, 43, 44, 50, 30],
+        "item_ids": [[1, 2], [3], [1], [4], [1, 5]],
+    }
+)
 
 
 def test_hit_shares_by_hand() -> None:
@@ -44,7 +46,14 @@ def test_lists_and_summary() -> None:
     per_anchor, summary = evaluate(held, [lists])
     merged = per_anchor[per_anchor["list"] == "merged"].iloc[0]
     assert merged["window"] == pytest.approx((2 / 3 + 0) / 2) and merged["events"] == 2
-    assert list(summary["list"]) == ["llm", "llm popularity-matched", "historical", "merged", "random", "popularity-matched"]
+    assert list(summary["list"]) == [
+        "llm",
+        "llm popularity-matched",
+        "historical",
+        "merged",
+        "random",
+        "popularity-matched",
+    ]
     assert not set(lists.lists["llm popularity-matched"]) & {"CUPS", "MUGS"}
 
 

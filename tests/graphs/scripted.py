@@ -11,7 +11,8 @@ import math
 import re
 import threading
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from xpollinate.llm import LLM, LLMSettings
 from xpollinate.llm.providers.base import ChatRequest, Completion
@@ -51,10 +52,18 @@ class ScriptedProvider:
         answer = self.script(request.schema_name, prompt)
         if request.top_logprobs:
             logprobs = answer if isinstance(answer, dict) else {"Yes": _log(answer), "No": _log(1.0 - answer)}
-            return Completion(text="Yes", input_tokens=len(prompt) // 4, output_tokens=1, latency_s=0.0, model=self.model,
-                              first_token_logprobs=logprobs)
+            return Completion(
+                text="Yes",
+                input_tokens=len(prompt) // 4,
+                output_tokens=1,
+                latency_s=0.0,
+                model=self.model,
+                first_token_logprobs=logprobs,
+            )
         text = answer if isinstance(answer, str) else json.dumps(answer)
-        return Completion(text=text, input_tokens=len(prompt) // 4, output_tokens=len(text) // 4, latency_s=0.0, model=self.model)
+        return Completion(
+            text=text, input_tokens=len(prompt) // 4, output_tokens=len(text) // 4, latency_s=0.0, model=self.model
+        )
 
     def describe(self) -> dict[str, Any]:
         return {"script": True}
@@ -68,6 +77,13 @@ def scripted_llm(script: Script, cache: Any = None) -> tuple[LLM, ScriptedProvid
 
 def rubric(score: int, **overrides: int) -> dict[str, Any]:
     """An evaluator/judge answer with every dimension at `score` (dimension names of both rubrics)."""
-    dims = ["cross_category_discovery", "contextual_relevance", "explanation_quality", "purchase_likelihood",
-            "relevance_coherence", "practical_utility", "matching_accuracy"]
+    dims = [
+        "cross_category_discovery",
+        "contextual_relevance",
+        "explanation_quality",
+        "purchase_likelihood",
+        "relevance_coherence",
+        "practical_utility",
+        "matching_accuracy",
+    ]
     return {"reasoning": "scripted", **{d: overrides.get(d, score) for d in dims}}

@@ -3,17 +3,17 @@ bands, failures recorded, and a resumed run that makes no model call."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pytest
 
+from tests.graphs.scripted import rubric, scripted_llm
 from xpollinate.cache import ResponseCache
 from xpollinate.graphs.item_xp import ItemXPConfig, ItemXPDeps, build_graph
-from xpollinate.graphs.state import Anchor, Match
-
-from tests.graphs.scripted import rubric, scripted_llm
+from xpollinate.records import Anchor, Match
 
 ANCHOR = Anchor(item_id=1, text="Ground Coffee (Coffee, Grocery)", product_type="GROUND COFFEE", category="COFFEE")
 THEMES = ["Morning Brew", "Office Break", "morning brew", "Entertaining", "Cold Brew"]  # one duplicate
@@ -40,8 +40,12 @@ class KeywordMatcher:
         for text in texts:
             words = {w.rstrip("s") for w in text.lower().split()}
             hits = [c for c in CATALOG if words & {w.rstrip("s") for w in c[1].lower().replace("(", " ").split()}]
-            out.append([Match(rec_id="", item_id=i, item_text=t, product_type=pt, similarity=0.9 - 0.1 * r, rank=r)
-                        for r, (i, t, pt) in enumerate(hits[:k])])
+            out.append(
+                [
+                    Match(rec_id="", item_id=i, item_text=t, product_type=pt, similarity=0.9 - 0.1 * r, rank=r)
+                    for r, (i, t, pt) in enumerate(hits[:k])
+                ]
+            )
         return out
 
 
@@ -137,7 +141,9 @@ def test_no_themes_ends_cleanly() -> None:
 
 def test_naive_graph() -> None:
     llm, provider = scripted_llm(script)
-    out = build_graph("naive", deps(llm), ItemXPConfig(plan="paper", history_pts=0, naive_n=3)).invoke({"anchor": ANCHOR})
+    out = build_graph("naive", deps(llm), ItemXPConfig(plan="paper", history_pts=0, naive_n=3)).invoke(
+        {"anchor": ANCHOR}
+    )
     assert provider.calls["NaiveRecommendations"] == 1 and provider.calls["ContextualEvaluation"] == 0
     assert out["results"][0].product_type == "COFFEE FILTERS"
     assert any(d.reason == "empty" for d in out["dropped"])
@@ -161,7 +167,9 @@ def test_batched_evaluator_one_call_per_theme_and_agreement() -> None:
     from xpollinate.agents.evaluator import agreement
 
     llm, provider = scripted_llm(batch_script)
-    batched = build_graph("theme", deps(llm), ItemXPConfig(plan="paper", history_pts=0, evaluator_mode="batched")).invoke({"anchor": ANCHOR})
+    batched = build_graph(
+        "theme", deps(llm), ItemXPConfig(plan="paper", history_pts=0, evaluator_mode="batched")
+    ).invoke({"anchor": ANCHOR})
     assert provider.calls["ContextualEvaluation"] == 0
     assert provider.calls["BatchContextualEvaluation"] == len({r.theme for r in batched["recs"]}) == 4
     missing = [d for d in batched["dropped"] if d.reason == "evaluation failed"]
@@ -183,12 +191,23 @@ def test_copied_format_placeholders_are_dropped_with_their_reason() -> None:
 
     def echo(schema: str, prompt: str) -> Any:
         if schema == "Themes":
-            return {"themes": [{"context": c, "explanation": "brief explanation (5-6 words)"}
-                               for c in ["Context", "Morning Brew", "Context", "morning brew", "Context"]]}
+            return {
+                "themes": [
+                    {"context": c, "explanation": "brief explanation (5-6 words)"}
+                    for c in ["Context", "Morning Brew", "Context", "morning brew", "Context"]
+                ]
+            }
         if schema == "ThemeRecommendations":
             recs = ["Item Name 1", "Coffee Filters", "Item Name 3"] + ["Coffee Filters"] * 7
-            return {"contexts": [{"context": "Context Name 1", "recs": recs,
-                                  "explanations": [f"Explanation {i}" for i in range(1, 11)]}]}
+            return {
+                "contexts": [
+                    {
+                        "context": "Context Name 1",
+                        "recs": recs,
+                        "explanations": [f"Explanation {i}" for i in range(1, 11)],
+                    }
+                ]
+            }
         return script(schema, prompt)
 
     llm, provider = scripted_llm(echo)
@@ -215,8 +234,19 @@ class NoTypeMatcher(KeywordMatcher):
     """A catalog item without a product type (a few real GM items have none)."""
 
     def match_recommendations(self, texts: Sequence[str], k: int, expand: int) -> list[list[Match]]:
-        return [[Match(rec_id="", item_id=99, item_text="Coffee Filters (Misc, Drug Gm) - Private brand",
-                       product_type="", similarity=0.8, rank=1)] for _ in texts]
+        return [
+            [
+                Match(
+                    rec_id="",
+                    item_id=99,
+                    item_text="Coffee Filters (Misc, Drug Gm) - Private brand",
+                    product_type="",
+                    similarity=0.8,
+                    rank=1,
+                )
+            ]
+            for _ in texts
+        ]
 
 
 def test_an_item_without_product_type_is_judged_by_its_text() -> None:
@@ -228,7 +258,10 @@ def test_an_item_without_product_type_is_judged_by_its_text() -> None:
         return script(schema, prompt)
 
     llm, _ = scripted_llm(judge_script)
-    out = build_graph("naive", ItemXPDeps(llm=llm, matcher=NoTypeMatcher(), scorer=OverlapScorer()),
-                      ItemXPConfig(plan="paper", history_pts=0, naive_n=3)).invoke({"anchor": ANCHOR})
+    out = build_graph(
+        "naive",
+        ItemXPDeps(llm=llm, matcher=NoTypeMatcher(), scorer=OverlapScorer()),
+        ItemXPConfig(plan="paper", history_pts=0, naive_n=3),
+    ).invoke({"anchor": ANCHOR})
     assert seen and set(seen) == {"Coffee Filters (Misc, Drug Gm)"}
     assert not out["failures"] and out["results"]

@@ -1,21 +1,23 @@
 """Runner + item-XP store: one anchor's outcome written atomically and read back with its audit."""
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+from tests.graphs.scripted import scripted_llm
+from tests.graphs.test_item_xp_graph import ANCHOR, PAPER, deps, script
 from xpollinate.graphs.item_xp import build_graph
 from xpollinate.graphs.runner import run_anchor
 from xpollinate.xpstore.item_xp_store import ItemXPStore
-
-from tests.graphs.scripted import scripted_llm
-from tests.graphs.test_item_xp_graph import PAPER, ANCHOR, deps, script
 
 
 def test_run_and_store_round_trip(tmp_path: Path) -> None:
     llm, _ = scripted_llm(script)
     seen: list[str] = []
-    outcome, state = run_anchor(build_graph("theme", deps(llm), PAPER), llm, ANCHOR, on_node=lambda n, u: seen.append(n))
+    outcome, state = run_anchor(
+        build_graph("theme", deps(llm), PAPER), llm, ANCHOR, on_node=lambda n, u: seen.append(n)
+    )
     assert seen[0] == "context" and seen.count("recommend") == 4 and seen[-1] == "combine"
     assert outcome.audit["usage"]["requests"] > 0 and outcome.audit["usage"]["cache_hits"] == 0
     assert outcome.audit["dropped_by_reason"]["evaluate: evaluator score below threshold"] == 1
@@ -43,7 +45,7 @@ def test_failed_write_leaves_nothing_half_written(tmp_path: Path, monkeypatch: p
     store.start_run("r1", "theme", "x", {}, "b")
     bad = outcome.results[-1].model_copy(update={"band": None})  # violates NOT NULL mid-insert
     outcome.results.append(bad)
-    with pytest.raises(Exception):
+    with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
         store.save("r1", outcome)
     assert store.anchor("r1", ANCHOR.item_id) is None and store.recommendations(ANCHOR.item_id) == []
 

@@ -7,13 +7,12 @@ from typing import Any
 
 import pytest
 
-from xpollinate.errors import XPError
-from xpollinate.graphs.item_xp import ItemXPConfig, ItemXPDeps, build_graph
-from xpollinate.graphs.runner import audit
-
 from tests.graphs.lean import PTS, History, lean_deps, lean_script
 from tests.graphs.scripted import scripted_llm
 from tests.graphs.test_item_xp_graph import ANCHOR, PAPER, deps, script
+from xpollinate.errors import XPError
+from xpollinate.graphs.item_xp import ItemXPConfig, ItemXPDeps, build_graph
+from xpollinate.graphs.runner import audit
 
 
 def test_lean_grounded_theme_graph() -> None:
@@ -121,10 +120,13 @@ def test_plan_presets_fill_every_setting() -> None:
         ItemXPConfig(plan="paper", grounding="catalog")
 
 
-@pytest.mark.parametrize("bad", ["", '{"picks": ["Coffee Fil', '{"picks": []}', "null", '{"picks": ["Coffee Filters"] * 3}'])
+@pytest.mark.parametrize(
+    "bad", ["", '{"picks": ["Coffee Fil', '{"picks": []}', "null", '{"picks": ["Coffee Filters"] * 3}']
+)
 def test_worst_pick_answers_are_recorded_per_theme(bad: str) -> None:
     """Empty, truncated, empty-list, null or garbled answers: that theme's call is a recorded failure after
     its repairs, the other themes and the historical half of Item XP go on."""
+
     def worst(schema: str, prompt: str) -> Any:
         if schema == "Picks" and "Office Break" in prompt:
             return bad
@@ -135,5 +137,7 @@ def test_worst_pick_answers_are_recorded_per_theme(bad: str) -> None:
     failed = [f for f in out["failures"] if f.stage == "recommend"]
     assert [f.subject for f in failed] == ["Office Break"] and failed[0].kind == "invalid_output"
     assert failed[0].attempts == 2  # the answer and one repair (max_repairs=1 in the scripted settings)
-    assert {r.source for r in out["results"]} >= {"historical"} and any(r.source != "historical" for r in out["results"])
+    assert {r.source for r in out["results"]} >= {"historical"} and any(
+        r.source != "historical" for r in out["results"]
+    )
     assert "Alkaline Batteries" not in {r.text for r in out["candidates"]}  # only Office Break would have named them

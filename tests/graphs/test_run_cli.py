@@ -43,7 +43,10 @@ def test_bad_run_input_exits_2_with_a_message(args: list[str], message: str, fix
 def test_non_grocery_anchor_runs_with_a_warning_when_allowed(fixture_home: Path) -> None:
     # The fixture run directory has no catalog index: the run gets past the anchor check (warning) and
     # stops at the index with the command that builds it.
-    result = runner.invoke(app, ["run", "--anchor", "11", "--allow-non-grocery", "--llm", "local-small"],
-                           env={"XP_HOME": str(fixture_home)})
+    result = runner.invoke(
+        app,
+        ["run", "--anchor", "11", "--allow-non-grocery", "--llm", "local-small"],
+        env={"XP_HOME": str(fixture_home)},
+    )
     assert "warning: anchor 11 is gm, not grocery" in result.output
     assert result.exit_code == 2 and "xp index build" in result.output

@@ -52,9 +52,23 @@ def test_langgraph_dev_runs_the_theme_graph(indexed_home: Path, real_store: Data
     exe = Path(sys.executable).with_name("langgraph")
     with log.open("wb") as sink:
         proc = subprocess.Popen(
-            [str(exe), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port),
-             "--config", str(REPO / "langgraph.json")],
-            cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(exe),
+                "dev",
+                "--no-browser",
+                "--no-reload",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--config",
+                str(REPO / "langgraph.json"),
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         wait_ready(url, proc, log)
@@ -62,7 +76,9 @@ def test_langgraph_dev_runs_the_theme_graph(indexed_home: Path, real_store: Data
         assert {a["graph_id"] for a in client.assistants.search()} >= {"item_xp_theme", "item_xp_naive"}
         anchor = anchor_from_item(resolve(real_store.items(), "ground coffee"))
         out = client.runs.wait(
-            None, "item_xp_theme", input={"anchor": anchor.model_dump()},
+            None,
+            "item_xp_theme",
+            input={"anchor": anchor.model_dump()},
             config={"configurable": {"match_k": 1, "expand": 0, "evaluator_mode": "batched"}},
         )
         assert isinstance(out, dict) and "__error__" not in out, out

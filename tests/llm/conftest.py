@@ -4,8 +4,8 @@ scripted provider (test-only) whose answers and failures a test lists in advance
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -18,8 +18,17 @@ from xpollinate.llm.retry import RetryPolicy
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XP_HOME", str(tmp_path / "xp-home"))
-    for var in ("XP_LLM", "XP_CONFIG", "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
-                "XP_LLM_CACHE", "XP_LLM_MAX_RETRIES", "XP_LLM_THREADS"):
+    for var in (
+        "XP_LLM",
+        "XP_CONFIG",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "XP_LLM_CACHE",
+        "XP_LLM_MAX_RETRIES",
+        "XP_LLM_THREADS",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -31,7 +40,9 @@ class ScriptedProvider:
 
     structured_mode = "json_schema"
 
-    def __init__(self, steps: list[Step], name: str = "openai", model: str = "gpt-4o-mini", delay_s: float = 0.0) -> None:
+    def __init__(
+        self, steps: list[Step], name: str = "openai", model: str = "gpt-4o-mini", delay_s: float = 0.0
+    ) -> None:
         self.name, self.model = name, model
         self.steps = list(steps)
         self.requests: list[ChatRequest] = []

@@ -15,21 +15,32 @@ from xpollinate.llm.providers.anthropic_api import AnthropicProvider
 from xpollinate.prompts.schemas import JudgeEvaluation
 
 JUDGE_VARS = {"anchor_pt": "GROUND COFFEE", "llm_rec": "French press", "rec_pt": "COFFEE MAKERS"}
-ANSWER = {"reasoning": "a French press brews ground coffee", "cross_category_discovery": 7,
-          "relevance_coherence": 9, "practical_utility": 8, "matching_accuracy": 9}
+ANSWER = {
+    "reasoning": "a French press brews ground coffee",
+    "cross_category_discovery": 7,
+    "relevance_coherence": 9,
+    "practical_utility": 8,
+    "matching_accuracy": 9,
+}
 
 
 def tool_use_response(answer: dict) -> dict:
     return {
-        "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
+        "id": "msg_01",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-haiku-4-5",
         "content": [{"type": "tool_use", "id": "toolu_01", "name": "JudgeEvaluation", "input": answer}],
-        "stop_reason": "tool_use", "stop_sequence": None,
+        "stop_reason": "tool_use",
+        "stop_sequence": None,
         "usage": {"input_tokens": 812, "output_tokens": 64},
     }
 
 
 def make(handler, tmp_path: Path, **settings) -> LLM:
-    client = anthropic.Anthropic(api_key="sk-ant-test", max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    client = anthropic.Anthropic(
+        api_key="sk-ant-test", max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(handler))
+    )
     provider = AnthropicProvider("claude-haiku-4-5", client=client)
     s = load_settings(**{"backoff_base_s": 0.0, "backoff_max_s": 0.0, **settings})
     return LLM(provider, s, cache=ResponseCache(tmp_path / "c"))
@@ -48,10 +59,16 @@ def test_request_uses_a_forced_tool_and_response_maps_back(tmp_path: Path) -> No
     assert res.ok and isinstance(res.value, JudgeEvaluation)
     assert res.value.score == pytest.approx((0.25 * 7 + 0.35 * 9 + 0.25 * 8 + 0.15 * 9) / 10)
     body = seen[0]
-    assert body["model"] == "claude-haiku-4-5" and body["max_tokens"] == llm.registry.get("judge@v2").max_tokens and "temperature" not in body
+    assert (
+        body["model"] == "claude-haiku-4-5"
+        and body["max_tokens"] == llm.registry.get("judge@v2").max_tokens
+        and "temperature" not in body
+    )
     assert body["tool_choice"] == {"type": "tool", "name": "JudgeEvaluation"}
     assert body["tools"][0]["input_schema"] == JudgeEvaluation.model_json_schema()
-    assert body["messages"][0]["role"] == "user" and "LLM Recommendation: French press" in body["messages"][0]["content"]
+    assert (
+        body["messages"][0]["role"] == "user" and "LLM Recommendation: French press" in body["messages"][0]["content"]
+    )
     assert (res.usage.input_tokens, res.usage.output_tokens) == (812, 64)
     assert res.usage.cost_usd == pytest.approx((812 * 1.0 + 64 * 5.0) / 1e6)
 
@@ -62,13 +79,17 @@ def test_overloaded_is_retried_and_bad_key_raises(tmp_path: Path) -> None:
     def handler(request: httpx2.Request) -> httpx2.Response:
         status = statuses.pop(0)
         if status != 200:
-            return httpx2.Response(status, json={"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+            return httpx2.Response(
+                status, json={"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+            )
         return httpx2.Response(200, json=tool_use_response(ANSWER))
 
     assert make(handler, tmp_path).structured("judge@v2", JUDGE_VARS).ok and statuses == []
 
     def unauthorized(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(401, json={"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})
+        return httpx2.Response(
+            401, json={"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}
+        )
 
     with pytest.raises(LLMConfigError, match="check ANTHROPIC_API_KEY"):
         make(unauthorized, tmp_path / "other").structured("judge@v2", JUDGE_VARS)  # a fresh cache: no hit

@@ -12,8 +12,15 @@ from xpollinate.llm.pricing import PRICES
 from xpollinate.prompts.schemas import ContextualEvaluation, Themes
 
 EVAL_VARS = {"anchor_item": "Ground coffee", "recommendation": "Coffee filters", "explanation": "to brew drip coffee"}
-GOOD_EVAL = json.dumps({"reasoning": "filters are needed to brew", "cross_category_discovery": 8,
-                        "contextual_relevance": 9, "explanation_quality": 7, "purchase_likelihood": 6})
+GOOD_EVAL = json.dumps(
+    {
+        "reasoning": "filters are needed to brew",
+        "cross_category_discovery": 8,
+        "contextual_relevance": 9,
+        "explanation_quality": 7,
+        "purchase_likelihood": 6,
+    }
+)
 THEMES = json.dumps({"themes": [{"context": f"Context {i}", "explanation": "a short explanation"} for i in range(5)]})
 
 
@@ -62,7 +69,10 @@ def test_invalid_answer_is_repaired_with_the_validation_errors(make_llm) -> None
     assert res.ok and res.usage.calls == 2
     repair = provider.requests[1].messages
     assert repair[1] == {"role": "assistant", "content": bad}
-    assert "cross_category_discovery" in repair[2]["content"] and "contextual_relevance: Field required" in repair[2]["content"]
+    assert (
+        "cross_category_discovery" in repair[2]["content"]
+        and "contextual_relevance: Field required" in repair[2]["content"]
+    )
 
 
 def test_persistently_invalid_output_is_a_failure_and_not_cached(make_llm) -> None:
@@ -79,7 +89,8 @@ def test_persistently_invalid_output_is_a_failure_and_not_cached(make_llm) -> No
 def test_transient_errors_back_off_then_succeed(make_llm) -> None:
     llm, provider, sleeps = make_llm(
         [TransientProviderError("503"), TransientProviderError("429", retry_after=7.0), THEMES],
-        backoff_base_s=1.0, backoff_max_s=30.0,
+        backoff_base_s=1.0,
+        backoff_max_s=30.0,
     )
     res = llm.structured("theme@v2", {"anchor_item": "Milk"})
     assert res.ok and isinstance(res.value, Themes) and provider.calls == 3
@@ -89,7 +100,9 @@ def test_transient_errors_back_off_then_succeed(make_llm) -> None:
 
 
 def test_exhausted_retries_are_a_bounded_failure(make_llm) -> None:
-    llm, provider, sleeps = make_llm([TransientProviderError("timed out")], max_retries=3, backoff_base_s=1.0, backoff_max_s=2.0)
+    llm, provider, sleeps = make_llm(
+        [TransientProviderError("timed out")], max_retries=3, backoff_base_s=1.0, backoff_max_s=2.0
+    )
     res = llm.structured("theme@v2", {"anchor_item": "Milk"})
     assert isinstance(res, Failure) and res.kind == "transient" and "timed out" in res.message
     assert provider.calls == 4 and res.attempts == 4

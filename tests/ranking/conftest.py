@@ -59,4 +59,6 @@ def fixture_run(fixture_task, fixture_features, rank_home):
     from xpollinate.ranking.runs import train_and_save
     from xpollinate.ranking.train import TrainConfig
 
-    return train_and_save(fixture_task, ModelConfig(arch="xp"), TrainConfig(epochs=1, seed=0), rank_home, fixture_features)
+    return train_and_save(
+        fixture_task, ModelConfig(arch="xp"), TrainConfig(epochs=1, seed=0), rank_home, fixture_features
+    )

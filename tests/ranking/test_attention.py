@@ -26,19 +26,22 @@ def test_encoder_values_and_gradients_equal_torchs(norm_first: bool) -> None:
     ours = attention.encode(model.encoder, x, ~MASK)
     theirs = model.encoder(x, src_key_padding_mask=~MASK)
     assert torch.allclose(ours[MASK], theirs[MASK], atol=1e-5)  # padded positions are never read
-    for a, b in zip(torch.autograd.grad(ours[MASK].pow(2).sum(), weights),
-                    torch.autograd.grad(theirs[MASK].pow(2).sum(), weights)):
+    for a, b in zip(
+        torch.autograd.grad(ours[MASK].pow(2).sum(), weights), torch.autograd.grad(theirs[MASK].pow(2).sum(), weights)
+    ):
         assert torch.allclose(a, b, atol=1e-4)
 
 
 def test_cross_attention_equals_torchs() -> None:
     model = _model(False)
     cart, cand = torch.randn(3, 7, 128), torch.randn(3, 5, 128, requires_grad=True)
-    ours = attention.cross_attention(model.cross, cand, cart, attention.key_bias(~MASK, cart.dtype), model.cross_dropout)
+    ours = attention.cross_attention(
+        model.cross, cand, cart, attention.key_bias(~MASK, cart.dtype), model.cross_dropout
+    )
     theirs, _ = model.cross(cand, cart, cart, key_padding_mask=~MASK, need_weights=False)
     assert torch.allclose(ours, theirs, atol=1e-5)
-    g1, = torch.autograd.grad(ours.sum(), cand)
-    g2, = torch.autograd.grad(theirs.sum(), cand)
+    (g1,) = torch.autograd.grad(ours.sum(), cand)
+    (g2,) = torch.autograd.grad(theirs.sum(), cand)
     assert torch.allclose(g1, g2, atol=1e-5)
 
 
@@ -62,5 +65,11 @@ def test_training_forward_uses_the_model_dropout_stream_and_repeats_with_its_see
     assert torch.equal(first, attention.encode(model.encoder, x, ~MASK))
     assert not torch.allclose(first, attention.encode(model.encoder, x, ~MASK))  # the stream moved on
     model.eval()  # evaluation: torch's forward, no dropout
-    assert torch.allclose(model.contextualise(x, MASK)[MASK], model.encoder(x + model.position(
-        (MASK.sum(1, keepdim=True) - 1 - torch.arange(7)).clamp(0, 49)), src_key_padding_mask=~MASK)[MASK], atol=1e-5)
+    assert torch.allclose(
+        model.contextualise(x, MASK)[MASK],
+        model.encoder(
+            x + model.position((MASK.sum(1, keepdim=True) - 1 - torch.arange(7)).clamp(0, 49)),
+            src_key_padding_mask=~MASK,
+        )[MASK],
+        atol=1e-5,
+    )

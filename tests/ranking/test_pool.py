@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tests.ranking.conftest import ScriptedSource
 from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.ranking.pool import CandidateSource, PoolConfig, build_pool, stratified_quotas
-
-from tests.ranking.conftest import ScriptedSource
 
 # fixture catalog: 1,2 ground coffee; 3 buns; 4 milk; 5 eggs (grocery); 11,12 coffee filters;
 # 13 charcoal; 15 batteries; 16 gadgets (GM); 21 cigarettes (excluded)

@@ -12,13 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.ranking.conftest import ScriptedSource
+from xpollinate.ranking.candidate_index import CandidateIndex
 from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.ranking.persona import N_DEMOGRAPHIC, N_PERSONA, PersonaTable
-from xpollinate.ranking.candidate_index import CandidateIndex
 from xpollinate.ranking.pool import ArraySource, CandidatePool, PoolConfig, SeedDraws, build_pool, stratified_quotas
 from xpollinate.ranking.scorer import HeuristicScorer
-
-from tests.ranking.conftest import ScriptedSource
 
 N_GROCERY, N_GM, N_PT = 60, 900, 40
 GROCERY_IDS = np.arange(1, N_GROCERY + 1) * 10
@@ -34,9 +33,16 @@ def synthetic_catalog(rng: np.random.Generator) -> CatalogView:
     cats = np.array([f"cat{c % 12}" for c in pt], dtype=object)
     grocery = np.concatenate([np.ones(N_GROCERY, bool), np.zeros(N_GM, bool)])[order]
     return CatalogView(
-        item_ids=ids[order].astype(np.int64), pt_code=pt.astype(np.int32), pt_names=tuple(f"PT{i}" for i in range(N_PT)),
-        department=np.array(["D"] * n, dtype=object), category=cats, is_grocery=grocery, is_gm=~grocery,
-        unit_price=np.ones(n), n_baskets=np.ones(n, np.int64), text=np.array([f"item {i}" for i in ids[order]], dtype=object),
+        item_ids=ids[order].astype(np.int64),
+        pt_code=pt.astype(np.int32),
+        pt_names=tuple(f"PT{i}" for i in range(N_PT)),
+        department=np.array(["D"] * n, dtype=object),
+        category=cats,
+        is_grocery=grocery,
+        is_gm=~grocery,
+        unit_price=np.ones(n),
+        n_baskets=np.ones(n, np.int64),
+        text=np.array([f"item {i}" for i in ids[order]], dtype=object),
     )
 
 
@@ -83,9 +89,13 @@ def reference_pool(cart: list[int], lists: dict, catalog: CatalogView, config: P
         strata = sorted(by_pt)
         sizes = np.array([len(by_pt[s]) for s in strata])
         quotas = stratified_quotas(sizes, config.max_pool, np.random.default_rng(config.seed))
-        items = [i for s, quota in zip(strata, quotas) for i in sorted(by_pt[s], key=lambda i: (-best[i][0], i))[:quota]]
+        items = [
+            i for s, quota in zip(strata, quotas) for i in sorted(by_pt[s], key=lambda i: (-best[i][0], i))[:quota]
+        ]
     items.sort(key=lambda i: (-best[i][0], i))
-    return [(i, best[i][1], best[i][0], catalog.pt_names[pt[i]] if pt[i] >= 0 else "", tuple(best[i][2])) for i in items]
+    return [
+        (i, best[i][1], best[i][0], catalog.pt_names[pt[i]] if pt[i] >= 0 else "", tuple(best[i][2])) for i in items
+    ]
 
 
 def random_cart(rng: np.random.Generator, size: int) -> list[int]:
@@ -130,7 +140,9 @@ def test_array_sources_give_the_pool_of_their_tuples() -> None:
     catalog, lists = synthetic_catalog(rng), synthetic_lists(rng)
     for _ in range(10):
         cart = random_cart(rng, 25)
-        assert as_tuples(build_pool(cart, Arrays(lists), catalog)) == as_tuples(build_pool(cart, ScriptedSource(lists), catalog))
+        assert as_tuples(build_pool(cart, Arrays(lists), catalog)) == as_tuples(
+            build_pool(cart, ScriptedSource(lists), catalog)
+        )
 
 
 def reference_heuristic(cart, candidates, lists, catalog, persona, household, per_anchor=30) -> list[float]:
@@ -202,17 +214,26 @@ def test_compiled_index_gives_the_same_pool_heuristic_and_origins() -> None:
     lists_held = {a: v for a, v in lists.items() if a in origin}
     scores = rng.uniform(0, 1, (2, N_PERSONA)).astype(np.float32)
     persona = PersonaTable(np.array([1, 2]), scores, tuple(f"cat{c}" for c in range(10)) + ("",) * 37)
-    h_index, h_ref = HeuristicScorer(catalog, index, persona), HeuristicScorer(catalog, ScriptedSource(lists_held), persona)
+    h_index, h_ref = (
+        HeuristicScorer(catalog, index, persona),
+        HeuristicScorer(catalog, ScriptedSource(lists_held), persona),
+    )
     for n in range(30):
         cart = random_cart(rng, int(rng.integers(1, 30)))
         config = PoolConfig(per_anchor=[30, 10, 45][n % 3], max_pool=[300, 60][n % 2], seed=n)
-        got, want = build_pool(cart, index, catalog, config), build_pool(cart, ScriptedSource(lists_held), catalog, config)
+        got, want = (
+            build_pool(cart, index, catalog, config),
+            build_pool(cart, ScriptedSource(lists_held), catalog, config),
+        )
         assert as_tuples(got) == as_tuples(want), (n, cart)
         assert got.item_rows.tolist() == catalog.rows(want.item_array).tolist()
         if config.per_anchor == 30:
             household = [None, 2][n % 2]
             assert h_index.score_pool(cart, got, household).tolist() == h_ref.score_pool(cart, want, household).tolist()
-            assert h_index.score(cart, got.item_array, household).tolist() == h_ref.score(cart, want.item_array, household).tolist()
+            assert (
+                h_index.score(cart, got.item_array, household).tolist()
+                == h_ref.score(cart, want.item_array, household).tolist()
+            )
     anchor = int(GROCERY_IDS[0])
     assert index.top(anchor, 7) == lists[anchor][:7]
     assert index.top(UNKNOWN, 7) == []

@@ -40,9 +40,29 @@ def test_ranker_train_prints_each_epoch_and_refuses_a_bad_schedule(fixture_run, 
     assert res.exit_code == 2 and "--dropout" in res.output
     before = current_run(rank_home).name
     try:
-        res = runner.invoke(app, ["ranker", "train", "--model", "identity", "--epochs", "2", "--patience", "5",
-                                  "--schedule", "cosine", "--workers", "2", "--dropout", "0", "--train-until", "8",
-                                  "--val-until", "10"])
+        res = runner.invoke(
+            app,
+            [
+                "ranker",
+                "train",
+                "--model",
+                "identity",
+                "--epochs",
+                "2",
+                "--patience",
+                "5",
+                "--schedule",
+                "cosine",
+                "--workers",
+                "2",
+                "--dropout",
+                "0",
+                "--train-until",
+                "8",
+                "--val-until",
+                "10",
+            ],
+        )
         assert res.exit_code == 0, res.output
         # one line per epoch as it ends (a log file gets them too, where a progress bar only draws at the end)
         assert "epoch 1: loss" in res.output and "epoch 2: loss" in res.output and "validation NDCG@4" in res.output
@@ -53,14 +73,16 @@ def test_ranker_train_prints_each_epoch_and_refuses_a_bad_schedule(fixture_run, 
         set_current(before, rank_home)
 
 
-def test_ranker_eval_breaks_down_the_chosen_variant_and_refuses_an_unknown_one(fixture_run, rank_home,
-                                                                                 monkeypatch) -> None:
+def test_ranker_eval_breaks_down_the_chosen_variant_and_refuses_an_unknown_one(
+    fixture_run, rank_home, monkeypatch
+) -> None:
     monkeypatch.setenv("XP_HOME", str(rank_home))
     runner = CliRunner()
     res = runner.invoke(app, ["ranker", "eval", "--variant", "xp+cos e99", "--train-until", "8", "--val-until", "10"])
     assert res.exit_code == 2 and "--variant: no saved runs of 'xp+cos e99'" in res.output and "xp+pop e1" in res.output
-    res = runner.invoke(app, ["ranker", "eval", "--variant", "xp+pop e1", "--train-until", "8", "--val-until", "10"],
-                        terminal_width=200)
+    res = runner.invoke(
+        app, ["ranker", "eval", "--variant", "xp+pop e1", "--train-until", "8", "--val-until", "10"], terminal_width=200
+    )
     assert res.exit_code == 0, res.output
     assert "Table 15: lift % of xp+pop e1/listwise by cart size" in res.output and "Table 8" in res.output
     table15 = res.output.split("Table 15")[1].split("Cart context")[0]

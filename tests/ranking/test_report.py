@@ -29,15 +29,17 @@ def runs() -> dict[str, dict]:
     }
 
 
-BASE = {"heuristic": {**_metrics(0.10, {"<10": 0.08})["test"], "carts": 10},
-        "popularity": {**_metrics(0.125)["test"], "carts": 10}}
+BASE = {
+    "heuristic": {**_metrics(0.10, {"<10": 0.08})["test"], "carts": 10},
+    "popularity": {**_metrics(0.125)["test"], "carts": 10},
+}
 
 
 def test_table8_groups_seeds_and_names_the_prior(runs) -> None:
     rows = {(r[0], r[1]): r for r in report.table8(runs, BASE)}
     prior = rows[("Transformer + cross-attention (paper) + popularity prior", "listwise")]
-    assert prior[2] == "2" and prior[4] == "0.1300 ± 0.0100"
-    assert prior[7] == "+30.00 ± 10.00"  # lifts per seed (+20 %, +40 %) over the heuristic's 0.10
+    assert prior[2] == "2" and prior[4] == "0.1300 ± 0.0141"
+    assert prior[7] == "+30.00 ± 14.14"  # lifts per seed (+20 %, +40 %) over the heuristic's 0.10 (sd, ddof=1)
     paper = rows[("Transformer + cross-attention (paper)", "listwise")]
     assert paper[2] == "1" and paper[4] == "0.1100" and paper[7] == "+10.00"
     assert rows[("popularity", "-")][7] == "+25.00"
@@ -46,16 +48,17 @@ def test_table8_groups_seeds_and_names_the_prior(runs) -> None:
     cosine = rows[("Transformer + cross-attention (paper), cosine LR", "listwise")]
     assert cosine[2] == "1" and cosine[4] == "0.1300"
     recipe = rows[("Transformer + cross-attention (paper), cosine LR, recipe e20-p20", "listwise")]
-    assert recipe[2] == "2" and recipe[4] == "0.1700 ± 0.0100"
+    assert recipe[2] == "2" and recipe[4] == "0.1700 ± 0.0141"
     wsd = rows[("Transformer + cross-attention (paper), WSD LR, recipe e20-p20", "listwise")]
     assert wsd[2] == "1" and wsd[4] == "0.1900"
     order = [r[0] for r in report.table8(runs, BASE)]
     assert order.index("Transformer + cross-attention (paper), cosine LR") < order.index(
-        "Transformer + cross-attention (paper), cosine LR, recipe e20-p20")
+        "Transformer + cross-attention (paper), cosine LR, recipe e20-p20"
+    )
 
 
 def test_table15_and_ablation_use_the_prior_variant_by_default(runs) -> None:
-    assert report.table15(runs, BASE) == [["<10", "5", "+37.50 ± 12.50", "+37.50 ± 12.50", "+37.50 ± 12.50"]]
+    assert report.table15(runs, BASE) == [["<10", "5", "+37.50 ± 17.68", "+37.50 ± 17.68", "+37.50 ± 17.68"]]
     rows = report.ablation(runs)
     assert [r[0] for r in rows] == ["50", "30"]
     assert rows[1][5] == "-25.00"  # 0.09 against the 50-item run of the same seed (0.12)

@@ -7,12 +7,11 @@ import math
 import numpy as np
 import torch
 
+from tests.ranking.conftest import ScriptedSource
 from xpollinate.ranking.losses import listwise_softmax, pairwise_hinge
 from xpollinate.ranking.metrics import lift, ndcg_at_k
 from xpollinate.ranking.persona import N_PERSONA, PersonaTable
 from xpollinate.ranking.scorer import CartScorer, HeuristicScorer, PopularityScorer
-
-from tests.ranking.conftest import ScriptedSource
 
 
 def _persona() -> PersonaTable:

@@ -3,7 +3,6 @@ first MLP layer, distinct-row item encoding, and the learning-rate schedule."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -56,15 +55,19 @@ class TestFastDropout:
 def _reference_scores(model: CartRanker, cart, mask, cands, persona, platform) -> torch.Tensor:
     """The model's function written plainly: item encoding per row, the MLP on the concatenated input."""
     items = model.items
-    parts = [items.text_vectors[items.text_index[cands]], items.pt_vectors[items.pt_index[cands]],
-             items.price(items.log_price[cands].unsqueeze(-1)), items.flag(items.flag_ids[cands])]
+    parts = [
+        items.text_vectors[items.text_index[cands]],
+        items.pt_vectors[items.pt_index[cands]],
+        items.price(items.log_price[cands].unsqueeze(-1)),
+        items.flag(items.flag_ids[cands]),
+    ]
     if items.pop is not None:
         parts.append(items.pop(items.log_pop[cands].unsqueeze(-1)))
     cand = items.proj(torch.cat(parts, -1))
     t = model.encode_cart(cart, mask)
     pooled, e_u, e_p = masked_mean(t, mask), model.persona(persona), model.platform(platform)
     n = cand.shape[1]
-    per_cart = lambda v: v.unsqueeze(1).expand(-1, n, -1)  # noqa: E731
+    per_cart = lambda v: v.unsqueeze(1).expand(-1, n, -1)
     if model.cfg.arch == "deepfm":
         fields = torch.stack([cand, per_cart(pooled), per_cart(e_u), per_cart(model.fm_platform(e_p))], dim=2)
         flat = fields.flatten(2)
@@ -123,8 +126,9 @@ def test_cosine_run_decays_to_zero_and_names_itself(fixture_task, fixture_featur
 
     cfg = TrainConfig(epochs=2, patience=5, seed=0, schedule="cosine")
     assert run_id(ModelConfig(arch="xp", pop_dim=0), cfg, fixture_task) == "xp+cos-listwise-basket-c50-s0-e2-p5"
-    path, metrics = train_and_save(fixture_task, ModelConfig(arch="xp", layers=1), cfg, rank_home, fixture_features,
-                                   make_current=False)
+    path, metrics = train_and_save(
+        fixture_task, ModelConfig(arch="xp", layers=1), cfg, rank_home, fixture_features, make_current=False
+    )
     lrs = [row["lr"] for row in metrics["curve"]]
     assert len(lrs) == 2 and 0 < lrs[1] < 0.05 * cfg.lr < lrs[0] < cfg.lr  # the last step's rate, near zero
     assert path.name == "xp+cos+pop-listwise-basket-c50-s0-e2-p5"
@@ -147,18 +151,30 @@ def test_fit_budget_plans_the_epochs_after_the_first_two(fixture_task, fixture_f
     from xpollinate.ranking.train import TrainConfig, train
 
     mcfg = ModelConfig(arch="identity", n_platforms=len(fixture_task.platforms) + 1)
-    roomy = train(fixture_task, fixture_features, mcfg, TrainConfig(epochs=3, patience=5, schedule="cosine",
-                                                                  fit_budget=True, max_minutes=60))
+    roomy = train(
+        fixture_task,
+        fixture_features,
+        mcfg,
+        TrainConfig(epochs=3, patience=5, schedule="cosine", fit_budget=True, max_minutes=60),
+    )
     assert [r["planned_epochs"] for r in roomy.curve] == [3, 3, 3]
     # each epoch's row splits off its validation time, a part of the epoch's own seconds
     starts = [0.0] + [r["seconds"] for r in roomy.curve[:-1]]
     assert all(0.0 <= r["val_seconds"] <= r["seconds"] - s + 0.1 for r, s in zip(roomy.curve, starts))
-    tight = train(fixture_task, fixture_features, mcfg, TrainConfig(epochs=3, patience=5, schedule="cosine",
-                                                                  fit_budget=True, max_minutes=0.0001))
+    tight = train(
+        fixture_task,
+        fixture_features,
+        mcfg,
+        TrainConfig(epochs=3, patience=5, schedule="cosine", fit_budget=True, max_minutes=0.0001),
+    )
     assert [r["planned_epochs"] for r in tight.curve] == [1]
     # wsd plans again after epoch 3 as well (still at its peak rate there): the roomy plan holds
-    wsd = train(fixture_task, fixture_features, mcfg, TrainConfig(epochs=4, patience=5, schedule="wsd",
-                                                                fit_budget=True, max_minutes=60))
+    wsd = train(
+        fixture_task,
+        fixture_features,
+        mcfg,
+        TrainConfig(epochs=4, patience=5, schedule="wsd", fit_budget=True, max_minutes=60),
+    )
     assert [r["planned_epochs"] for r in wsd.curve] == [4, 4, 4, 4]
 
 

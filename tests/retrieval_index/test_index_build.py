@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.retrieval_index.conftest import FIXTURE_GM_IDS
 from xpollinate.catalog.store import DataStore
 from xpollinate.retrieval import catalog_index
 from xpollinate.retrieval.catalog_index import (
@@ -21,8 +22,6 @@ from xpollinate.retrieval.catalog_index import (
     read_chroma_vectors,
 )
 
-from tests.retrieval_index.conftest import FIXTURE_GM_IDS
-
 
 def _items(rows: list[tuple[int, str, bool, int]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["item_id", "item_class", "is_gm", "n_baskets"])
@@ -34,21 +33,33 @@ def _items(rows: list[tuple[int, str, bool, int]]) -> pd.DataFrame:
 
 
 def test_only_gm_items_sold_ones_by_default_most_purchased_first() -> None:
-    items = _items([
-        (1, "grocery", False, 50), (2, "gm", True, 3), (3, "gm", True, 0), (4, "excluded", False, 9),
-        (5, "gm", True, 7), (6, "gm", True, 7),
-    ])
+    items = _items(
+        [
+            (1, "grocery", False, 50),
+            (2, "gm", True, 3),
+            (3, "gm", True, 0),
+            (4, "excluded", False, 9),
+            (5, "gm", True, 7),
+            (6, "gm", True, 7),
+        ]
+    )
     assert indexed_items(items, IndexScope())["item_id"].tolist() == [5, 6, 2]
     assert indexed_items(items, IndexScope(sold_only=False))["item_id"].tolist() == [5, 6, 2, 3]
     assert indexed_items(items, IndexScope(categories=("EVEN",)))["item_id"].tolist() == [6, 2]
 
 
-def test_fixture_index_holds_the_gm_items_and_their_manifest(fixture_index: CatalogIndex, fixture_store: DataStore) -> None:
+def test_fixture_index_holds_the_gm_items_and_their_manifest(
+    fixture_index: CatalogIndex, fixture_store: DataStore
+) -> None:
     assert set(fixture_index.items["item_id"]) == FIXTURE_GM_IDS
     classes = fixture_store.items().set_index("item_id").loc[list(fixture_index.items["item_id"]), "item_class"]
     assert set(classes) == {"gm"}
     m = fixture_index.manifest
-    assert (m["model"], m["recipe"], m["data_build"]) == ("minilm", catalog_index.RECIPE_VERSION, fixture_store.build_id)
+    assert (m["model"], m["recipe"], m["data_build"]) == (
+        "minilm",
+        catalog_index.RECIPE_VERSION,
+        fixture_store.build_id,
+    )
     assert m["n_items"] == 6 and fixture_index.vectors.shape == (m["n_texts"], 384)
     norms = np.linalg.norm(fixture_index.vectors, axis=1)
     assert np.allclose(norms, 1.0, atol=1e-5)

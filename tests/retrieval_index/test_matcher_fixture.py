@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xpollinate.catalog.store import DataStore
-from xpollinate.graphs.state import Match as GraphMatch
-from xpollinate.retrieval.matcher import SemanticMatcher
-
 from tests.retrieval_index.conftest import FIXTURE_GM_IDS
+from xpollinate.catalog.store import DataStore
+from xpollinate.records import Match as GraphMatch
+from xpollinate.retrieval.matcher import SemanticMatcher
 
 
 def test_coffee_filter_paper_ranks_the_coffee_filters_first(matcher: SemanticMatcher) -> None:
@@ -49,7 +48,7 @@ def test_expansion_is_marked_and_stays_in_or_next_to_the_pt(matcher: SemanticMat
     expanded = matcher.expand(direct, per_pt=2, neighbour_pts=1)
     for before, after in zip(direct, expanded):
         assert after[: len(before)] == before
-        extra = after[len(before):]
+        extra = after[len(before) :]
         assert extra and all(m.expanded for m in extra)
         source = before[0]
         neighbours = matcher.neighbour_pts_of(source.product_type, 1)
@@ -78,8 +77,11 @@ def test_neighbour_pts_are_every_other_pt_once(matcher: SemanticMatcher) -> None
 
 
 def test_graph_entry_point(matcher: SemanticMatcher) -> None:
+    from xpollinate.graphs.matching import CatalogMatcher
+
     texts = ["coffee filters", "charcoal grill"]
-    out = matcher.match_recommendations(texts, k=1, expand=1)
+    graph_matcher = CatalogMatcher(matcher)
+    out = graph_matcher.match_recommendations(texts, k=1, expand=1)
     assert len(out) == 2 and all(isinstance(m, GraphMatch) for m in out[0])
     assert out[0][0].item_id in {11, 12} and not out[0][0].expanded
     assert any(m.expanded for m in out[0])
@@ -88,4 +90,6 @@ def test_graph_entry_point(matcher: SemanticMatcher) -> None:
     for qv, found in zip(q, out):
         for m in found:  # similarity is to the recommendation, expanded items included
             assert m.similarity == pytest.approx(float(vectors[matcher.index.row_of[m.item_id]] @ qv), abs=1e-5)
-    assert matcher.match_recommendations([], 3, 2) == []
+    assert graph_matcher.match_recommendations([], 3, 2) == []
+    exact = graph_matcher.match_product_types(["coffee filters"], ["COFFEE FILTERS"], 3)[0]
+    assert {m.item_id for m in exact} <= {11, 12} and all(m.product_type == "COFFEE FILTERS" for m in exact)

@@ -8,15 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xpollinate.retrieval.matcher import SemanticMatcher
-
 from tests.retrieval_index.conftest import synthetic_index
+from xpollinate.retrieval.matcher import SemanticMatcher
 
 # Three texts in 3-d space; items 1-3 share text 0 (same vector), popularity decides their order.
 VECTORS = np.array([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.0, 0.0, 1.0]])
 ROWS = [  # (item_id, product_type, n_baskets, text_row)
-    (1, "FILTERS", 5, 0), (2, "FILTERS", 40, 0), (3, "FILTERS", 5, 0),
-    (4, "MUGS", 9, 1), (5, "MUGS", 1, 1),
+    (1, "FILTERS", 5, 0),
+    (2, "FILTERS", 40, 0),
+    (3, "FILTERS", 5, 0),
+    (4, "MUGS", 9, 1),
+    (5, "MUGS", 1, 1),
     (6, "BATTERIES", 7, 2),
 ]
 
@@ -50,7 +52,11 @@ def test_k_larger_than_catalog_and_filters(m: SemanticMatcher) -> None:
 def test_expansion_within_pt_then_neighbour(m: SemanticMatcher) -> None:
     direct = m.search(q(1, 0, 0), k=1)  # item 2 (FILTERS)
     [out] = m.expand(direct, per_pt=1, neighbour_pts=1)
-    assert [(x.item_id, x.via, x.source_item_id) for x in out] == [(2, "query", None), (1, "same_pt", 2), (4, "neighbour_pt", 2)]
+    assert [(x.item_id, x.via, x.source_item_id) for x in out] == [
+        (2, "query", None),
+        (1, "same_pt", 2),
+        (4, "neighbour_pt", 2),
+    ]
     assert m.neighbour_pts_of("FILTERS", 2) == ["MUGS", "BATTERIES"]
     [none] = m.expand(direct, per_pt=1, neighbour_pts=0)
     assert [x.via for x in none] == ["query", "same_pt"]

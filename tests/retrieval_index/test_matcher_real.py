@@ -11,8 +11,16 @@ from xpollinate.catalog.store import DataStore
 from xpollinate.retrieval.catalog_index import IndexScope, build_index
 from xpollinate.retrieval.matcher import SemanticMatcher
 
-SUBSET = ("COFFEE FILTERS", "CHARCOAL AND LIGHTER FLUID", "BATTERIES", "FD WRAPS/BAGS/TRSH BG", "PAPER TOWELS",
-          "KITCHEN GADGETS", "DISHWASH DETERGENTS", "CANDLES/ACCESSORIES")
+SUBSET = (
+    "COFFEE FILTERS",
+    "CHARCOAL AND LIGHTER FLUID",
+    "BATTERIES",
+    "FD WRAPS/BAGS/TRSH BG",
+    "PAPER TOWELS",
+    "KITCHEN GADGETS",
+    "DISHWASH DETERGENTS",
+    "CANDLES/ACCESSORIES",
+)
 # recommendation -> words one of which the top item's product type must contain
 EXPECTED = {
     "coffee filters": ("COFFEE FILTERS",),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.retrieval_index.conftest import synthetic_index
 from xpollinate.agents.normalize import clean
 from xpollinate.catalog.build import BuildOptions, build
 from xpollinate.catalog.store import DataStore
@@ -16,8 +17,6 @@ from xpollinate.retrieval.catalog_index import CatalogIndex
 from xpollinate.retrieval.matcher import SemanticMatcher
 from xpollinate.retrieval.shortlist import Shortlister
 from xpollinate.retrieval.vocabulary import GMVocabulary, VocabularyError
-
-from tests.retrieval_index.conftest import synthetic_index
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,9 @@ def vocabulary(real_matcher: SemanticMatcher, real_store: DataStore) -> GMVocabu
     return GMVocabulary.from_matcher(real_matcher, set(items.loc[items["is_grocery"], "product_type"]))
 
 
-def test_vocabulary_holds_gm_types_only_with_names_that_survive_cleaning(vocabulary: GMVocabulary, real_store: DataStore) -> None:
+def test_vocabulary_holds_gm_types_only_with_names_that_survive_cleaning(
+    vocabulary: GMVocabulary, real_store: DataStore
+) -> None:
     items = real_store.items()
     grocery = set(items.loc[items["is_grocery"], "product_type"])
     assert len(vocabulary) > 300 and not set(vocabulary.product_types) & grocery
@@ -47,9 +48,11 @@ def test_shortlist_and_exact_matching(vocabulary: GMVocabulary, real_matcher: Se
     short = Shortlister(vocabulary).shortlist("Ground Coffee", "GROUND COFFEE", ["morning routine", "office"], 20)
     assert 5 <= len(short) <= 20 and len(set(short)) == len(short)
     assert "Coffee Filters" in short and all(vocabulary.product_type(n) for n in short)
-    found = real_matcher.match_product_types(["Coffee Filters"], ["COFFEE FILTERS"], 3)[0]
+    from xpollinate.graphs.matching import CatalogMatcher
+
+    found = CatalogMatcher(real_matcher).match_product_types(["Coffee Filters"], ["COFFEE FILTERS"], 3)[0]
     assert 1 <= len(found) <= 3 and all(m.product_type == "COFFEE FILTERS" and m.category for m in found)
-    assert real_matcher.match_product_types(["Nothing"], ["NO SUCH TYPE"], 3) == [[]]
+    assert CatalogMatcher(real_matcher).match_product_types(["Nothing"], ["NO SUCH TYPE"], 3) == [[]]
 
 
 def test_empty_vocabulary_names_the_command(tmp_path: Path) -> None:
@@ -60,8 +63,9 @@ def test_empty_vocabulary_names_the_command(tmp_path: Path) -> None:
         GMVocabulary.from_matcher(SemanticMatcher(index), set())
 
 
-def test_a_changed_data_build_needs_a_new_index(indexed_home: Path, real_store: DataStore, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_changed_data_build_needs_a_new_index(
+    indexed_home: Path, real_store: DataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A store rebuilt from other weeks is a new build: the old index (and its vocabulary) is refused by name."""
     home = tmp_path / "home"
     home.mkdir()

@@ -12,19 +12,20 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from xpollinate.catalog.build import build
 from xpollinate.catalog.store import DataStore
-from xpollinate.graphs.state import ScoredItem
+from xpollinate.records import ScoredItem
+from xpollinate.retrieval.associations import AssocConfig
 from xpollinate.serving.process import stop_process
 from xpollinate.serving.state import historical_table_path
-from xpollinate.retrieval.associations import AssocConfig
 from xpollinate.xpstore.item_xp_store import AnchorOutcome, ItemXPStore, store_path
 
 # fixture catalog: 1,2 ground coffee; 3 buns; 4 milk; 5 eggs (grocery); 11,12 coffee filters;
@@ -44,7 +45,9 @@ def write_historical(home: Path, build_id: str, lists: dict[int, list[tuple[int,
     rows = [(a, i, s, r) for a, items in lists.items() for r, (i, s) in enumerate(items)]
     folder = home / "ranking" / "candidates" / f"{AssocConfig().key(build_id)}-30"
     folder.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows, columns=["anchor_id", "item_id", "score", "rank"]).to_parquet(folder / "table.parquet", index=False)
+    pd.DataFrame(rows, columns=["anchor_id", "item_id", "score", "rank"]).to_parquet(
+        folder / "table.parquet", index=False
+    )
     return folder / "table.parquet"
 
 
@@ -53,9 +56,22 @@ def write_item_xp(home: Path, run_id: str, anchors: dict[int, list[tuple[int, fl
     store.start_run(run_id, "item_xp", "scripted", {}, "fixture")
     for anchor, recs in anchors.items():
         results = [
-            ScoredItem(rec_id=f"r{n}", theme="Morning brew", recommendation=f"rec {item}", explanation=f"goes with {anchor}",
-                       evaluator_score=0.7, item_id=item, item_text=f"item {item}", product_type="PT", similarity=0.9,
-                       expanded=False, ce=combined, llm=1.0, combined=combined, band=band)
+            ScoredItem(
+                rec_id=f"r{n}",
+                theme="Morning brew",
+                recommendation=f"rec {item}",
+                explanation=f"goes with {anchor}",
+                evaluator_score=0.7,
+                item_id=item,
+                item_text=f"item {item}",
+                product_type="PT",
+                similarity=0.9,
+                expanded=False,
+                ce=combined,
+                llm=1.0,
+                combined=combined,
+                band=band,
+            )
             for n, (item, combined, band) in enumerate(recs)
         ]
         store.save(run_id, AnchorOutcome(anchor, f"anchor {anchor}", "PT", results, {}, 1.0))
@@ -129,8 +145,13 @@ def running(home: Path, *args: str, log_dir: Path) -> Iterator[Service]:
     xp = str(Path(sys.executable).parent / "xp")
     env = {k: v for k, v in os.environ.items() if k not in ("XP_SOURCE_DIR", "PROMETHEUS_MULTIPROC_DIR")}
     with log.open("w") as fh:
-        proc = subprocess.Popen([xp, "serve", "--home", str(home), "--port", str(port), *args], stdout=fh,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            [xp, "serve", "--home", str(home), "--port", str(port), *args],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
     try:
         service = Service(port, proc, log)
         deadline = time.time() + 60
@@ -140,7 +161,7 @@ def running(home: Path, *args: str, log_dir: Path) -> Iterator[Service]:
                 break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    raise AssertionError(f"server did not start: {log.read_text()[-3000:]}")
+                    raise AssertionError(f"server did not start: {log.read_text()[-3000:]}") from None
                 time.sleep(0.2)
         yield service
     finally:
@@ -159,7 +180,7 @@ from tests.ranking.conftest import fixture_features, fixture_run, fixture_task, 
 
 
 @pytest.fixture
-def trained_home(rank_home: Path, fixture_run, tmp_path: Path) -> Path:
+def trained_home(rank_home: Path, fixture_run, tmp_path: Path) -> Path:  # noqa: F811  (fixtures imported above)
     """The ranking tests' home (data store + trained CURRENT ranker) with serving tables added."""
     home = tmp_path / "trained-home"
     shutil.copytree(rank_home, home)

@@ -25,8 +25,10 @@ class CountingScorer:
         self.calls.append(len(requests))
         if self.broken:
             raise RuntimeError("model exploded")
-        return [XPError("empty cart") if 0 in list(r.cart_item_ids) else np.asarray(r.candidate_ids, float) * 2
-                for r in requests]
+        return [
+            XPError("empty cart") if 0 in list(r.cart_item_ids) else np.asarray(r.candidate_ids, float) * 2
+            for r in requests
+        ]
 
 
 async def _client(batcher, scorer, i: int):
@@ -63,8 +65,10 @@ def test_a_refusal_is_that_requests_alone_and_a_failed_call_fails_its_batch() ->
 
     async def main():
         return await asyncio.gather(
-            batcher.score(scorer, ScoreRequest([0], [1])), batcher.score(scorer, ScoreRequest([3], [4])),
-            batcher.score(broken, ScoreRequest([3], [4])), return_exceptions=True,
+            batcher.score(scorer, ScoreRequest([0], [1])),
+            batcher.score(scorer, ScoreRequest([3], [4])),
+            batcher.score(broken, ScoreRequest([3], [4])),
+            return_exceptions=True,
         )
 
     refused, fine, failed = asyncio.run(main())

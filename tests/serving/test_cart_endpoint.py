@@ -33,10 +33,20 @@ async def _call(app, body: bytes, chunks: int = 1) -> tuple[int, dict, dict]:
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/v1/cart/recommend", "raw_path": b"/v1/cart/recommend", "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
-             "client": ("127.0.0.1", 5), "server": ("127.0.0.1", 8000)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/cart/recommend",
+        "raw_path": b"/v1/cart/recommend",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 5),
+        "server": ("127.0.0.1", 8000),
+    }
     await app(scope, receive, send)
     start, body_msg = sent[0], sent[1]
     return start["status"], dict(start["headers"]), json.loads(body_msg["body"])
@@ -65,7 +75,7 @@ def test_both_entrances_answer_alike(serve_home) -> None:
                     endpoint.path = "/v1/cart/recommend"
                 assert fast[0] == routed[0], body
                 if fast[0] == 422:  # the same fields and error types (pydantic-core words a JSON error better)
-                    fields = lambda r: [(e["field"], e["type"]) for e in r[2]["errors"]]  # noqa: E731
+                    fields = lambda r: [(e["field"], e["type"]) for e in r[2]["errors"]]
                     assert fields(fast) == fields(routed), body
                 else:
                     assert fast[2] == routed[2], body

@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.serving.conftest import write_item_xp
 from xpollinate.errors import XPError
 from xpollinate.ranking.pool import ArraySource, PoolConfig
 from xpollinate.serving.config import ServeConfig
 from xpollinate.serving.recommend import recommend_cart
 from xpollinate.serving.state import ServingState, load_state
-
-from tests.serving.conftest import write_item_xp
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +51,10 @@ class Refusing:
 def test_a_failing_ranker_is_answered_by_the_heuristic(state: ServingState, scorer) -> None:
     broken = dataclasses.replace(state, scorer=scorer, trained=True)
     out = recommend_cart(broken, PoolConfig(), [1, 3], k=5, max_per_pt=2)
-    assert out["served_by"]["ranker"] == "heuristic" and out["served_by"]["fallbacks"] == ["ranker_error", "historical_anchors"]
+    assert out["served_by"]["ranker"] == "heuristic" and out["served_by"]["fallbacks"] == [
+        "ranker_error",
+        "historical_anchors",
+    ]
     assert out["items"] == recommend_cart(state, PoolConfig(), [1, 3], k=5, max_per_pt=2)["items"]
 
 
@@ -90,8 +92,12 @@ def test_a_loaded_state_is_frozen_out_of_the_cyclic_collector(own_home: Path) ->
 def test_item_xp_lists_keep_historical_items_whatever_their_score() -> None:
     from xpollinate.serving.sources import ItemXPLists
 
-    rows = [{"item_id": 1, "combined": 0.8, "source": "llm"}, {"item_id": 2, "combined": 0.2, "source": "llm"},
-            {"item_id": 3, "combined": 0.1, "source": "historical"}, {"item_id": 4, "combined": 0.3, "source": "both"}]
+    rows = [
+        {"item_id": 1, "combined": 0.8, "source": "llm"},
+        {"item_id": 2, "combined": 0.2, "source": "llm"},
+        {"item_id": 3, "combined": 0.1, "source": "historical"},
+        {"item_id": 4, "combined": 0.3, "source": "both"},
+    ]
     lists = ItemXPLists({7: rows})
     ids, _ = lists.top_arrays(7, 10)
     assert ids.tolist() == [1, 3, 4]  # the model's Poor item (2) is out; the baskets' items stay

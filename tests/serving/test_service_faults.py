@@ -8,9 +8,9 @@ import re
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from pathlib import Path
 
 from tests.serving.conftest import running, write_item_xp
 from xpollinate.ranking.artifacts import models_root
@@ -58,7 +58,9 @@ def test_bad_option_is_an_error_naming_it(tmp_path: Path) -> None:
     import sys
 
     xp = str(Path(sys.executable).parent / "xp")
-    proc = subprocess.run([xp, "serve", "--home", str(tmp_path), "--ranker", "magic"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [xp, "serve", "--home", str(tmp_path), "--ranker", "magic"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2 and "ranker" in proc.stderr
 
 
@@ -151,8 +153,12 @@ def test_a_worker_that_cannot_bind_stops_the_server(serve_home: Path, tmp_path: 
         taken.listen()
         port = taken.getsockname()[1]
         xp = str(Path(sys.executable).parent / "xp")
-        proc = subprocess.run([xp, "serve", "--home", str(serve_home), "--port", str(port), "--workers", "2",
-                               "--watch", "0"], capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [xp, "serve", "--home", str(serve_home), "--port", str(port), "--workers", "2", "--watch", "0"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "cannot listen on 127.0.0.1" in proc.stderr + proc.stdout
 
@@ -179,11 +185,15 @@ def test_trained_ranker_is_served_on_its_fast_path_with_the_eager_scores(trained
             assert abs(scores["xp+fast-bf16"][item] - s) <= 0.03 * scale + 1e-3
 
 
-def test_concurrent_carts_are_micro_batched_with_the_scores_of_single_requests(trained_home: Path, tmp_path: Path) -> None:
+def test_concurrent_carts_are_micro_batched_with_the_scores_of_single_requests(
+    trained_home: Path, tmp_path: Path
+) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    carts = [{"item_ids": c, "k": 5, "max_per_pt": 5, "household_id": h}
-             for c, h in (([1, 3, 4], 1), ([2, 5], None), ([3, 4, 5, 1], 1), ([4], None))] * 6
+    carts = [
+        {"item_ids": c, "k": 5, "max_per_pt": 5, "household_id": h}
+        for c, h in (([1, 3, 4], 1), ([2, 5], None), ([3, 4, 5, 1], 1), ([4], None))
+    ] * 6
     ranked = {}
     for max_batch in ("1", "16"):
         with running(trained_home, "--watch", "0", "--max-batch", max_batch, log_dir=tmp_path) as svc:

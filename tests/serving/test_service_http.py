@@ -47,7 +47,9 @@ def test_item_lookup_falls_back_to_historical_and_rejects_unknown(service: Servi
 
 
 def test_cart_mixes_item_xp_and_historical_and_names_anchors(service: Service) -> None:
-    status, body = service.call("POST", "/v1/cart/recommend", {"item_ids": [1, 3, 15, 999, 1], "k": 10, "max_per_pt": 5})
+    status, body = service.call(
+        "POST", "/v1/cart/recommend", {"item_ids": [1, 3, 15, 999, 1], "k": 10, "max_per_pt": 5}
+    )
     assert status == 200, body
     assert body["unknown_item_ids"] == [999] and body["non_anchor_item_ids"] == [15]
     assert body["anchors"] == {"item_xp": [1], "historical": [3]}
@@ -61,10 +63,12 @@ def test_cart_mixes_item_xp_and_historical_and_names_anchors(service: Service) -
     assert [i["rank"] for i in body["items"]] == list(range(1, len(items) + 1))
     scores = [i["score"] for i in body["items"]]
     assert scores == sorted(scores, reverse=True)
-    assert body["pool_size"] == len(items) == 2  # 16 (both anchors) and 13 (historical of 3); Poor 13 of anchor 1 dropped
+    assert (
+        body["pool_size"] == len(items) == 2
+    )  # 16 (both anchors) and 13 (historical of 3); Poor 13 of anchor 1 dropped
 
 
-def test_cart_item_xp_only_and_diversified(service: Service) -> None:
+def test_cart_candidates_name_their_source_and_are_diversified(service: Service) -> None:
     status, body = service.call("POST", "/v1/cart/recommend", {"item_ids": [4, 2]})
     assert status == 200 and body["served_by"]["candidates"] == "historical"
     pts = [i["product_type"] for i in body["items"]]
@@ -79,7 +83,11 @@ def test_cart_item_xp_only_and_diversified(service: Service) -> None:
 
 def test_empty_cart_and_gm_only_cart_get_popular_items(service: Service) -> None:
     status, body = service.call("POST", "/v1/cart/recommend", {"item_ids": [], "k": 3})
-    assert status == 200 and body["served_by"] == {"candidates": "popular", "ranker": "popularity", "fallbacks": ["empty_cart"]}
+    assert status == 200 and body["served_by"] == {
+        "candidates": "popular",
+        "ranker": "popularity",
+        "fallbacks": ["empty_cart"],
+    }
     assert len(body["items"]) == 3 and all(i["source"] == "popular" and i["anchor_id"] is None for i in body["items"])
     status, body = service.call("POST", "/v1/cart/recommend", {"item_ids": [15, 16]})
     assert body["served_by"]["fallbacks"] == ["no_candidates"] and body["non_anchor_item_ids"] == [15, 16]
@@ -90,7 +98,7 @@ def test_empty_cart_and_gm_only_cart_get_popular_items(service: Service) -> None
     "raw, field",
     [
         (b'{"item_ids": [1, 2', "body"),  # malformed JSON
-        (b'[1, 2]', "body"),  # not an object
+        (b"[1, 2]", "body"),  # not an object
         (b'{"item_ids": "1,2"}', "item_ids"),
         (b'{"item_ids": [1, "2"]}', "item_ids.1"),
         (b'{"item_ids": [1], "k": -1}', "k"),
@@ -115,10 +123,12 @@ def test_metrics_count_requests_pools_and_fallbacks(service: Service) -> None:
     service.call("POST", "/v1/cart/recommend", raw=b"{")
     status, text = service.call("GET", "/metrics")
     assert status == 200
+
     def value(pattern: str) -> float:
         m = re.search(pattern + r" ([0-9.e+]+)", text)
         assert m, pattern
         return float(m.group(1))
+
     assert value(r'xp_http_requests_total\{endpoint="cart",status="200"\}') >= 3
     assert value(r'xp_http_requests_total\{endpoint="cart",status="422"\}') >= 1
     assert value(r'xp_fallbacks_total\{kind="historical_anchors"\}') >= 3

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.graphs.scripted import scripted_llm
 from xpollinate.catalog.store import DataStore
 from xpollinate.prompts.schemas import ATTRIBUTE_TAGS
 from xpollinate.retrieval.twotower import TrainingData, TwoTowerConfig, prepare
 from xpollinate.retrieval.twotower.tags import tag_categories
-
-from tests.graphs.scripted import scripted_llm
 
 
 def numbered_tags(schema: str, prompt: str) -> dict:
@@ -27,8 +26,18 @@ def numbered_tags(schema: str, prompt: str) -> dict:
 
 
 def tiny_config(**overrides) -> TwoTowerConfig:
-    base = dict(dim=8, hidden=16, long_history=20, short_history=10, epochs=1, batch_size=64, sampled_negatives=8,
-                hard_negatives=2, test_weeks=3, seed=5)
+    base = dict(
+        dim=8,
+        hidden=16,
+        long_history=20,
+        short_history=10,
+        epochs=1,
+        batch_size=64,
+        sampled_negatives=8,
+        hard_negatives=2,
+        test_weeks=3,
+        seed=5,
+    )
     base.update(overrides)
     return TwoTowerConfig(**base)
 

@@ -9,13 +9,12 @@ import pytest
 import torch
 from pydantic import ValidationError
 
+from tests.twotower.conftest import tiny_config
 from xpollinate.retrieval.twotower import EXTENSIONS, Extensions, TwoTowerConfig
 from xpollinate.retrieval.twotower.baselines import popularity, previous_purchases
 from xpollinate.retrieval.twotower.losses import info_nce, popularity_prior
 from xpollinate.retrieval.twotower.metrics import topk_metrics
 from xpollinate.retrieval.twotower.training import build_model, user_inputs
-
-from tests.twotower.conftest import tiny_config
 
 
 def test_config_switches_and_validation() -> None:
@@ -36,7 +35,10 @@ def test_config_switches_and_validation() -> None:
 
 def test_info_nce_matches_a_manual_softmax() -> None:
     torch.manual_seed(0)
-    u, v = torch.nn.functional.normalize(torch.randn(3, 4), dim=1), torch.nn.functional.normalize(torch.randn(3, 4), dim=1)
+    u, v = (
+        torch.nn.functional.normalize(torch.randn(3, 4), dim=1),
+        torch.nn.functional.normalize(torch.randn(3, 4), dim=1),
+    )
     s = torch.nn.functional.normalize(torch.randn(2, 4), dim=1)
     ids, sids = torch.tensor([0, 1, 2]), torch.tensor([3, 4])
     prior = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0])
@@ -70,7 +72,9 @@ def test_popularity_prior_follows_stars_equation_2() -> None:
 def test_time_split_and_history_windows(tt_data) -> None:
     seq, split = tt_data.seq, tt_data.split
     assert len(split.test) == len(np.unique(seq.household_id[split.test]))
-    assert np.all(seq.week[split.train] < split.first_test_week) and np.all(seq.week[split.test] >= split.first_test_week)
+    assert np.all(seq.week[split.train] < split.first_test_week) and np.all(
+        seq.week[split.test] >= split.first_test_week
+    )
     b = split.test[:4]
     win = seq.windows(b, 20)
     for q, basket in enumerate(b):

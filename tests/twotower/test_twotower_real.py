@@ -13,8 +13,15 @@ from xpollinate.retrieval.twotower.training import build_model
 
 
 def test_real_slice_trains_evaluates_and_serves(real_store, tmp_path) -> None:
-    cfg = TwoTowerConfig(dim=32, hidden=32, epochs=1, batch_size=512, targets_per_basket=1, test_weeks=2,
-                         extensions=Extensions(tags=False))
+    cfg = TwoTowerConfig(
+        dim=32,
+        hidden=32,
+        epochs=1,
+        batch_size=512,
+        targets_per_basket=1,
+        test_weeks=2,
+        extensions=Extensions(tags=False),
+    )
     data = prepare(real_store, cfg, tmp_path)
     assert data.items.n > 90_000 and len(data.split.train) > 10_000 and len(data.split.test) > 1_000
     untrained = build_model(data, cfg)
@@ -24,7 +31,9 @@ def test_real_slice_trains_evaluates_and_serves(real_store, tmp_path) -> None:
     metrics = evaluate_model(data, result.model, cfg, result.item_vectors)
     model = metrics["all"]["two-tower (RR of GI, NI)"]
     assert model["queries"] == len(scope(data, "all").baskets)
-    assert model["Recall@20"] > 3 * before["all"]["two-tower (RR of GI, NI)"]["Recall@20"] + 0.01  # learned from real baskets
+    assert (
+        model["Recall@20"] > 3 * before["all"]["two-tower (RR of GI, NI)"]["Recall@20"] + 0.01
+    )  # learned from real baskets
     assert 0 < metrics["gm"]["previous purchases"]["Hit@20"] <= 1
     # approximate search against exact on real user vectors
     set_threads(1)

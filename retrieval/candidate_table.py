@@ -16,16 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from xpollinate.catalog.store import DataStore
-from xpollinate.ranking.pool import AnchorLists
 from xpollinate.retrieval.associations import Associations
+from xpollinate.retrieval.candidate_lists import AnchorLists
 from xpollinate.retrieval.candidates import CandidateConfig, historical_candidates, pt_associations
 from xpollinate.settings import ensure_dir, run_home
 
@@ -60,7 +59,9 @@ def compute_table(
     groups, empty = _split(assoc)
     by_id = items.set_index("item_id", drop=False)
     gm = items[items["is_gm"]]
-    anchors = [a for a in dict.fromkeys(int(a) for a in anchors) if a in by_id.index and bool(by_id.at[a, "is_grocery"])]
+    anchors = [
+        a for a in dict.fromkeys(int(a) for a in anchors) if a in by_id.index and bool(by_id.at[a, "is_grocery"])
+    ]
     # Anchors of one product type share its PT associations and their GM items: computed once per PT.
     anchors.sort(key=lambda a: (by_id.at[a, "product_type"], a))
     per_pt: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
@@ -80,12 +81,16 @@ def compute_table(
                 per_pt["plain"] = cands  # type: ignore[assignment]
         else:
             cands = per_pt["plain"]  # type: ignore[assignment]
-        parts.append(pd.DataFrame({
-            "anchor_id": np.full(len(cands), anchor_id, dtype=np.int64),
-            "item_id": cands["item_id"].to_numpy(dtype=np.int64),
-            "score": cands["score"].to_numpy(dtype=np.float64),
-            "rank": np.arange(len(cands), dtype=np.int32),
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "anchor_id": np.full(len(cands), anchor_id, dtype=np.int64),
+                    "item_id": cands["item_id"].to_numpy(dtype=np.int64),
+                    "score": cands["score"].to_numpy(dtype=np.float64),
+                    "rank": np.arange(len(cands), dtype=np.int32),
+                }
+            )
+        )
         if tick and (n % 200 == 0 or n == len(anchors) - 1):
             tick(n + 1, len(anchors))
     if not parts:
@@ -101,8 +106,13 @@ def table_dir(assoc: Associations, k: int, home: Path | None = None, anchors: li
 
 
 def build_table(
-    store: DataStore, assoc: Associations, k: int = 30, home: Path | None = None, force: bool = False,
-    tick: Tick | None = None, anchors: list[int] | None = None,
+    store: DataStore,
+    assoc: Associations,
+    k: int = 30,
+    home: Path | None = None,
+    force: bool = False,
+    tick: Tick | None = None,
+    anchors: list[int] | None = None,
 ) -> Path:
     """Build (or reuse) the table for every grocery item ever bought (or only `anchors`); returns its path."""
     folder = ensure_dir(table_dir(assoc, k, home, anchors))
@@ -116,7 +126,12 @@ def build_table(
     tmp = folder / f".table-{os.getpid()}.parquet"
     table.to_parquet(tmp, index=False)
     os.replace(tmp, final)
-    meta = {"assoc": assoc.path.name, "data_build": store.build_id, "k": k, "anchors": int(table["anchor_id"].nunique())}
+    meta = {
+        "assoc": assoc.path.name,
+        "data_build": store.build_id,
+        "k": k,
+        "anchors": int(table["anchor_id"].nunique()),
+    }
     tmp_meta = folder / f".meta-{os.getpid()}.json"
     tmp_meta.write_text(json.dumps(meta, indent=2), encoding="utf-8")
     os.replace(tmp_meta, folder / "meta.json")
@@ -136,6 +151,5 @@ class HistoricalSource(AnchorLists):
         super().__init__({int(anchors[s]): (ids[s:e], scores[s:e]) for s, e in zip(starts, ends)})
 
     @classmethod
-    def load(cls, path: Path) -> "HistoricalSource":
+    def load(cls, path: Path) -> HistoricalSource:
         return cls(pd.read_parquet(path))
-

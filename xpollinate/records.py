@@ -1,7 +1,9 @@
-"""Typed state of the item-XP graphs and the records they carry.
+"""The item-XP records and the graphs' typed state: the one vocabulary that agents, judges,
+retrieval, the graphs and the item-XP store share.
 
-Records are pydantic models (they serialize into checkpoints, JSON output and the
-item-XP store). List fields that parallel branches write to use `operator.add` as
+A leaf module (it imports nothing of the project), so no package depends on another only
+to name a record. Records are pydantic models (they serialize into checkpoints, JSON output
+and the item-XP store). List fields that parallel branches write to use `operator.add` as
 their reducer, so branches append rather than overwrite.
 """
 
@@ -9,13 +11,26 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from typing import Annotated, Any, Literal, Mapping, NotRequired, TypedDict, TypeVar
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, NotRequired, TypedDict, TypeVar
 
 from pydantic import BaseModel, Field
 
-Stage = Literal["context", "shortlist", "recommend", "naive", "merge", "evaluate", "history", "match", "judge",
-                "cross_encode", "combine"]
+Stage = Literal[
+    "context",
+    "shortlist",
+    "recommend",
+    "naive",
+    "merge",
+    "evaluate",
+    "history",
+    "match",
+    "judge",
+    "cross_encode",
+    "combine",
+]
 Source = Literal["llm", "historical", "both"]  # where an Item-XP item came from: the model, the baskets, or both
+EvaluatorMode = Literal["per_rec", "batched"]  # the paper's rubric evaluator: one call per recommendation, or per theme
 
 
 def typed_label(name: str, category: str) -> str:

@@ -1,0 +1,28 @@
+"""NDCG@k with graded (here binary) relevance: the one implementation the cart ranker and the
+two-tower evaluation share.
+
+`dcg(gains, k)` sums each row's gains in rank order over the log2 position discount; NDCG
+divides by the DCG of the same gains sorted best first (the ideal order).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def discounts(k: int) -> np.ndarray:
+    """1 / log2(position + 1) for positions 1..k."""
+    return 1.0 / np.log2(np.arange(2, k + 2))
+
+
+def dcg(gains: np.ndarray, k: int) -> np.ndarray:
+    """DCG@k of each row of `gains` (rows in rank order; shorter rows count as padded with zeros)."""
+    g = np.atleast_2d(np.asarray(gains, dtype=np.float64))[:, :k]
+    return g @ discounts(k)[: g.shape[1]]
+
+
+def ndcg(ranked_gains: np.ndarray, ideal_gains: np.ndarray, k: int) -> np.ndarray:
+    """NDCG@k per row: DCG of the ranking over DCG of the ideal ranking (`ideal_gains` sorted best first);
+    0 where no relevant item exists."""
+    ideal = dcg(ideal_gains, k)
+    return np.divide(dcg(ranked_gains, k), ideal, out=np.zeros_like(ideal), where=ideal > 0)
