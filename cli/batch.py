@@ -17,7 +17,7 @@ from xpollinate.batch.run_index import failures, list_runs
 from xpollinate.batch.summary import BatchSummary
 from xpollinate.catalog.store import DataStore
 from xpollinate.cli.common import err, handle_errors, out
-from xpollinate.cli.options import graph_config
+from xpollinate.cli.options import ExpandOption, MatchKOption, NaiveNOption, PicksOption, graph_config
 from xpollinate.errors import XPError
 from xpollinate.reports import git_commit
 from xpollinate.settings import run_home
@@ -71,15 +71,10 @@ def batch_cmd(
             help="Paper plan's evaluator: per_rec (the paper: one call per recommendation) or batched (one per theme)."
         ),
     ] = "per_rec",
-    naive_n: Annotated[int, typer.Option(help="Recommendations asked of the naive generator (--graph naive).")] = 10,
-    match_k: Annotated[
-        Optional[int], typer.Option(help="Catalog items matched per recommendation (default: the plan's, 3).")
-    ] = None,
-    expand: Annotated[
-        Optional[int],
-        typer.Option(help="Similar items added per matched product type (default: the plan's; lean 0, paper 2)."),
-    ] = None,
-    picks: Annotated[int, typer.Option(help="Lean plan: product types picked per theme.")] = 4,
+    naive_n: NaiveNOption = 10,
+    match_k: MatchKOption = None,
+    expand: ExpandOption = None,
+    picks: PicksOption = 4,
     history_pts: Annotated[
         int, typer.Option(help="Historical GM product types merged into Item XP; 0: the model's list only.")
     ] = 10,

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Optional
 
+import typer
 from pydantic import ValidationError
 
 from xpollinate.errors import XPError
 from xpollinate.graphs.config import GROUNDINGS, PLANS, ItemXPConfig, PromptSet
 from xpollinate.graphs.item_xp import GRAPHS
+
+# Graph options that `xp run` and `xp batch` declare alike (defaults stay at the call sites).
+MatchKOption = Annotated[
+    Optional[int], typer.Option(help="Catalog items matched per recommendation (default: the plan's, 3).")
+]
+ExpandOption = Annotated[
+    Optional[int],
+    typer.Option(help="Similar items added per matched product type (default: the plan's; lean 0, paper 2)."),
+]
+NaiveNOption = Annotated[int, typer.Option(help="Recommendations asked of the naive generator (--graph naive).")]
+PicksOption = Annotated[int, typer.Option(help="Lean plan: product types picked per theme.")]
 
 FLAG = {
     "match_k": "--match-k",

@@ -12,7 +12,7 @@ from rich.table import Table
 from xpollinate.catalog.anchors import resolve
 from xpollinate.catalog.store import DataStore
 from xpollinate.cli.common import err, handle_errors, out
-from xpollinate.cli.options import graph_config
+from xpollinate.cli.options import ExpandOption, MatchKOption, NaiveNOption, PicksOption, graph_config
 from xpollinate.errors import XPError
 from xpollinate.graphs.deps import default_deps, deps_until_week, run_id_for, run_settings
 from xpollinate.graphs.item_xp import build_graph
@@ -71,13 +71,8 @@ def run_cmd(
         typer.Option(help="provider:model, e.g. local, local-small, openai:gpt-4o (default: XP_LLM or config)."),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows to print.")] = 20,
-    match_k: Annotated[
-        Optional[int], typer.Option(help="Catalog items matched per recommendation (default: the plan's, 3).")
-    ] = None,
-    expand: Annotated[
-        Optional[int],
-        typer.Option(help="Similar items added per matched product type (default: the plan's; lean 0, paper 2)."),
-    ] = None,
+    match_k: MatchKOption = None,
+    expand: ExpandOption = None,
     workers: Annotated[int, typer.Option(help="Model calls in flight per node.")] = 4,
     evaluator: Annotated[
         str,
@@ -85,8 +80,8 @@ def run_cmd(
             help="Paper plan's evaluator: per_rec (one call per recommendation, the paper) or batched (one call per theme)."
         ),
     ] = "per_rec",
-    naive_n: Annotated[int, typer.Option(help="Recommendations asked of the naive generator (--graph naive).")] = 10,
-    picks: Annotated[int, typer.Option(help="Lean plan: product types picked per theme.")] = 4,
+    naive_n: NaiveNOption = 10,
+    picks: PicksOption = 4,
     history_pts: Annotated[
         int,
         typer.Option(help="Historical (co-purchase) GM product types merged into Item XP; 0: the model's list only."),
