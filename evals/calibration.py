@@ -72,6 +72,21 @@ def calibration_pairs(
     rng = random.Random(seed)
     categories = dict(zip(vocabulary.product_types, vocabulary.categories or [""] * len(vocabulary)))
     category = categories.__getitem__
+
+    def pair(anchor: Anchor, pt: str, label: int, lift: float | None, shared: int | None, rank: int) -> CalibrationPair:
+        return CalibrationPair(
+            int(anchor.item_id or -1),
+            anchor.product_type,
+            anchor.name,
+            pt,
+            vocabulary.name(pt),
+            category(pt),
+            label,
+            lift,
+            shared,
+            rank,
+        )
+
     pairs: list[CalibrationPair] = []
     for anchor in anchors:
         frame = by_anchor.get(anchor.product_type)
@@ -79,37 +94,10 @@ def calibration_pairs(
             continue
         frame = frame.head(positives)
         for rank, row in enumerate(frame.itertuples(index=False)):
-            pt = str(row.consequent)
-            pairs.append(
-                CalibrationPair(
-                    int(anchor.item_id or -1),
-                    anchor.product_type,
-                    anchor.name,
-                    pt,
-                    vocabulary.name(pt),
-                    category(pt),
-                    1,
-                    float(row.adjusted_lift),
-                    int(row.n_ab),
-                    rank,
-                )
-            )
+            pairs.append(pair(anchor, str(row.consequent), 1, float(row.adjusted_lift), int(row.n_ab), rank))
         pool = [pt for pt in vocabulary.product_types if (anchor.product_type, pt) not in associated]
         for rank, pt in enumerate(rng.sample(pool, min(len(frame), len(pool)))):
-            pairs.append(
-                CalibrationPair(
-                    int(anchor.item_id or -1),
-                    anchor.product_type,
-                    anchor.name,
-                    pt,
-                    vocabulary.name(pt),
-                    category(pt),
-                    0,
-                    None,
-                    None,
-                    rank,
-                )
-            )
+            pairs.append(pair(anchor, pt, 0, None, None, rank))
     order = {a.product_type: i for i, a in enumerate(anchors)}
     return sorted(pairs, key=lambda p: (p.rank, order[p.anchor_pt], -p.label))
 
