@@ -37,7 +37,7 @@ def judges_cmd(
         Optional[list[str]],
         typer.Option(
             help="Scoring prompt versions (repeatable). Default: fit@v1, "
-            "relevance@v1 (lean) and evaluator@v2, judge@v2 (paper)."
+            "relevance@v1 and its batched form relevance_batch@v1 (lean), and evaluator@v2, judge@v2 (paper)."
         ),
     ] = None,
     llm: Annotated[Optional[str], typer.Option(help="provider:model (default: XP_LLM, config, local).")] = None,
@@ -73,12 +73,12 @@ def judges_cmd(
     from xpollinate.catalog.store import DataStore
     from xpollinate.evals.calibration import agreement, calibration_pairs, pairs_frame, score_pairs, summary_table
     from xpollinate.llm import get_llm
-    from xpollinate.prompts.schemas import YesProbability
+    from xpollinate.prompts.schemas import YesProbabilities, YesProbability
     from xpollinate.retrieval.associations import AssocConfig, open_associations
     from xpollinate.retrieval.matcher import SemanticMatcher
     from xpollinate.retrieval.vocabulary import GMVocabulary
 
-    prompts = prompt or ["fit@v1", "relevance@v1", "evaluator@v2", "judge@v2"]
+    prompts = prompt or ["fit@v1", "relevance@v1", "relevance_batch@v1", "evaluator@v2", "judge@v2"]
     commit = git_commit() if results is not None else None
     for n, flag in ((anchors, "--anchors"), (positives, "--positives")):
         if n < 1:
@@ -107,7 +107,7 @@ def judges_cmd(
     scored = []
     for ref in prompts:
         output = model.registry.get(ref).output_model
-        limit = None if output is not None and issubclass(output, YesProbability) else rubric_pairs
+        limit = None if output is not None and issubclass(output, (YesProbability, YesProbabilities)) else rubric_pairs
         with stage_bars(transient=True) as tick:
             scored.append(
                 score_pairs(
@@ -121,7 +121,13 @@ def judges_cmd(
                 )
             )
     table = summary_table(pairs, scored)
-    role = {"fit": "evaluator", "evaluator": "evaluator", "relevance": "judge", "judge": "judge"}
+    role = {
+        "fit": "evaluator",
+        "evaluator": "evaluator",
+        "relevance": "judge",
+        "relevance_batch": "judge",
+        "judge": "judge",
+    }
     agree = []
     for i, a in enumerate(scored):
         for b in scored[i + 1 :]:

@@ -18,20 +18,56 @@ app = typer.Typer(
 TrainUntil = Annotated[int, typer.Option(help="Last training week (associations, persona, popularity use only these).")]
 ValUntil = Annotated[int, typer.Option(help="Last validation week; the test weeks follow.")]
 Label = Annotated[str, typer.Option(help="Positives: 'basket' (GM bought in the basket) or '7d' (or within 7 days).")]
+ItemXPRun = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Pools with Item XP: the anchors of this stored run (`xp batch`, made with --history-until-week at or "
+        "before the last training week) take its merged list, the others their historical candidates, as the "
+        "service pools them. Run ids get the label 'basket.ixp'. Default: historical candidates only."
+    ),
+]
 
 
 bars = stage_bars
 
 
-def _task(train_until: int, val_until: int, label: str, force: bool = False):
-    from xpollinate.ranking.task import TaskConfig, prepare
+def _item_xp_lists(run_id: str, train_until: int):
+    """The stored run's Item XP lists as a candidate source, refused when its history reaches past training."""
+    from xpollinate.ab.runs import load_run
+    from xpollinate.serving.sources import ItemXPLists
+    from xpollinate.xpstore.item_xp_store import store_path
+
+    run = load_run(store_path(), run_id)
+    until = run.settings.get("history_until_week")
+    if until is None or int(until) > train_until:
+        raise XPError(
+            f"run {run_id} used co-purchases up to week {until or 'the end'}: its lists would leak the validation and "
+            f"test weeks into the pools. Make one with `xp batch --history-until-week {train_until}`"
+        )
+    rows = run.kept.sort_values(["anchor_id", "rank"]).to_dict("records")
+    recs: dict[int, list[dict]] = {}
+    for row in rows:
+        recs.setdefault(int(row["anchor_id"]), []).append(row)
+    if not recs:
+        raise XPError(f"run {run_id} has no finished anchor with recommendations")
+    return ItemXPLists(recs)
+
+
+def _task(train_until: int, val_until: int, label: str, force: bool = False, item_xp_run: str | None = None):
+    from xpollinate.ranking.task import TaskConfig, lists_fingerprint, prepare
 
     if label not in ("basket", "7d"):
         raise XPError(f"--label: {label!r}; choose basket or 7d")
-    config = TaskConfig(train_until=train_until, val_until=val_until, label=label)  # type: ignore[arg-type]
+    lists = _item_xp_lists(item_xp_run, train_until) if item_xp_run else None
+    config = TaskConfig(
+        train_until=train_until,
+        val_until=val_until,
+        label=label,  # type: ignore[arg-type]
+        item_xp=f"{item_xp_run}:{lists_fingerprint(lists)}" if lists is not None else None,
+    )
     store = DataStore.open()
     with bars() as tick:
-        task = prepare(store, config, force=force, progress=tick)
+        task = prepare(store, config, force=force, progress=tick, item_xp=lists)
         from xpollinate.ranking.item_features import build_item_features
 
         tick("item embeddings (MiniLM, cached)", 0, 1)
@@ -47,11 +83,13 @@ def prepare_cmd(
     val_until: ValUntil = 46,
     label: Label = "basket",
     force: Annotated[bool, typer.Option("--force", help="Rebuild the examples even if they exist.")] = False,
+    item_xp_run: ItemXPRun = None,
 ) -> None:
     """Association tables up to the last training week, the per-item candidate table, item
     embeddings, persona scores and the train/val/test carts (see README: task and data)."""
-    task, _ = _task(train_until, val_until, label, force)
-    table = Table(title=f"ranking task {task.path.name} (label: {task.config.label})")
+    task, _ = _task(train_until, val_until, label, force, item_xp_run)
+    pools = f", Item XP of {task.meta['item_xp_anchors']} anchors" if task.config.item_xp else ""
+    table = Table(title=f"ranking task {task.path.name} (label: {task.config.label}{pools})")
     for col in ("split", "weeks", "carts with GM", "examples", "GM bought", "in pool", "pool recall"):
         table.add_column(col, justify="right")
     for split, s in task.meta["stats"].items():
@@ -151,6 +189,7 @@ def train_cmd(
     train_until: TrainUntil = 41,
     val_until: ValUntil = 46,
     label: Label = "basket",
+    item_xp_run: ItemXPRun = None,
 ) -> None:
     """Train one ranker; the best validation NDCG@4 epoch is kept, tested on the test weeks and
     saved to $XP_HOME/ranking/models/<run id> (weights, config, metrics, data version); it
@@ -188,7 +227,7 @@ def train_cmd(
         decay=decay,
         fit_budget=fit_budget,
     )  # type: ignore[arg-type]
-    task, features = _task(train_until, val_until, label)
+    task, features = _task(train_until, val_until, label, item_xp_run=item_xp_run)
     err.print(
         f"{model}: {count_parameters(CartRanker(mcfg.model_copy(update={'n_platforms': len(task.platforms) + 1}))):,} "
         "trainable parameters"
@@ -233,6 +272,7 @@ def eval_cmd(
     train_until: TrainUntil = 41,
     val_until: ValUntil = 46,
     label: Label = "basket",
+    item_xp_run: ItemXPRun = None,
     variant: Annotated[
         str,
         typer.Option(
@@ -247,11 +287,12 @@ def eval_cmd(
     from xpollinate.ranking import report
     from xpollinate.ranking.runs import baseline_metrics, saved_runs
 
+    task, _ = _task(train_until, val_until, label, item_xp_run=item_xp_run)
+    label = task.tag  # the runs trained on this task's pools
     runs = saved_runs()
     known = sorted({key[0] for key in report.group_runs(runs, label)})
     if variant not in known:
-        raise XPError(f"--variant: no saved runs of {variant!r}; saved: {', '.join(known) or 'none'}")
-    task, _ = _task(train_until, val_until, label)
+        raise XPError(f"--variant: no saved runs of {variant!r} on {label} pools; saved: {', '.join(known) or 'none'}")
     with err.status("scoring the test carts with the baselines"):
         baselines = baseline_metrics(task)
     show(

@@ -27,6 +27,7 @@ from xpollinate.agents.calls import ask, is_lean
 from xpollinate.agents.recommend import GENERAL_CONTEXT
 from xpollinate.judges.llm_judge import pt_label
 from xpollinate.llm import LLM
+from xpollinate.prompts.schemas import YesProbabilities
 from xpollinate.records import Anchor, typed_label
 from xpollinate.retrieval.associations import Associations
 from xpollinate.retrieval.vocabulary import GMVocabulary
@@ -136,14 +137,19 @@ def score_pairs(
     workers: int = 4,
     progress: Progress | None = None,
 ) -> ScorerResult:
-    """`prompt`'s score for the first `limit` pairs (all when None), through the LLM layer and its cache."""
+    """`prompt`'s score for the first `limit` pairs (all when None), through the LLM layer and its cache; a
+    yes/no list prompt (`YesProbabilities`) is asked once per anchor for all its chosen pairs."""
     from xpollinate.agents.calls import bounded_map
 
-    wanted = set(llm.registry.get(prompt).variables)
+    template = llm.registry.get(prompt)
+    wanted = set(template.variables)
     lean = is_lean(llm, prompt)
     chosen = list(pairs[:limit] if limit else pairs)
     done = [0]
     before = llm.usage.total.calls
+    output = template.output_model
+    if output is not None and issubclass(output, YesProbabilities):
+        return _score_listed(llm, prompt, pairs, chosen, anchors, workers, progress)
 
     def one(pair: CalibrationPair) -> float | None:
         values = pair_variables(pair, anchors[pair.anchor_id], lean)
@@ -157,6 +163,44 @@ def score_pairs(
     scores = bounded_map(one, chosen, workers)
     seconds = time.perf_counter() - started
     scores += [None] * (len(pairs) - len(chosen))
+    failures = sum(s is None for s in scores[: len(chosen)])
+    return ScorerResult(prompt, str(llm.spec), scores, failures, seconds, llm.usage.total.calls - before)
+
+
+def _score_listed(
+    llm: LLM,
+    prompt: str,
+    pairs: Sequence[CalibrationPair],
+    chosen: list[CalibrationPair],
+    anchors: dict[int, Anchor],
+    workers: int,
+    progress: Progress | None,
+) -> ScorerResult:
+    """One call per anchor: its pairs' product types as a numbered list, one P(yes) each."""
+    from xpollinate.agents.calls import bounded_map
+
+    groups: dict[int, list[int]] = {}
+    for i, pair in enumerate(chosen):
+        groups.setdefault(pair.anchor_id, []).append(i)
+    scores: list[float | None] = [None] * len(pairs)
+    done = [0]
+    before = llm.usage.total.calls
+
+    def one(anchor_id: int) -> None:
+        members = [chosen[i] for i in groups[anchor_id]]
+        products = "\n".join(f"{k}. {typed_label(p.name, p.category)}" for k, p in enumerate(members, start=1))
+        variables = {"anchor_pt": anchors[anchor_id].label, "n": len(members), "products": products}
+        result = ask(llm, prompt, variables)
+        if result.ok:
+            for i, answer in zip(groups[anchor_id], result.value.answers):  # type: ignore[attr-defined]
+                scores[i] = float(answer.score)
+        done[0] += len(members)
+        if progress is not None:
+            progress(done[0], len(chosen))
+
+    started = time.perf_counter()
+    bounded_map(one, list(groups), workers)
+    seconds = time.perf_counter() - started
     failures = sum(s is None for s in scores[: len(chosen)])
     return ScorerResult(prompt, str(llm.spec), scores, failures, seconds, llm.usage.total.calls - before)
 

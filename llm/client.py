@@ -20,7 +20,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -35,7 +35,7 @@ from xpollinate.llm.retry import RetriesExhausted, RetryPolicy, call_with_retrie
 from xpollinate.llm.settings import LLMSettings, LLMSpec, load_settings, parse_spec
 from xpollinate.llm.usage import CallUsage, UsageLedger
 from xpollinate.prompts import PromptRegistry, PromptTemplate, default_registry
-from xpollinate.prompts.schemas import YesProbability
+from xpollinate.prompts.schemas import YesProbabilities, YesProbability, yes_no_schema
 
 log = logging.getLogger("xpollinate.llm")
 T = TypeVar("T", bound=BaseModel)
@@ -120,6 +120,21 @@ def yes_probability(logprobs: Mapping[str, float]) -> YesProbability | None:
     return YesProbability(p_yes=round(mass["yes"] / total, 6), mass=round(min(total, 1.0), 6))
 
 
+def yes_probabilities(tokens: Sequence[tuple[str, Mapping[str, float]]], n: int) -> list[YesProbability] | None:
+    """P(yes) at each of the first `n` answer tokens ("yes" or "no" as generated) of a yes/no list; None when the
+    answer holds fewer, or an answer token's alternatives hold neither word."""
+    answers = []
+    for token, alternatives in tokens:
+        if _WORD.sub("", token.lower()) in ("yes", "no"):
+            answer = yes_probability(alternatives)
+            if answer is None:
+                return None
+            answers.append(answer)
+            if len(answers) == n:
+                return answers
+    return None
+
+
 def build_provider(spec: LLMSpec, settings: LLMSettings) -> Provider:
     """The backend for a resolved spec (SDKs and llama.cpp are imported only when chosen)."""
     if spec.provider == "local":
@@ -183,18 +198,26 @@ class LLM:
                 f"{template.ref} declares no output model; pass one, or use a version that declares it"
             )
         model = cast("type[T]", declared)
-        probability = issubclass(model, YesProbability)
+        listed = issubclass(model, YesProbabilities)
+        probability = issubclass(model, YesProbability) or listed
         if probability and not getattr(self.provider, "supports_logprobs", False):
             raise LLMConfigError(
                 f"{template.ref} is answered from token probabilities, which {self.spec} does not report; use a local "
                 "model or an OpenAI-compatible server for it, or the paper's call plan (--plan paper)"
             )
         rendered = template.render(dict(variables))
+        if listed and not isinstance(variables.get("n"), int):
+            raise LLMConfigError(f"{template.ref} answers a yes/no list: it needs the integer variable n (the count)")
+        n = int(variables["n"]) if listed else 0  # type: ignore[call-overload]
+        if listed:
+            schema: dict[str, Any] | None = yes_no_schema(n)
+        else:
+            schema = None if probability else model.model_json_schema()
         request = ChatRequest(
             messages=({"role": "user", "content": rendered.text},),
-            schema=None if probability else model.model_json_schema(),
+            schema=schema,
             schema_name=model.__name__,
-            max_tokens=1 if probability else (max_tokens or template.max_tokens),
+            max_tokens=1 if probability and not listed else (max_tokens or template.max_tokens),
             temperature=self.settings.temperature if temperature is None else temperature,
             seed=self.settings.seed,
             top_logprobs=PROBABILITY_ALTERNATIVES if probability else 0,
@@ -207,7 +230,7 @@ class LLM:
         with cache.compute_lock(key) if cache is not None else nullcontext():
             if cache is not None and (hit := self._from_cache(cache, key, model, template, usage)) is not None:
                 return hit  # another thread or process computed it while we waited
-            outcome = self._ask(request, model, template, usage)
+            outcome = self._ask(request, model, template, usage, n)
             if isinstance(outcome, Result) and cache is not None:
                 cache.set(key, {"value": outcome.value.model_dump(mode="json"), "llm": str(self.spec)}, template.ref)
         self.usage.record(usage, failed=not outcome.ok)
@@ -257,10 +280,10 @@ class LLM:
         return Result(value, template.ref, template.sha256, str(self.spec), cached=True, usage=usage)
 
     def _ask(
-        self, request: ChatRequest, model: type[T], template: PromptTemplate, usage: CallUsage
+        self, request: ChatRequest, model: type[T], template: PromptTemplate, usage: CallUsage, listed: int = 0
     ) -> Result[T] | Failure:
         """Call, validate, and re-ask with the errors up to `max_repairs` times (a probability is asked once:
-        the same prompt at temperature 0 gives the same first token)."""
+        the same prompt at temperature 0 gives the same first token); `listed`: the count of a yes/no list."""
         messages = list(request.messages)
         errors: list[str] = []
         text = ""
@@ -280,6 +303,21 @@ class LLM:
             attempts += tries
             self._account(usage, completion)
             text = completion.text
+            if request.top_logprobs and listed:
+                answers = yes_probabilities(completion.token_logprobs, listed)
+                if answers is None:
+                    errors = [
+                        f"the answer does not hold {listed} yes/no tokens with their alternatives: {text[:200]!r}"
+                    ]
+                    break
+                return Result(
+                    model.model_validate({"answers": [a.model_dump() for a in answers]}),
+                    template.ref,
+                    template.sha256,
+                    str(self.spec),
+                    cached=False,
+                    usage=usage,
+                )
             if request.top_logprobs:
                 answer = yes_probability(completion.first_token_logprobs)
                 if answer is None:

@@ -56,6 +56,23 @@ class YesProbability(BaseModel):
         return f"P(yes) = {self.p_yes:.3f}"
 
 
+class YesProbabilities(BaseModel):
+    """Several yes/no questions in one call (a numbered list in the prompt, variable `n` their count): the
+    answer is a JSON list of `n` "yes"/"no" (`yes_no_schema`), and each question's P(yes) is read at its
+    answer token, as `YesProbability` reads the first one."""
+
+    answers: list[YesProbability] = Field(min_length=1, max_length=100)
+
+
+def yes_no_schema(n: int) -> dict[str, object]:
+    """The JSON schema of `n` yes/no answers in order (what the decoder is constrained to)."""
+    if n < 1:
+        raise ValueError(f"a yes/no list needs at least one question, got {n}")
+    items = {"type": "string", "enum": ["yes", "no"]}
+    answers = {"type": "array", "items": items, "minItems": n, "maxItems": n}
+    return {"type": "object", "properties": {"answers": answers}, "required": ["answers"]}
+
+
 class Theme(BaseModel):
     context: str = Field(min_length=1, max_length=80, description="short name of the usage context")
     explanation: str = Field(min_length=1, max_length=200, description="brief explanation (5-6 words)")
@@ -297,6 +314,7 @@ OUTPUT_MODELS: dict[str, type[BaseModel]] = {
         MatchRating,
         CategoryTagging,
         YesProbability,
+        YesProbabilities,
         ThemeNames,
         Picks,
     )

@@ -16,7 +16,7 @@ import numpy as np
 from xpollinate.ranking.metrics import KS, lift
 
 RUN = re.compile(
-    r"^(?P<arch>[a-z]+(?:\+pre)?(?:\+cos|\+wsd)?(?:\+pop)?)-(?P<loss>[a-z]+)-(?P<label>[a-z0-9]+)-c(?P<cart>\d+)"
+    r"^(?P<arch>[a-z]+(?:\+pre)?(?:\+cos|\+wsd)?(?:\+pop)?)-(?P<loss>[a-z]+)-(?P<label>[a-z0-9]+(?:\.ixp)?)-c(?P<cart>\d+)"
     r"-s(?P<seed>\d+)(?:-(?P<recipe>[a-z]+(?:[0-9.]+|all)(?:-[a-z]+(?:[0-9.]+|all))*))?$"
 )
 NAMES = {

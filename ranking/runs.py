@@ -1,6 +1,7 @@
 """One training run end to end (train, test, save), and the baselines' test scores.
 
-A run's id names what it is: `<arch>[+pre][+cos|+wsd][+pop]-<loss>-<label>-c<max_cart>-s<seed>[-<recipe>]`
+A run's id names what it is: `<arch>[+pre][+cos|+wsd][+pop]-<loss>-<label>[.ixp]-c<max_cart>-s<seed>[-<recipe>]`
+(`.ixp`: trained on pools with Item XP, `TaskData.tag`)
 (`+pre`: pre-norm cart encoder, `ModelConfig.norm_first`; `+cos`, `+wsd`: cosine or
 warm-up-stable-decay learning-rate schedule, `TrainConfig.schedule`; `+pop`: with the
 popularity prior, `ModelConfig.pop_dim > 0`;
@@ -91,7 +92,7 @@ def run_id(model: ModelConfig, train_cfg: TrainConfig, task: TaskData) -> str:
         + ("+pop" if model.pop_dim else "")
     )
     recipe = recipe_tag(train_cfg, model)
-    return f"{model.arch}{variant}-{train_cfg.loss}-{task.config.label}-c{model.max_cart}-s{train_cfg.seed}" + (
+    return f"{model.arch}{variant}-{train_cfg.loss}-{task.tag}-c{model.max_cart}-s{train_cfg.seed}" + (
         f"-{recipe}" if recipe else ""
     )
 

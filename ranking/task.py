@@ -6,7 +6,10 @@ with purchases:
 
 - a **basket** that holds grocery and GM items is a cart;
 - its **candidates** are the pool of `ranking.pool` for the basket's grocery items
-  (historical candidates, top-30 per OG item, at most 300, PT-stratified);
+  (historical candidates, top-30 per OG item, at most 300, PT-stratified); with `item_xp`,
+  the anchors of a stored item-XP run take their Item XP list (the model's items and the
+  historical ones merged, as the service pools them) and the others keep their historical
+  candidates, so the ranker learns on the pools it will serve;
 - **positives** are the pool's GM items the household bought in that basket (`label =
   "basket"`), or in that basket or any of its baskets in the next 7 days (`label = "7d"`,
   the paper's 7-day window);
@@ -44,10 +47,12 @@ from xpollinate.ranking.catalog_view import CatalogView
 from xpollinate.ranking.persona import PersonaTable
 from xpollinate.ranking.pool import MAX_POOL, PER_ANCHOR, PoolConfig, build_pool
 from xpollinate.retrieval.associations import AssocConfig, Associations, build_associations
+from xpollinate.retrieval.candidate_lists import AnchorLists
 from xpollinate.retrieval.candidate_table import HistoricalSource, build_table
 from xpollinate.settings import ensure_dir, run_home
 
 SPLITS = ("train", "val", "test")
+MAX_LIST = 10_000  # longer than any stored list: "all of it"
 DATASET_VERSION = "1"
 Progress = Callable[[str, int, int], None]
 
@@ -67,6 +72,9 @@ class TaskConfig(BaseModel):
     min_store_baskets: int = Field(50, ge=1, description="stores with fewer training baskets share platform 0")
     sample_baskets: int | None = Field(None, ge=1, description="quick runs: keep this many baskets per split (seeded)")
     seed: int = 0
+    item_xp: str | None = Field(
+        None, description="the item-XP lists merged into the pools: '<run id>:<fingerprint>' (None: historical only)"
+    )
 
     @model_validator(mode="after")
     def _order(self) -> TaskConfig:
@@ -103,6 +111,11 @@ class TaskData:
         if name not in SPLITS:
             raise XPError(f"split {name!r}: choose one of {', '.join(SPLITS)}")
         return pd.read_parquet(self.path / f"{name}.parquet")
+
+    @property
+    def tag(self) -> str:
+        """The label as run ids carry it: 'basket', or 'basket.ixp' for pools with Item XP."""
+        return self.config.label + (".ixp" if self.config.item_xp else "")
 
     def platform(self, store_id: int | None) -> int:
         return self.platforms.get(int(store_id), 0) if store_id is not None else 0
@@ -196,15 +209,45 @@ def make_examples(
     return frame, stats
 
 
+def lists_fingerprint(lists: AnchorLists) -> str:
+    """A short digest of every anchor's (item, score) list: a task prepared on other lists gets another key."""
+    digest = hashlib.sha256()
+    for anchor in sorted(lists.anchor_ids()):
+        ids, scores = lists.top_arrays(anchor, MAX_LIST)
+        digest.update(np.int64(anchor).tobytes() + ids.astype(np.int64).tobytes() + scores.astype(np.float64).tobytes())
+    return digest.hexdigest()[:12]
+
+
+def merged_table(historical: pd.DataFrame, item_xp: AnchorLists) -> pd.DataFrame:
+    """The candidate table with each item-XP anchor's list in place of its historical one (same columns)."""
+    rows = []
+    for anchor in item_xp.anchor_ids():
+        ids, scores = item_xp.top_arrays(anchor, MAX_LIST)
+        rows.append(
+            pd.DataFrame({"anchor_id": anchor, "item_id": ids, "score": scores, "rank": np.arange(1, len(ids) + 1)})
+        )
+    kept = historical[~historical["anchor_id"].isin(item_xp.anchor_ids())]
+    columns = ["anchor_id", "item_id", "score", "rank"]
+    return pd.concat([kept[columns], *rows], ignore_index=True).astype(
+        {"anchor_id": np.int64, "item_id": np.int64, "score": np.float64, "rank": np.int64}
+    )
+
+
 def prepare(
     store: DataStore,
     config: TaskConfig | None = None,
     home: Path | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    item_xp: AnchorLists | None = None,
 ) -> TaskData:
-    """Build (or reuse) the task's examples and side tables in the run directory."""
+    """Build (or reuse) the task's examples and side tables in the run directory; `item_xp` (the lists that
+    `config.item_xp` names) replaces the historical candidates of its anchors."""
     config = config or TaskConfig()
+    if (config.item_xp is None) != (item_xp is None):
+        raise XPError("a task with item-XP pools needs both config.item_xp and the lists it names")
+    if item_xp is not None and not str(config.item_xp).endswith(":" + lists_fingerprint(item_xp)):
+        raise XPError(f"the item-XP lists given are not the ones config.item_xp names ({config.item_xp})")
     say = progress or (lambda _s, _n, _t: None)
     final = task_dir(config.key(store.build_id), home)
     if not force and (final / "meta.json").is_file():
@@ -235,7 +278,10 @@ def prepare(
     table_path = build_table(
         store, assoc, config.per_anchor, home, anchors=anchors, tick=lambda n, t: say("candidate table", n, t)
     )
-    source = HistoricalSource.load(table_path)
+    merged = merged_table(pd.read_parquet(table_path), item_xp) if item_xp is not None else None
+    if merged is not None:
+        table_path = final / "candidates.parquet"  # published with the task below
+    source = HistoricalSource(merged) if merged is not None else HistoricalSource.load(table_path)
     train_b = baskets[baskets["week"] <= config.train_until]
     persona = PersonaTable.build(store.households(), train_b, catalog, until_week=config.train_until)
     exploded = train_b["item_ids"].explode().dropna().to_numpy(dtype=np.int64)
@@ -254,12 +300,15 @@ def prepare(
         frame, stats[split] = make_examples(parts[split], catalog, source, config, later, say, f"examples: {split}")
         frame.to_parquet(tmp / f"{split}.parquet", index=False)
     persona.save(tmp)
+    if merged is not None:
+        merged.to_parquet(tmp / table_path.name, index=False)
     np.save(tmp / "popularity.npy", popularity)
     meta = {
         "version": DATASET_VERSION,
         "data_build": store.build_id,
         "assoc": assoc.path.name,
         "candidate_table": str(table_path),
+        "item_xp_anchors": len(item_xp.anchor_ids()) if item_xp is not None else 0,
         "config": config.model_dump(mode="json"),
         "weeks": {k: list(v) for k, v in ranges.items()},
         "stats": stats,

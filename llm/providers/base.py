@@ -23,7 +23,7 @@ class ChatRequest:
     max_tokens: int
     temperature: float
     seed: int
-    top_logprobs: int = 0  # > 0: also return the log-probabilities of this many alternatives of the first token
+    top_logprobs: int = 0  # > 0: also return the log-probabilities of this many alternatives of each token
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class Completion:
     model: str
     stats: dict[str, float] = field(default_factory=dict)  # backend extras, e.g. generation tokens/s
     first_token_logprobs: dict[str, float] = field(default_factory=dict)  # token text -> log-probability
+    # every generated token with its alternatives (token text, {alternative: log-probability}), when asked for
+    token_logprobs: tuple[tuple[str, dict[str, float]], ...] = ()
 
 
 class Provider(Protocol):

@@ -116,6 +116,18 @@ def first_token_logprobs(choice: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def token_logprobs(choice: dict[str, Any]) -> tuple[tuple[str, dict[str, float]], ...]:
+    """(token, {alternative: log-probability}) of every generated token (OpenAI's logprobs layout)."""
+    content = (choice.get("logprobs") or {}).get("content") or []
+    out = []
+    for entry in content:
+        alts: dict[str, float] = {}
+        for alt in entry.get("top_logprobs") or []:
+            alts.setdefault(str(alt["token"]), float(alt["logprob"]))
+        out.append((str(entry.get("token", "")), alts))
+    return tuple(out)
+
+
 class LlamaCppProvider:
     """Chat completions against an in-process llama.cpp model."""
 
@@ -171,4 +183,5 @@ class LlamaCppProvider:
             model=self.model,
             stats={k: float(timings[k]) for k in TIMING_STATS if k in timings},
             first_token_logprobs=first_token_logprobs(choice),
+            token_logprobs=token_logprobs(choice) if request.top_logprobs else (),
         )

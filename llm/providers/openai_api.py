@@ -89,6 +89,7 @@ class OpenAIProvider:
             latency_s=latency,
             model=resp.model or self.model,
             first_token_logprobs=first_token_logprobs(resp.choices[0]) if request.top_logprobs else {},
+            token_logprobs=token_logprobs(resp.choices[0]) if request.top_logprobs else (),
         )
 
 
@@ -102,3 +103,15 @@ def first_token_logprobs(choice: Any) -> dict[str, float]:
     for alt in content[0].top_logprobs:
         out.setdefault(alt.token, float(alt.logprob))
     return out
+
+
+def token_logprobs(choice: Any) -> tuple[tuple[str, dict[str, float]], ...]:
+    """(token, {alternative: log-probability}) of every generated token."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None) or []
+    out = []
+    for entry in content:
+        alts: dict[str, float] = {}
+        for alt in entry.top_logprobs or []:
+            alts.setdefault(alt.token, float(alt.logprob))
+        out.append((str(entry.token), alts))
+    return tuple(out)

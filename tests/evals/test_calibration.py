@@ -57,3 +57,24 @@ def test_pairs_take_strong_positives_and_unassociated_negatives() -> None:
     assert positives == ["CHARCOAL", "CUPS"]  # detergent is no association (lift ~1); milk has no strong one
     assert len(negatives) == 2 and not set(negatives) & {"CHARCOAL", "CUPS", "DETERGENT"}
     assert pairs[0].rank == 0 and {p.anchor_pt for p in pairs} == {"BUNS"}
+
+
+def test_a_yes_no_list_prompt_scores_each_anchors_pairs_in_one_call() -> None:
+    from tests.graphs.scripted import scripted_llm
+    from xpollinate.evals.calibration import CalibrationPair, score_pairs
+
+    def pair(anchor: int, pt: str, label: int) -> CalibrationPair:
+        return CalibrationPair(anchor, f"PT{anchor}", f"Pt{anchor}", pt, pt.title(), "Cat", label, None, None, 0)
+
+    pairs = [pair(1, "CHARCOAL", 1), pair(1, "LIPSTICK", 0), pair(2, "COFFEE FILTERS", 1), pair(2, "BATTERIES", 0)]
+    anchors = {i: Anchor(item_id=i, text=f"item {i}", product_type=f"PT{i}", category="Food") for i in (1, 2)}
+
+    def script(schema: str, prompt: str) -> list[float]:
+        assert schema == "YesProbabilities" and prompt.strip().count("\n") == 2  # the question, then one line per pair
+        return [0.9, 0.2]
+
+    llm, provider = scripted_llm(script)
+    result = score_pairs(llm, "relevance_batch@v1", pairs, anchors, None, workers=2)
+    assert provider.calls["YesProbabilities"] == 2 and result.calls == 2 and result.failures == 0
+    assert result.scores == pytest.approx([0.9, 0.2, 0.9, 0.2])
+    assert auc([p.label for p in pairs], result.scores) == 1.0

@@ -31,7 +31,8 @@ def _field(text: str, label: str) -> str:
 
 class ScriptedProvider:
     """For a yes/no probability request (`top_logprobs`), the script gets the schema name
-    "YesProbability" and returns P(yes) as a float (or a dict of first-token log-probabilities)."""
+    "YesProbability" and returns P(yes) as a float (or a dict of first-token log-probabilities);
+    for a yes/no list ("YesProbabilities"), a list of P(yes), one per answer token."""
 
     name = "scripted"
     model = "script-1"
@@ -50,6 +51,20 @@ class ScriptedProvider:
             self.calls[request.schema_name] += 1
             self.schemas[request.schema_name] = request.schema
         answer = self.script(request.schema_name, prompt)
+        if request.top_logprobs and isinstance(answer, list):  # a yes/no list: P(yes) per answer
+            tokens: list[tuple[str, dict[str, float]]] = [('{"', {}), ("answers", {}), ('":["', {})]
+            for i, p in enumerate(answer):
+                tokens += [("yes" if p >= 0.5 else "no", {"yes": _log(p), "no": _log(1.0 - p)})]
+                tokens += [('","' if i + 1 < len(answer) else '"]}', {})]
+            text = "".join(t for t, _ in tokens)
+            return Completion(
+                text=text,
+                input_tokens=len(prompt) // 4,
+                output_tokens=len(tokens),
+                latency_s=0.0,
+                model=self.model,
+                token_logprobs=tuple(tokens),
+            )
         if request.top_logprobs:
             logprobs = answer if isinstance(answer, dict) else {"Yes": _log(answer), "No": _log(1.0 - answer)}
             return Completion(

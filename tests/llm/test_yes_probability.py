@@ -74,3 +74,43 @@ def test_grounded_picks_schema_is_an_enum_over_the_names() -> None:
         model(picks=["Espresso Machine"])
     with pytest.raises(ValueError):
         picks_model([], 3)
+
+
+BATCH_VARS = {
+    "anchor_pt": "Hot Dog Buns (Baked Bread/Buns/Rolls)",
+    "n": 3,
+    "products": "1. Charcoal (Charcoal)\n2. Lipstick (Cosmetics)\n3. Paper Plates (Paper Housewares)",
+}
+
+
+def test_yes_no_list_reads_each_answer_token_in_order() -> None:
+    from xpollinate.llm.client import yes_probabilities
+
+    tokens = [
+        ('{"answers":["', {}),
+        ("yes", {"yes": math.log(0.9), "no": math.log(0.1)}),
+        ('","', {}),
+        ("No", {"No": math.log(0.7), "Yes": math.log(0.3)}),
+        ('"]}', {}),
+    ]
+    answers = yes_probabilities(tokens, 2)
+    assert answers is not None and [a.p_yes for a in answers] == pytest.approx([0.9, 0.3])
+    assert yes_probabilities(tokens, 3) is None  # fewer answers than asked
+    assert yes_probabilities([("yes", {"The": -0.1})], 1) is None  # an answer without yes/no alternatives
+
+
+def test_yes_no_list_request_is_constrained_to_n_answers_and_cached(tmp_path: Path) -> None:
+    llm, provider = scripted_llm(lambda schema, prompt: [0.8, 0.1, 0.6], cache=ResponseCache(tmp_path / "cache"))
+    first = llm.structured("relevance_batch@v1", BATCH_VARS)
+    again = llm.structured("relevance_batch@v1", BATCH_VARS)
+    assert first.ok and [a.p_yes for a in first.value.answers] == pytest.approx([0.8, 0.1, 0.6])
+    assert again.ok and again.cached and again.value == first.value
+    answers = provider.schemas["YesProbabilities"]["properties"]["answers"]
+    assert answers["minItems"] == answers["maxItems"] == 3 and answers["items"]["enum"] == ["yes", "no"]
+
+
+def test_yes_no_list_with_too_few_answers_is_a_failure_of_the_item() -> None:
+    llm, provider = scripted_llm(lambda schema, prompt: [0.8, 0.1])
+    res = llm.structured("relevance_batch@v1", BATCH_VARS)
+    assert not res.ok and res.kind == "invalid_output" and "3 yes/no tokens" in res.message
+    assert provider.calls["YesProbabilities"] == 1

@@ -98,7 +98,7 @@ def test_latest_version_and_unknown_refs() -> None:
     with pytest.raises(
         PromptNotFoundError,
         match="known: (.*, )?evaluator, evaluator_batch, fit, judge, match, naive, pick, "
-        "pick_free, relevance, theme, theme_recs",
+        "pick_free, relevance, relevance_batch, theme, theme_recs",
     ):
         r.get("themes@v1")
     with pytest.raises(PromptNotFoundError, match="theme has theme@v1, theme@v2, theme@v3"):

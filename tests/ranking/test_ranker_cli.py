@@ -88,3 +88,41 @@ def test_ranker_eval_breaks_down_the_chosen_variant_and_refuses_an_unknown_one(
     table15 = res.output.split("Table 15")[1].split("Cart context")[0]
     assert "<10" in table15 or "10-20" in table15  # at least one cart-size bucket of the fixture's test carts
     assert "Cart context 50 vs 30 (xp+pop e1/listwise)" in res.output
+
+
+def test_ranker_prepare_merges_a_stored_runs_item_xp_and_refuses_one_that_saw_later_weeks(
+    rank_home, monkeypatch
+) -> None:
+    from tests.graphs.lean import lean_deps, lean_script
+    from tests.graphs.scripted import scripted_llm
+    from tests.graphs.test_item_xp_graph import ANCHOR
+    from xpollinate.graphs.item_xp import build_graph
+    from xpollinate.graphs.runner import run_anchor
+    from xpollinate.xpstore.item_xp_store import ItemXPStore, store_path
+
+    monkeypatch.setenv("XP_HOME", str(rank_home))
+    llm, _ = scripted_llm(lean_script)
+    outcome, _ = run_anchor(build_graph("theme", lean_deps(llm)), llm, ANCHOR)
+    path = store_path()
+    store = ItemXPStore(path)
+    try:
+        for run, until in (("late", 41), ("held", 8)):
+            store.start_run(run, "theme", "scripted:script-1", {"history_until_week": until}, "build-x")
+            store.save(run, outcome)
+        runner = CliRunner()
+        args = ["ranker", "prepare", "--train-until", "8", "--val-until", "10", "--item-xp-run"]
+        res = runner.invoke(app, [*args, "late"])
+        assert (
+            res.exit_code == 2
+            and "up to week 41" in res.output
+            and "--history-until-week 8" in " ".join(res.output.split())
+        )
+        res = runner.invoke(app, [*args, "nope"])
+        assert res.exit_code == 2 and "no run 'nope'" in res.output
+        res = runner.invoke(app, [*args, "held"])
+        assert res.exit_code == 0, res.output
+        assert "Item XP of 1 anchors" in res.output
+    finally:
+        store.close()
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)

@@ -62,3 +62,26 @@ def test_seven_day_labels_add_later_purchases(fixture_task, rank_home) -> None:
         assert b <= s
         more += len(s - b)
     assert more > 0  # the fixture's households buy the same GM items again within a week
+
+
+def test_item_xp_lists_replace_their_anchors_pools_only(fixture_task, rank_home) -> None:
+    from xpollinate.catalog.store import DataStore
+    from xpollinate.ranking.task import lists_fingerprint, prepare
+    from xpollinate.retrieval.candidate_lists import AnchorLists
+
+    lists = AnchorLists({1: (np.array([16, 11]), np.array([0.9, 0.8]))})  # ground coffee: gadgets, then filters
+    config = TaskConfig(train_until=8, val_until=10, item_xp=f"run-a:{lists_fingerprint(lists)}")
+    with pytest.raises(XPError, match="needs both"):
+        prepare(DataStore.open(rank_home), config, home=rank_home)
+    other = AnchorLists({1: (np.array([16]), np.array([0.9]))})
+    with pytest.raises(XPError, match="not the ones"):
+        prepare(DataStore.open(rank_home), config, home=rank_home, item_xp=other)
+    merged = prepare(DataStore.open(rank_home), config, home=rank_home, item_xp=lists)
+    assert merged.path != fixture_task.path and merged.tag == "basket.ixp" and fixture_task.tag == "basket"
+    assert merged.source.top(1, 10) == [(16, 0.9), (11, 0.8)]
+    for anchor in fixture_task.source.anchor_ids():
+        if anchor != 1:
+            assert merged.source.top(anchor, 30) == fixture_task.source.top(anchor, 30)
+    coffee_carts = merged.split("train")
+    coffee_carts = coffee_carts[coffee_carts["cart"].map(lambda c: 1 in set(c))]
+    assert len(coffee_carts) and all(16 in set(c) for c in coffee_carts["candidates"])
