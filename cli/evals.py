@@ -61,6 +61,12 @@ def judges_cmd(
     until_week: Annotated[int, typer.Option(help="Positives from baskets up to this week.")] = TRAIN_UNTIL,
     workers: Annotated[int, typer.Option(help="Model calls in flight.")] = 4,
     seed: Annotated[int, typer.Option(help="Seed of the negatives.")] = 0,
+    cold: Annotated[
+        bool,
+        typer.Option(
+            "--cold", help="Ask the model for every pair, neither reading nor writing the response cache (timed runs)."
+        ),
+    ] = False,
     results: Annotated[
         Optional[Path],
         typer.Option(help="Write the results page (md, html, json) into this folder, e.g. docs/results."),
@@ -85,7 +91,7 @@ def judges_cmd(
             raise XPError(f"{flag} must be at least 1, got {n}")
     store = DataStore.open()
     items = store.items()
-    model = get_llm(llm)
+    model = get_llm(llm, cache=not cold)
     for ref in prompts:
         model.registry.get(ref)  # an unknown version fails before any work
     with err.status("association tables of the training weeks, the GM vocabulary"):
@@ -165,7 +171,10 @@ def judges_cmd(
                 "AUC and score distributions",
                 "AUC: probability that a random positive outscores a random negative (ties "
                 "count half). Within-anchor AUC: the same over pairs of one anchor only, which is how the pipeline uses a "
-                "scorer (it ranks and filters one anchor's candidates). sd with ddof=1.",
+                "scorer (it ranks and filters one anchor's candidates). sd with ddof=1. Seconds: wall time of each "
+                f"prompt's pass with {workers} model calls in flight, "
+                + ("every pair asked (--cold)." if cold else "answers in the response cache counted as free.")
+                + " relevance_batch@v1 asks one call per anchor for all its pairs; the others one call per pair.",
                 table,
             ),
             (
