@@ -101,6 +101,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run (run two commands side by side)")
     parser.add_argument("--label", default="basket")
     parser.add_argument("--train-only", action="store_true", help="train the missing runs, print nothing")
+    parser.add_argument(
+        "--write", type=Path, default=None, help="write the results page ranker-tables into this folder"
+    )
     args = parser.parse_args()
     console = Console(width=160)
     task = prepare(DataStore.open(), TaskConfig(label=args.label))
@@ -144,24 +147,56 @@ def main() -> None:
     baselines = baseline_metrics(task)
     runs = saved_runs()
     n = baselines["heuristic"]["carts"]
-    show(
-        report.table8(runs, baselines, args.label),
-        f"Table 8: {n:,} test carts (weeks {task.meta['weeks']['test']}), "
-        "NDCG and lift % over the heuristic (mean ± sd over seeds)",
-        ["model", "loss", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "lift@2 %", "lift@4 %", "lift@6 %"],
-    )
     arch, _, loss = args.ablation.partition(":")
-    show(
-        report.table15(runs, baselines, arch=arch, loss=loss, label=args.label),
-        f"Table 15: lift % of {args.ablation} over the heuristic by cart size",
-        ["cart size", "carts", "lift@2 %", "lift@4 %", "lift@6 %"],
-    )
-    show(
-        report.ablation(runs, arch=arch, loss=loss, label=args.label),
-        f"Appendix D: cart context 50 vs 30 items ({args.ablation})",
-        ["max cart", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "change@2 %", "change@4 %", "change@6 %"],
-    )
+    tables = [
+        (
+            f"Table 8: {n:,} test carts (weeks {task.meta['weeks']['test']}), "
+            "NDCG and lift % over the heuristic (mean ± sd over seeds)",
+            report.table8(runs, baselines, args.label),
+            ["model", "loss", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "lift@2 %", "lift@4 %", "lift@6 %"],
+        ),
+        (
+            f"Table 15: lift % of {args.ablation} over the heuristic by cart size",
+            report.table15(runs, baselines, arch=arch, loss=loss, label=args.label),
+            ["cart size", "carts", "lift@2 %", "lift@4 %", "lift@6 %"],
+        ),
+        (
+            f"Appendix D: cart context 50 vs 30 items ({args.ablation})",
+            report.ablation(runs, arch=arch, loss=loss, label=args.label),
+            ["max cart", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "change@2 %", "change@4 %", "change@6 %"],
+        ),
+    ]
+    for title, rows, columns in tables:
+        show(rows, title, columns)
     console.print(f"runs in {models_root()}")
+    if args.write is not None:
+        write_results(args, task, tables)
+
+
+def write_results(args: argparse.Namespace, task, tables: list[tuple[str, list[list[str]], list[str]]]) -> None:  # type: ignore[no-untyped-def]
+    """The results page ranker-tables: the three tables and how their runs were trained."""
+    import pandas as pd
+
+    from xpollinate.reports import Report, write_page
+
+    stats = task.meta["stats"]
+    how = (
+        f"Each variant trained once per seed ({', '.join(map(str, args.seeds))}; the 30-item ablation "
+        f"{', '.join(map(str, args.ablation_seeds)) or 'none'}) with a {args.max_minutes:g}-minute budget per run "
+        f"(at most {args.epochs} epochs, the best validation NDCG@4 epoch kept), {args.threads} torch thread(s) per "
+        f"run, on {'all' if args.max_train is None else f'{args.max_train:,}'} training carts "
+        f"({stats['train']['examples']:,} available). Labels: {args.label}. Test carts: weeks "
+        f"{task.meta['weeks']['test'][0]}-{task.meta['weeks']['test'][1]}. Spreads are sd over seeds with ddof=1. "
+        "A run already saved in the run directory is reused, not retrained."
+    )
+    blocks = [("How the runs were trained", how, None)]
+    headline: dict[str, object] = {"label": args.label, "seeds": args.seeds, "max_minutes": args.max_minutes}
+    for title, rows, columns in tables:
+        frame = pd.DataFrame(rows, columns=columns)
+        blocks.append((title.split(":")[0], title, frame))
+        headline[title.split(":")[0]] = frame.to_dict("records")
+    page = Report("Cart ranker: Table 8, Table 15 and the 30-vs-50 context ablation", blocks, headline=headline)
+    print(f"wrote {write_page(page, args.write, 'ranker-tables')}")
 
 
 if __name__ == "__main__":

@@ -1,20 +1,22 @@
-"""Load benchmark of `xp serve`: wrk against the real service on 127.0.0.1.
+"""Load benchmark of `xp serve`: an open-loop load generator against the real service on 127.0.0.1.
 
 Carts are real baskets of the test weeks (the last 8 weeks of the data, or --weeks),
 kept when they hold --min-items..--max-items distinct items (about 20 on average), with
 their household (persona) and store (platform). Each server setup is started as its own
-`xp serve` process, warmed up, then driven by wrk at a fixed request rate (a LuaJIT
-script paces the sends, `bench/serve_paced.lua`) for carts and for item-XP lookups, and
-once unpaced to show its capacity. The first setup is the baseline; the table gives each
-setup's p99 and throughput against it.
+`xp serve` process, warmed up, then driven at a fixed request rate for carts and for item-XP
+lookups, and once unpaced to show its capacity. The load generator (`bench/loadgen.py`)
+schedules each request at its due time and times it from then, so a stalled server's queue
+shows in the latency (no coordinated omission); each answer is labelled with the path that
+served it, so historical-fallback carts are reported as such. The first setup is the baseline;
+the table gives each setup's p99 and throughput against it.
 
 The load generator shares the machine's cores with the server: run it alone
-(`flock /tmp/xp-cpu.lock`), and read the load average printed beside each run.
+(`flock /tmp/xp-cpu.lock`), and read the load average and the generator's CPU beside each run.
 
-    flock /tmp/xp-cpu.lock .venv/bin/python bench/serve_load.py [--duration 60] [--rate 600] [--setup NAME=OPTIONS ...]
+    flock /tmp/xp-cpu.lock .venv/bin/python bench/serve_load.py [--duration 60] [--rate 600] [--setup NAME=OPTIONS ...] [--write docs/results]
 
-Needs wrk (Debian/Ubuntu: `apt-get install wrk`) and a run directory with the data store
-and the historical candidate table (`xp data build`, `xp serve --build-missing`).
+Needs a run directory with the data store and the historical candidate table (`xp data build`,
+`xp serve --build-missing`).
 
 Paths: with a trained ranker saved in the run directory (`xp ranker train`; `xp ranker use RUN`
 picks which), the default setups are the heuristic, then the trained ranker on its fast path
@@ -30,6 +32,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -38,10 +41,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from loadgen import http_request, run_load
 from rich.console import Console
 from rich.table import Table
 
-LUA = Path(__file__).with_name("serve_paced.lua")
 console = Console(width=200)
 
 
@@ -134,38 +138,28 @@ def worker_split(cpu0: dict[int, float], cpu1: dict[int, float]) -> str:
     return "/".join(f"{100 * u / total:.0f}" for u in used if u / total >= 0.02)
 
 
-def run_wrk(port: int, lines: Path, mode: str, rate: float, seconds: float, connections: int, pgid: int) -> dict:
-    cmd = [
-        "wrk",
-        "-t1",
-        f"-c{connections}",
-        f"-d{int(seconds)}s",
-        "--timeout",
-        "2s",
-        "-s",
-        str(LUA),
-        f"http://127.0.0.1:{port}",
-        "--",
-        str(lines),
-        mode,
-        str(rate),
-    ]
+CART_PATH = re.compile(rb'"candidates"\s*:\s*"([a-z_+]+)"')  # served_by.candidates of a cart answer
+ITEM_SOURCE = re.compile(rb'"source"\s*:\s*"([a-z_]+)"')  # an item lookup's first "source" is its own
+
+
+def run_paced(
+    port: int, requests: list[bytes], rate: float, seconds: float, connections: int, pgid: int, label: re.Pattern[bytes]
+) -> dict:
+    """One load run (`bench/loadgen.py`: open loop when `rate` > 0) with the server's CPU and the load average."""
     load = os.getloadavg()[0]
     cpu0 = server_cpu_seconds(pgid)
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    result = run_load(port, requests, rate, seconds, connections, label_pattern=label)
     cpu1 = server_cpu_seconds(pgid)
-    cpu = sum(cpu1.values()) - sum(cpu0.values())
-    line = next((x for x in out.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
-    if line is None:
-        raise SystemExit(f"wrk failed: {out.stdout}\n{out.stderr}")
-    r = json.loads(line[len("WRK_JSON ") :])
-    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
-    r["errors"] = sum(r[k] for k in ("connect", "read", "write", "status", "timeout"))
-    r["error_kinds"] = ", ".join(f"{k} {r[k]}" for k in ("connect", "read", "write", "status", "timeout") if r[k])
-    r["cpu_ms"] = 1000 * cpu / max(r["requests"], 1)  # server CPU per answered request
-    r["load_before"] = load
-    r["split"] = worker_split(cpu0, cpu1)
-    return r
+    answered = sum(s.status == 200 for s in result.samples)
+    return {
+        "result": result,
+        "rps": result.achieved,
+        "errors": result.errors,
+        "cpu_ms": 1000 * (sum(cpu1.values()) - sum(cpu0.values())) / max(answered, 1),
+        "client_cpu": 100 * result.client_cpu_s / max(result.seconds, 1e-9),
+        "load_before": load,
+        "split": worker_split(cpu0, cpu1),
+    }
 
 
 def sample_paths(port: int, carts: list[dict], n: int = 300) -> dict:
@@ -244,6 +238,7 @@ def main() -> None:
     ap.add_argument("--max-items", type=int, default=40)
     ap.add_argument("--weeks", default=None, help="basket weeks A-B for the carts (default: the last 8)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--write", type=Path, default=None, help="write the results page serve-load into this folder")
     ap.add_argument(
         "--serve-args",
         default=None,
@@ -269,10 +264,6 @@ def main() -> None:
     if args.serve_args is None:
         args.serve_args = "--item-xp required" if args.item_xp_store else "--item-xp optional"
 
-    if shutil.which("wrk") is None:
-        raise SystemExit(
-            "wrk is not installed: `apt-get install wrk` (Debian/Ubuntu) or build it from github.com/wg/wrk"
-        )
     from xpollinate.settings import run_home
 
     home = (args.home or run_home()).resolve()
@@ -297,11 +288,11 @@ def main() -> None:
             if not hit:
                 raise SystemExit("--item-xp-carts: no cart of these weeks holds an anchor of the store")
             carts = hit
-    cart_lines = work / "carts.jsonl"
-    cart_lines.write_text("\n".join(json.dumps(c, separators=(",", ":")) for c in carts) + "\n")
+    cart_requests = [
+        http_request("POST", "/v1/cart/recommend", json.dumps(c, separators=(",", ":")).encode()) for c in carts
+    ]
     anchors = list(dict.fromkeys(i for c in carts for i in c["item_ids"]))
-    item_lines = work / "items.txt"
-    item_lines.write_text("\n".join(f"/v1/items/{i}/xp" for i in anchors[:20000]) + "\n")
+    item_requests = [http_request("GET", f"/v1/items/{i}/xp") for i in anchors[:20000]]
     console.print(
         f"{len(carts)} carts from weeks {weeks[0]}-{weeks[1]}, {np.mean([len(c['item_ids']) for c in carts]):.1f} "
         f"items on average; {len(anchors)} distinct items for lookups; {os.cpu_count()} CPUs; "
@@ -333,90 +324,141 @@ def main() -> None:
                 f"mean cart {info['cart_mean']:.1f}"
             )
             if args.warmup:
-                run_wrk(port, cart_lines, "POST", args.rate, args.warmup, args.connections, proc.pid)
+                run_paced(port, cart_requests, args.rate, args.warmup, args.connections, proc.pid, CART_PATH)
             runs = [
-                ("cart", args.rate, args.duration, cart_lines, "POST"),
-                ("item lookup", args.item_rate, args.item_duration, item_lines, "GET"),
+                ("cart", args.rate, args.duration, cart_requests, CART_PATH),
+                ("item lookup", args.item_rate, args.item_duration, item_requests, ITEM_SOURCE),
             ]
             if args.max_seconds:
-                runs.append(("cart, unpaced", 0, args.max_seconds, cart_lines, "POST"))
-            for workload, rate, seconds, lines, mode in runs:
-                r = run_wrk(port, lines, mode, rate, seconds, args.connections, proc.pid)
+                runs.append(("cart, unpaced", 0, args.max_seconds, cart_requests, CART_PATH))
+            for workload, rate, seconds, requests, label in runs:
+                r = run_paced(port, requests, rate, seconds, args.connections, proc.pid, label)
                 r["ranker"] = "+".join(sorted(info["rankers"]))
                 r["item_xp_anchors"] = f"{info['anchors'].get('item_xp', 0)}/{n_anchors}"
                 rows.append((name, workload, rate, r))
+                q = r["result"].percentiles()
                 console.print(
-                    f"  {workload}: {r['rps']:.0f} req/s, p99 {r['p99_us'] / 1000:.1f} ms, "
-                    f"errors {r['errors']} {r['error_kinds']}, server CPU {r['cpu_ms']:.2f} ms/request "
-                    f"(by process {r['split']} %; load avg before {r['load_before']:.2f})"
+                    f"  {workload}: {r['rps']:.0f} req/s, p99 {q['p99']:.1f} ms from the scheduled start, "
+                    f"errors {r['errors']}, served by {r['result'].labels()}, server CPU {r['cpu_ms']:.2f} ms/request "
+                    f"(by process {r['split']} %), load generator CPU {r['client_cpu']:.0f} %, "
+                    f"load avg before {r['load_before']:.2f}"
                 )
         finally:
             stop_process(proc)
 
-    table = Table(title=f"xp serve under wrk on 127.0.0.1 ({os.cpu_count()} CPUs shared by server and wrk)")
-    for col in (
-        "server",
-        "ranker",
-        "item-XP anchors",
-        "candidates",
-        "workload",
-        "target req/s",
-        "achieved req/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "p99.9 ms",
-        "max ms",
-        "errors",
-        "server CPU ms/req",
-        "CPU % by process",
-        "p99 vs baseline",
-        "target",
-        "load avg",
-    ):
-        table.add_column(
-            col, justify="left" if col in ("server", "ranker", "candidates", "workload", "target") else "right"
+    frame = results_frame(rows)
+    table = Table(title=f"xp serve under load on 127.0.0.1 ({os.cpu_count()} CPUs shared by server and load generator)")
+    for col in frame.columns:
+        table.add_column(col, justify="left" if frame[col].dtype == object else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row))
+    console.print(table)
+    console.print(NOTE)
+    if args.write is not None:
+        from xpollinate.reports import Report, write_page
+
+        headline = {
+            "rows": frame.to_dict("records"),
+            "carts": len(carts),
+            "weeks": list(weeks),
+            "connections": args.connections,
+        }
+        page = Report(
+            "Serving under load: xp serve on 127.0.0.1, open-loop load",
+            [
+                (
+                    "Setup",
+                    f"{len(carts)} real carts of weeks {weeks[0]}-{weeks[1]} ({args.min_items}-{args.max_items} "
+                    f"items), {len(item_requests)} item lookups; {args.connections} connections; each server setup "
+                    f"its own `xp serve` process, warmed up for {args.warmup:g} s. {NOTE}",
+                    None,
+                ),
+                ("Latency and throughput", "", frame),
+            ],
+            headline=headline,
         )
-    base = {w: r for n, w, _, r in rows if n == rows[0][0]}
+        console.print(f"wrote {write_page(page, args.write, 'serve-load')}")
+
+
+NOTE = (
+    "Latency: milliseconds from each request's scheduled start (open loop, `bench/loadgen.py`): a request that "
+    "waited for a free connection counts its wait, so there is no coordinated omission; 'service p99' is timed "
+    "from the actual send, what a closed-loop tool reports. 'served by' is the candidate path of each answered cart "
+    "(item_xp, item_xp+historical, historical: the historical fallback, popular) or the source of each item "
+    "lookup; one row per path when a run had several. Unpaced: a closed loop as fast as the connections allow "
+    "(capacity; latency there is from the send). Target: the paced rate held (98%), p99 under 50 ms (carts) / 10 ms "
+    "(item lookups), zero errors; a path's own row has no verdict. Server CPU ms/req: CPU seconds of the server's "
+    "processes / requests answered; CPU % by process: each busy server process's share (two workers near 50/50 "
+    "share the load evenly); load generator CPU: the generator's own CPU as a share of one core (it shares the "
+    "machine with the server); load avg: 1-minute load average just before the run."
+)
+
+
+def results_frame(rows: list[tuple[str, str, float, dict]]) -> pd.DataFrame:
+    """One row per (setup, workload), then one per served path when a run had several."""
+    out = []
+    base = {w: r["result"].percentiles()["p99"] for n, w, _, r in rows if n == rows[0][0]}
     for name, workload, rate, r in rows:
+        result = r["result"]
+        labels = result.labels()
+        q, service = result.percentiles(), result.percentiles(service=True)
         limit = 50.0 if workload.startswith("cart") else 10.0
         if rate:
-            met = r["rps"] >= 0.98 * rate and r["p99_us"] / 1000 < limit and r["errors"] == 0
+            met = r["rps"] >= 0.98 * rate and q["p99"] < limit and r["errors"] == 0
             verdict = "met" if met else "missed"
         else:
             verdict = "capacity"
-        ratio = base[workload]["p99_us"] / r["p99_us"] if r["p99_us"] else float("nan")
-        table.add_row(
-            name,
-            r["ranker"],
-            r["item_xp_anchors"],
-            "historical fallback" if str(r["item_xp_anchors"]).startswith("0/") else "item-XP + historical",
-            workload,
-            f"{rate:.0f}" if rate else "unpaced",
-            f"{r['rps']:.0f}",
-            f"{r['p50_us'] / 1000:.2f}",
-            f"{r['p90_us'] / 1000:.2f}",
-            f"{r['p99_us'] / 1000:.2f}",
-            f"{r['p999_us'] / 1000:.2f}",
-            f"{r['max_us'] / 1000:.1f}",
-            f"{r['errors']}" + (f" ({r['error_kinds']})" if r["errors"] else ""),
-            f"{r['cpu_ms']:.2f}",
-            r["split"],
-            f"{ratio:.2f}x",
-            verdict,
-            f"{r['load_before']:.1f}",
+        common = {
+            "server": name,
+            "ranker": r["ranker"],
+            "item-XP anchors": r["item_xp_anchors"],
+            "workload": workload,
+            "target req/s": f"{rate:.0f}" if rate else "unpaced",
+        }
+        out.append(
+            common
+            | {
+                "served by": ", ".join(f"{k} {v}" for k, v in labels.items()),
+                "achieved req/s": r["rps"],
+                "p50 ms": q["p50"],
+                "p90 ms": q["p90"],
+                "p99 ms": q["p99"],
+                "p99.9 ms": q["p99.9"],
+                "max ms": q["max"],
+                "service p99 ms": service["p99"],
+                "errors": r["errors"],
+                "server CPU ms/req": r["cpu_ms"],
+                "CPU % by process": r["split"],
+                "load generator CPU %": r["client_cpu"],
+                "p99 vs baseline": base[workload] / q["p99"] if q["p99"] else float("nan"),
+                "target": verdict,
+                "load avg": r["load_before"],
+            }
         )
-    console.print(table)
-    console.print(
-        "target: the paced rate held (98%), p99 under 50 ms (carts) / 10 ms (item lookups), zero errors. "
-        "server CPU ms/req: CPU seconds of the server's processes during the run / requests answered; CPU % by process: "
-        "each busy server process's share of that CPU (two workers near 50/50 share the load evenly); "
-        "load avg: 1-minute load average just before the run (above 2, other work shared the 2 cores); "
-        "ranker and item-XP anchors (served by item-XP / all grocery anchors): from 300 carts sent before the "
-        "load; 'historical fallback': no cart anchor had an item-XP list, so every pool came from the historical "
-        "table. Latencies are wrk's, timed from each request's send: a request that waited for a free "
-        "connection does not count its wait (coordinated omission), so near capacity the percentiles are optimistic."
-    )
+        if len(labels) > 1:
+            for label, n in labels.items():
+                lq, ls = result.percentiles(label), result.percentiles(label, service=True)
+                out.append(
+                    common
+                    | {
+                        "served by": f"{label} {n}",
+                        "achieved req/s": n / result.seconds,
+                        "p50 ms": lq["p50"],
+                        "p90 ms": lq["p90"],
+                        "p99 ms": lq["p99"],
+                        "p99.9 ms": lq["p99.9"],
+                        "max ms": lq["max"],
+                        "service p99 ms": ls["p99"],
+                        "errors": "",
+                        "server CPU ms/req": "",
+                        "CPU % by process": "",
+                        "load generator CPU %": "",
+                        "p99 vs baseline": "",
+                        "target": "",
+                        "load avg": "",
+                    }
+                )
+    return pd.DataFrame(out)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ against the exact index measured in the same process.
 
     python bench/twotower_bench.py            # trains the default model (tags if a tag table exists)
     python bench/twotower_bench.py --saved    # reuse the model in use instead of training
+    python bench/twotower_bench.py --write docs/results   # and write the results page twotower-bench
 
 Run it under `flock /tmp/xp-cpu.lock` on a shared machine.
 """
@@ -14,10 +15,13 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from xpollinate.catalog.store import DataStore
+from xpollinate.reports import md_table
 from xpollinate.retrieval.twotower import Extensions, TwoTowerConfig, prepare, train
 from xpollinate.retrieval.twotower.evaluate import user_vectors
 from xpollinate.retrieval.twotower.index import ItemIndex, recall_at_k, set_threads
@@ -32,13 +36,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--saved", action="store_true", help="use the saved model instead of training one")
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--write", type=Path, default=None, help="write the results page twotower-bench into this folder")
     args = ap.parse_args()
+    training: list[tuple[str, str]] = []
     store = DataStore.open()
     print(f"# two-tower benchmark (data build {store.build_id})\n")
     if args.saved:
         data, model, saved = restore(store)
         cfg, vectors = saved.config, saved.item_vectors
         print(f"model: saved {saved.path.name} (trained in {saved.manifest.get('train_seconds')} s)\n")
+        training = [("model", f"saved {saved.path.name}"), ("train", f"{saved.manifest.get('train_seconds')} s")]
     else:
         try:
             load_tags()
@@ -52,13 +59,18 @@ def main() -> None:
         result = train(data, cfg, threads=1)
         model, vectors = result.model, result.item_vectors
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        training = [
+            ("model", f"{cfg.extensions.label()}, dim {cfg.dim}, {cfg.epochs} epochs, batch {cfg.batch_size}"),
+            ("training baskets / examples", f"{len(data.split.train):,} / {result.examples:,}"),
+            ("prepare (features, sequences; text vectors cached after the first run)", f"{t_prep:.1f} s"),
+            (f"train (incl. embedding all {data.items.n:,} items, 1 thread)", f"{result.seconds:.1f} s"),
+            ("loss per epoch", ", ".join(f"{x:.3f}" for x in result.losses)),
+            ("peak RSS", f"{rss:,.0f} MB"),
+        ]
         print("| training (full dataset) | value |\n|---|---:|")
-        print(f"| model | {cfg.extensions.label()}, dim {cfg.dim}, {cfg.epochs} epochs, batch {cfg.batch_size} |")
-        print(f"| training baskets / examples | {len(data.split.train):,} / {result.examples:,} |")
-        print(f"| prepare (features, sequences; text vectors cached after the first run) | {t_prep:.1f} s |")
-        print(f"| train (incl. embedding all {data.items.n:,} items) | {result.seconds:.1f} s |")
-        print(f"| loss per epoch | {', '.join(f'{x:.3f}' for x in result.losses)} |")
-        print(f"| peak RSS | {rss:,.0f} MB |\n")
+        for what, value in training:
+            print(f"| {what} | {value} |")
+        print()
 
     gen, _ = user_vectors(model, data, cfg, data.split.test, item_vectors=vectors)
     gm = data.items.is_gm
@@ -93,23 +105,44 @@ def main() -> None:
                 )
             )
     base = {r["scope"]: r for r in rows if r["kind"] == "exact"}
-    print(
-        f"| index | filter | build s (all + GM graph) | single query p50 ms | p95 ms | batched queries/s ({len(gen):,} users) | "
-        f"p50 vs exact | throughput vs exact | recall@{K} vs exact (ties counted) | recall@{K} by item id |"
+    table = pd.DataFrame(
+        [
+            {
+                "index": r["kind"],
+                "filter": r["scope"],
+                "build s (all + GM graph)": round(r["build"], 2),
+                "single query p50 ms": round(r["p50"], 3),
+                "p95 ms": round(r["p95"], 3),
+                f"batched queries/s ({len(gen):,} users)": round(r["qps"]),
+                "p50 speed-up vs exact": f"{base[r['scope']]['p50'] / r['p50']:.1f}x",
+                "throughput vs exact": f"{r['qps'] / base[r['scope']]['qps']:.1f}x",
+                f"recall@{K} vs exact (ties counted)": round(
+                    recall_at_k(r["found"], base[r["scope"]]["found"], r["scores"], base[r["scope"]]["scores"]), 3
+                ),
+                f"recall@{K} by item id": round(recall_at_k(r["found"], base[r["scope"]]["found"]), 3),
+            }
+            for r in rows
+        ]
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        b = base[r["scope"]]
-        rec = recall_at_k(r["found"], b["found"], r["scores"], b["scores"])
-        rec_id = recall_at_k(r["found"], b["found"])
-        print(
-            f"| {r['kind']} | {r['scope']} | {r['build']:.2f} | {r['p50']:.3f} | {r['p95']:.3f} | {r['qps']:,.0f} | "
-            f"{b['p50'] / r['p50']:.1f}x faster | {r['qps'] / b['qps']:.1f}x | {rec:.3f} | {rec_id:.3f} |"
+    print(md_table(table))
+    note = (
+        f"{len(vectors):,} items x {vectors.shape[1]} dims; single queries: first {SINGLE_QUERIES} test households, "
+        "1 FAISS thread; batched: all test households in one call, 2 threads. Ratios are against the exact index "
+        "(IndexFlatIP) measured in the same process."
+    )
+    print("\n" + note)
+    if args.write is not None:
+        from xpollinate.reports import Report, write_page
+
+        page = Report(
+            "Two-tower retrieval: training and FAISS exact vs HNSW",
+            [
+                ("Training", f"Data build {store.build_id}.", pd.DataFrame(training, columns=["what", "value"])),
+                ("Retrieval over every catalog item", note, table),
+            ],
+            headline={"training": dict(training), "retrieval": table.to_dict("records")},
         )
-    print(
-        f"\n{len(vectors):,} items x {vectors.shape[1]} dims; single queries: first {SINGLE_QUERIES} test households, "
-        "1 FAISS thread; batched: all test households in one call, 2 threads."
-    )
+        print(f"wrote {write_page(page, args.write, 'twotower-bench')}")
 
 
 if __name__ == "__main__":
