@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from langchain_core.runnables.config import ContextThreadPoolExecutor
 from pydantic import BaseModel
 
 from xpollinate.llm import LLM, Failure, Result
@@ -78,10 +78,12 @@ def ask(
 def bounded_map(fn: Callable[[X], T], items: Iterable[X], workers: int) -> list[T]:
     """`fn` over `items` with at most `workers` in flight, results in input order.
 
-    A shared local model serializes its own calls; remote providers gain real concurrency.
+    A shared local model serializes its own calls; remote providers gain real concurrency. The
+    workers run in copies of the caller's context, so their LLM calls reach the LangChain callbacks
+    of the node that started them (`llm.tracing`).
     """
     items = list(items)
     if workers <= 1 or len(items) <= 1:
         return [fn(x) for x in items]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xp-llm") as pool:
+    with ContextThreadPoolExecutor(max_workers=workers, thread_name_prefix="xp-llm") as pool:
         return list(pool.map(fn, items))

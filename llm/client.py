@@ -33,6 +33,7 @@ from xpollinate.llm.errors import LLMConfigError, ProviderError
 from xpollinate.llm.providers.base import ChatRequest, Completion, Provider
 from xpollinate.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries
 from xpollinate.llm.settings import LLMSettings, LLMSpec, load_settings, parse_spec
+from xpollinate.llm.tracing import CallTrace
 from xpollinate.llm.usage import CallUsage, UsageLedger
 from xpollinate.prompts import PromptRegistry, PromptTemplate, default_registry
 from xpollinate.prompts.schemas import YesProbabilities, YesProbability, yes_no_schema
@@ -149,6 +150,10 @@ def build_provider(spec: LLMSpec, settings: LLMSettings) -> Provider:
         from xpollinate.llm.providers.anthropic_api import AnthropicProvider
 
         return AnthropicProvider(spec.model, settings.anthropic_base_url, settings.timeout_s)
+    if spec.provider == "langchain":
+        from xpollinate.llm.providers.langchain_chat import LangChainProvider, load_chat_model
+
+        return LangChainProvider(load_chat_model(spec.model), spec.model, settings.langchain_output)
     raise LLMConfigError(f"no backend for provider {spec.provider!r}")
 
 
@@ -223,14 +228,34 @@ class LLM:
             top_logprobs=PROBABILITY_ALTERNATIVES if probability else 0,
         )
         usage = CallUsage(self.provider.name, self.provider.model, template.ref)
+        trace = CallTrace.start(self.spec, template, rendered.text, request)
+        try:
+            outcome = self._answer(template, request, rendered.text, model, usage, n, use_cache)
+        except BaseException as exc:
+            trace.error(exc)
+            raise
+        trace.end(outcome)
+        return outcome
+
+    def _answer(
+        self,
+        template: PromptTemplate,
+        request: ChatRequest,
+        rendered: str,
+        model: type[T],
+        usage: CallUsage,
+        listed: int,
+        use_cache: bool,
+    ) -> Result[T] | Failure:
+        """From the cache, else from the model (one computation per key across threads and processes)."""
         cache = self.cache if (use_cache and self.settings.cache) else None
-        key = self._key(template, request, rendered.text) if cache else ""
+        key = self._key(template, request, rendered) if cache else ""
         if cache is not None and (hit := self._from_cache(cache, key, model, template, usage)) is not None:
             return hit
         with cache.compute_lock(key) if cache is not None else nullcontext():
             if cache is not None and (hit := self._from_cache(cache, key, model, template, usage)) is not None:
                 return hit  # another thread or process computed it while we waited
-            outcome = self._ask(request, model, template, usage, n)
+            outcome = self._ask(request, model, template, usage, listed)
             if isinstance(outcome, Result) and cache is not None:
                 cache.set(key, {"value": outcome.value.model_dump(mode="json"), "llm": str(self.spec)}, template.ref)
         self.usage.record(usage, failed=not outcome.ok)

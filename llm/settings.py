@@ -9,6 +9,7 @@ cache keys or logs.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from xpollinate.llm.model_files import LOCAL_MODELS, QWEN, SMOLLM2
 from xpollinate.llm.pricing import PRICES, Price, known_models
 from xpollinate.settings import run_home
 
-PROVIDERS = ("local", "local-small", "openai", "anthropic")
+PROVIDERS = ("local", "local-small", "openai", "anthropic", "langchain")
 DEFAULT_MODELS = {
     "local": QWEN.model_id,
     "local-small": SMOLLM2.model_id,
@@ -42,7 +43,9 @@ ENV_VARS = {
     "cache": "XP_LLM_CACHE",
     "openai_base_url": "OPENAI_BASE_URL",
     "anthropic_base_url": "ANTHROPIC_BASE_URL",
+    "langchain_output": "XP_LLM_LANGCHAIN_OUTPUT",
 }
+log = logging.getLogger(__name__)
 API_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
 
@@ -64,6 +67,9 @@ class LLMSettings(BaseModel):
     openai_base_url: str | None = Field(None, repr=False)  # may embed credentials: kept out of repr
     openai_response_format: Literal["json_schema", "json_object", "none"] = "json_schema"
     anthropic_base_url: str | None = Field(None, repr=False)
+    langchain_output: Literal["none", "json_schema"] = Field(
+        "none", description="langchain chat models: parse the text answer, or bind the schema (with_structured_output)"
+    )
     prices: dict[str, Price] = Field(default_factory=dict, description="extra or overriding prices per provider:model")
 
     def price_table(self) -> dict[str, Price]:
@@ -129,6 +135,13 @@ def parse_spec(text: str, settings: LLMSettings | None = None) -> LLMSpec:
     provider = provider.lower()
     if provider not in PROVIDERS:
         raise LLMConfigError(f"unknown LLM provider {provider!r} in {text!r}; valid providers: {', '.join(PROVIDERS)}")
+    if provider == "langchain":
+        if ":" not in model.strip():
+            raise LLMConfigError(
+                f"{text!r}: a langchain model is named by an import path, langchain:MODULE:NAME (e.g. "
+                "langchain:my_models:judge, where my_models.judge is a chat model or returns one)"
+            )
+        return LLMSpec(provider, model.strip())
     model = model.strip() or DEFAULT_MODELS[provider]
     if provider.startswith("local"):
         valid = [SMOLLM2.model_id] if provider == "local-small" else list(LOCAL_MODELS)
@@ -139,10 +152,12 @@ def parse_spec(text: str, settings: LLMSettings | None = None) -> LLMSpec:
         return LLMSpec(provider, model)  # an OpenAI-compatible server serves models of its own
     valid = known_models(provider, settings.price_table())
     if model not in valid:
-        hint = " (or set OPENAI_BASE_URL for an OpenAI-compatible server)" if provider == "openai" else ""
-        raise LLMConfigError(
-            f"unknown model {model!r} for provider {provider}; valid models: {', '.join(valid)}{hint}. "
-            "Add a price for a newer model in the config file under [llm.prices]."
+        log.warning(
+            "model %r of provider %s has no price (priced models: %s); its usage is reported as unpriced. Add a price "
+            "in the config file under [llm.prices].",
+            model,
+            provider,
+            ", ".join(valid),
         )
     return LLMSpec(provider, model)
 

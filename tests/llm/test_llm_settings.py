@@ -44,15 +44,19 @@ def test_config_file_in_run_directory_and_bad_values(monkeypatch: pytest.MonkeyP
         load_settings()
 
 
-def test_unknown_provider_or_model_lists_the_valid_ones() -> None:
-    with pytest.raises(LLMConfigError, match="valid providers: local, local-small, openai, anthropic"):
+def test_unknown_provider_or_local_model_lists_the_valid_ones_and_an_unpriced_model_warns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(LLMConfigError, match="valid providers: local, local-small, openai, anthropic, langchain"):
         parse_spec("gemini:pro")
     with pytest.raises(LLMConfigError, match="valid models: qwen2.5-coder-1.5b-instruct-q4_k_m, smollm2-135m-instruct"):
         parse_spec("local:llama-70b")
-    with pytest.raises(LLMConfigError, match=r"valid models: .*gpt-4o-mini.*OPENAI_BASE_URL"):
-        parse_spec("openai:gpt-17")
-    with pytest.raises(LLMConfigError, match="valid models: .*claude-sonnet-4-5"):
-        parse_spec("anthropic:claude-2")
+    with caplog.at_level("WARNING"):
+        assert parse_spec("openai:gpt-17") == LLMSpec("openai", "gpt-17")
+        assert parse_spec("anthropic:claude-2") == LLMSpec("anthropic", "claude-2")
+    assert caplog.text.count("has no price") == 2 and "gpt-4o-mini" in caplog.text and "unpriced" in caplog.text
+    with pytest.raises(LLMConfigError, match="langchain:MODULE:NAME"):
+        parse_spec("langchain:ChatOllama")
 
 
 def test_any_model_is_allowed_on_an_openai_compatible_server(monkeypatch: pytest.MonkeyPatch) -> None:
