@@ -79,8 +79,9 @@ class BatchJob:
 def job_for(kind: GraphKind, config: ItemXPConfig, parts: Parts, store: DataStore, deps: ItemXPDeps) -> BatchJob:
     """A job whose run id is the hash of its settings (equal settings resume the same run)."""
     settings = run_settings(kind, deps.llm, config, store, deps.scorer.scorer_id, deps_until_week(deps))
-    if deps.judge_llm is not None and deps.judge_llm.spec != deps.llm.spec:
+    if deps.judge_llm is not None and deps.judge_llm.identity() != deps.llm.identity():
         settings["judge_llm"] = str(deps.judge_llm.spec)
+        settings["judge_model"] = deps.judge_llm.identity()
     return BatchJob(run_id_for(settings), kind, config, parts, settings)
 
 

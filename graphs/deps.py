@@ -52,13 +52,14 @@ def run_settings(
     history_until_week: int | None = None,
 ) -> dict[str, Any]:
     """What determines a run's results; its hash names the run, so equal settings resume one run."""
+    prompts = {name: llm.registry.get(ref) for name, ref in config.prompts.model_dump().items() if ref}
     return {
         "graph": kind,
         "llm": str(llm.spec),
+        "model": llm.identity(),
         "config": config.model_dump(mode="json"),
-        "prompt_hashes": {
-            name: llm.registry.get(ref).sha256 for name, ref in config.prompts.model_dump().items() if ref
-        },
+        "prompt_hashes": {name: t.sha256 for name, t in prompts.items()},
+        "max_tokens": {name: t.max_tokens for name, t in prompts.items()},
         "data_build": store.build_id,
         "history_until_week": history_until_week,
         "scorer": scorer_id,

@@ -180,6 +180,17 @@ class LLM:
         self.usage = ledger or UsageLedger()
         self._price = self.settings.price_table().get(str(self.spec))
 
+    def identity(self) -> dict[str, Any]:
+        """What, beside the prompts, changes this model's answers: provider and model, the backend's public
+        description (an OpenAI-compatible endpoint's URL without credentials, llama.cpp's context), temperature
+        and seed. A run's id hashes it, so the same model name behind another server is another run."""
+        return {
+            "llm": str(self.spec),
+            "backend": self.provider.describe(),
+            "temperature": self.settings.temperature,
+            "seed": self.settings.seed,
+        }
+
     @property
     def spec(self) -> LLMSpec:
         return LLMSpec(self.provider.name, self.provider.model)
