@@ -48,7 +48,7 @@ from xpollinate.judges.cross_encoder import CrossEncoderNode, PairScorer
 from xpollinate.judges.llm_judge import LLMJudge
 from xpollinate.llm import LLM
 from xpollinate.prompts.schemas import YesProbability
-from xpollinate.records import ItemXPState, ThemeBranch
+from xpollinate.records import ItemXPInput, ItemXPState, ThemeBranch
 from xpollinate.retrieval.grocery_filter import GroceryFilter
 
 GraphKind = Literal["theme", "naive"]
@@ -127,7 +127,7 @@ def build_graph(kind: GraphKind, deps: ItemXPDeps, config: ItemXPConfig | None =
     config = config or ItemXPConfig()
     check_deps(deps, config)
     prompts = config.prompts
-    builder = StateGraph(ItemXPState)
+    builder = StateGraph(ItemXPState, input_schema=ItemXPInput)
     merge = MergeNode(deps.grocery_filter, deps.names)
     evaluator = ContextualEvaluator(
         deps.llm,

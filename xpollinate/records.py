@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import operator
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, NotRequired, TypedDict, TypeVar
+from typing import Annotated, Any, Literal, NotRequired, TypeVar
 
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict  # pydantic reads the graph's schemas from it on Python < 3.12
 
 Stage = Literal[
     "context",
@@ -178,6 +179,12 @@ class ItemXPState(TypedDict, total=False):
     failures: Annotated[list[FailureRecord], operator.add]
     provenance: Annotated[dict[str, CallRef], _merge]
     scorer_id: str
+
+
+class ItemXPInput(TypedDict):
+    """What a run takes (Studio's input form shows this, not the internal state keys): the anchor."""
+
+    anchor: Anchor
 
 
 class ThemeBranch(TypedDict):

@@ -73,7 +73,10 @@ def test_langgraph_dev_runs_the_theme_graph(indexed_home: Path, real_store: Data
     try:
         wait_ready(url, proc, log)
         client = get_sync_client(url=url)
-        assert {a["graph_id"] for a in client.assistants.search()} >= {"item_xp_theme", "item_xp_naive"}
+        assistants = {a["graph_id"]: a for a in client.assistants.search()}
+        assert set(assistants) >= {"item_xp_theme", "item_xp_naive"}
+        schemas = client.assistants.get_schemas(assistants["item_xp_theme"]["assistant_id"])
+        assert set(schemas["input_schema"]["properties"]) == {"anchor"}  # Studio's form: the anchor, not the state
         anchor = anchor_from_item(resolve(real_store.items(), "ground coffee"))
         out = client.runs.wait(
             None,

@@ -81,3 +81,14 @@ def test_graph_calls_nest_under_their_nodes_from_worker_threads_too() -> None:
     assert len(rec.llm_starts) == calls >= 10  # every call, the judge's worker threads' included
     parents = {rec.chains.get(s["parent"]) for s in rec.llm_starts}
     assert None not in parents and {"context", "recommend", "evaluate", "judge"} <= parents
+
+
+def test_the_graphs_input_is_the_anchor_only() -> None:
+    from tests.graphs.lean import lean_deps, lean_script
+    from xpollinate.graphs.item_xp import build_graph
+
+    llm, _ = scripted_llm(lean_script)
+    graph = build_graph("theme", lean_deps(llm))
+    schema = graph.get_input_jsonschema()
+    assert set(schema["properties"]) == {"anchor"} and schema["required"] == ["anchor"]
+    assert {"results", "failures", "themes"} <= set(graph.get_output_jsonschema()["properties"])
