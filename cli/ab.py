@@ -84,6 +84,7 @@ def ab_cmd(
     commit = git_commit() if results is not None else None
     store = DataStore.open()
     items = store.items()
+    failed = 0
     if compare:
         run_a, run_b = load_run(store_path(), compare[0]), load_run(store_path(), compare[1])
         labels, describe = ("A", "B"), (compare[0], compare[1])
@@ -130,6 +131,7 @@ def ab_cmd(
             runner.close()
             xp_store.close()
         print_summary(result.summary)
+        failed = result.summary.failed
         run_a, run_b = load_run(store_path(), jobs[0].run_id), load_run(store_path(), jobs[1].run_id)
         labels, describe = ("A", "B"), (arm_a.describe(), arm_b.describe())
     groups = items.set_index("item_id")[group_by].astype(str).str.title()
@@ -155,6 +157,8 @@ def ab_cmd(
 
         page = f"ab-{name}" if name else f"ab-{run_a.run_id}-{run_b.run_id}"
         err.print(f"wrote {write_page(report, results, page, commit=commit)}")
+    if failed:
+        raise typer.Exit(1)  # the report compares the anchors both arms finished; the failures are recorded
 
 
 def _historical(store: DataStore, items: pd.DataFrame, *runs) -> set[int] | None:  # type: ignore[no-untyped-def]

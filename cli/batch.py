@@ -193,6 +193,8 @@ def batch_cmd(
             result.summary, job, str(deps.llm.spec), [a.item_id for a in selection.anchors], store_path()
         )
         err.print(f"wrote {write_page(report, results, 'item-xp-batch', commit=commit)}")
+    if result.summary.failed:
+        raise typer.Exit(1)  # finished, with failures recorded per anchor
 
 
 def print_summary(s: BatchSummary) -> None:

@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
+import logging
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(
     name="xp",
     help="xpollinate: cross-category grocery -> general merchandise recommendations.\n\n"
-    "Runtime data lives in the run directory ($XP_HOME, default ./.xp).",
+    "Runtime data lives in the run directory ($XP_HOME, default ./.xp).\n\n"
+    "Exit codes: 0 success; 1 a batch or A/B finished with failed anchors (each recorded, see `xp runs RUN_ID`); "
+    "2 a usage, input or setup error (the message says what to do); 130 interrupted.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            typer.echo(f"xpollinate {version('xpollinate')}")
+        except PackageNotFoundError:
+            typer.echo("xpollinate (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log retries, repairs and timings of the LLM layer to stderr.")
+    ] = False,
+) -> None:
+    """xpollinate: cross-category grocery -> general merchandise recommendations."""
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
 
 from xpollinate.cli import (  # noqa: E402  (sub-commands register on import)
     ab,

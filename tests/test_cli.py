@@ -89,3 +89,19 @@ def test_bad_input_exits_2_with_a_message(
 def test_missing_store_message(tmp_path: Path) -> None:
     result = runner.invoke(app, ["data", "info"], env=_env(tmp_path / "empty"))
     assert result.exit_code == 2 and "xp data build" in result.output
+
+
+def test_version_and_exit_codes_are_documented() -> None:
+    from importlib.metadata import version
+
+    from typer.testing import CliRunner
+
+    from xpollinate.cli.main import app
+
+    res = CliRunner().invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.strip() == f"xpollinate {version('xpollinate')}"
+    res = CliRunner().invoke(app, ["--help"])
+    text = " ".join(res.output.split())
+    assert "Exit codes: 0 success; 1 a batch" in text and "2 a usage" in text
+    res = CliRunner().invoke(app, ["run", "--match-k", "0", "--anchor", "x"])
+    assert res.exit_code == 2
