@@ -16,7 +16,7 @@ from xpollinate.batch.prompt_refs import prompt_set
 from xpollinate.batch.run_index import failures, list_runs
 from xpollinate.batch.summary import BatchSummary
 from xpollinate.catalog.store import DataStore
-from xpollinate.cli.common import err, handle_errors, out
+from xpollinate.cli.common import JsonOption, emit_json, err, handle_errors, out
 from xpollinate.cli.options import ExpandOption, MatchKOption, NaiveNOption, PicksOption, graph_config
 from xpollinate.errors import XPError
 from xpollinate.reports import git_commit
@@ -108,6 +108,7 @@ def batch_cmd(
         Optional[Path],
         typer.Option(help="Write the results page item-xp-batch (md, html, json) into this folder, e.g. docs/results."),
     ] = None,
+    json_out: JsonOption = None,
 ) -> None:
     """Run the item-XP graph over many grocery anchors: each anchor is one `xp run`, saved to the
     item-XP store as soon as it finishes. Kill it at any point and run the same command again:
@@ -182,7 +183,8 @@ def batch_cmd(
         runner.close()
         xp_store.close()
     result.summary.unknown_ids, result.summary.not_grocery = selection.unknown_ids, selection.not_grocery
-    print_summary(result.summary)
+    if not emit_json(json_out, result.summary.as_dict()):
+        print_summary(result.summary)
     if result.summary_path:
         err.print(f"summary: {result.summary_path}")
     if results is not None:
@@ -245,10 +247,13 @@ def print_summary(s: BatchSummary) -> None:
 @handle_errors
 def runs_cmd(
     run_id: Annotated[Optional[str], typer.Argument(help="Show this run's settings and failed anchors.")] = None,
+    json_out: JsonOption = None,
 ) -> None:
     """List the runs in the item-XP store (anchors done and failed), or one run's failures."""
     path = store_path()
     runs = list_runs(path)
+    if run_id is None and emit_json(json_out, runs):
+        return
     if run_id is None:
         table = Table(title=f"runs in {path}", title_justify="left")
         for col in ("run", "graph", "llm", "prompts", "done", "failed", "items"):
@@ -265,6 +270,8 @@ def runs_cmd(
     if not match:
         raise XPError(f"no run {run_id!r}; runs: {', '.join(r['run_id'] for r in runs) or 'none'}")
     r = match[0]
+    if emit_json(json_out, {**r, "failures": failures(path, run_id)}):
+        return
     out.print(
         f"{r['run_id']}: {r['graph']} graph, {r['llm']}, {r['done']} done, {r['failed']} failed, {r['results']} items"
     )

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from xpollinate.cache import ResponseCache
-from xpollinate.cli.common import handle_errors, out
+from xpollinate.cli.common import JsonOption, emit_json, handle_errors, out
 from xpollinate.prompts import default_registry
 
 app = typer.Typer(help="Inspect or clear the LLM response cache.", no_args_is_help=True)
@@ -16,9 +16,12 @@ app = typer.Typer(help="Inspect or clear the LLM response cache.", no_args_is_he
 
 @app.command("stats")
 @handle_errors
-def stats_cmd() -> None:
+def stats_cmd(json_out: JsonOption = None) -> None:
     """Entries, size on disk and entries per prompt version."""
     stats = ResponseCache().stats()
+    payload = {"path": str(stats.path), "entries": stats.entries, "bytes": stats.bytes, "by_prompt": stats.by_prompt}
+    if emit_json(json_out, payload):
+        return
     out.print(f"cache {stats.path}: {stats.entries} entries, {stats.bytes / 1024:.1f} KiB", highlight=False)
     if stats.by_prompt:
         table = Table(show_header=True)

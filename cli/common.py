@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, Optional, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -85,3 +87,21 @@ def status(message: str) -> Iterator[Callable[[str], None]]:
     """A spinner on stderr whose text each step updates; yields the update function."""
     with err.status(message) as live:
         yield lambda step: live.update(f"{message}: {step}")
+
+
+JsonOption = Annotated[
+    Optional[Path],
+    typer.Option("--json", help="Also write what this command reports as JSON to a file ('-': stdout only)."),
+]
+
+
+def emit_json(path: Path | None, payload: Any) -> bool:
+    """Write `payload` as JSON to `path` ('-': stdout). True when it went to stdout (print no table then)."""
+    if path is None:
+        return False
+    text = json.dumps(payload, indent=2, default=str)
+    if str(path) == "-":
+        sys.stdout.write(text + "\n")
+        return True
+    path.write_text(text + "\n", encoding="utf-8")
+    return False

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from xpollinate.catalog.build import BuildOptions, build
 from xpollinate.catalog.store import DataStore
-from xpollinate.cli.common import handle_errors, out, status
+from xpollinate.cli.common import JsonOption, emit_json, handle_errors, out, status
 from xpollinate.errors import XPError
 
 app = typer.Typer(help="Build and inspect the normalized grocery data store.", no_args_is_help=True)
@@ -46,10 +46,18 @@ def build_cmd(
 
 @app.command("info")
 @handle_errors
-def info_cmd() -> None:
+def info_cmd(json_out: JsonOption = None) -> None:
     """Print the store's counts: items, grocery/GM split, baskets, households."""
     store = DataStore.open()
     c = store.manifest["counts"]
+    payload = {
+        "build_id": store.build_id,
+        "source": store.manifest["source"],
+        "weeks": store.manifest.get("weeks"),
+        "counts": c,
+    }
+    if emit_json(json_out, payload):
+        return
     table = Table(title=f"data store {store.build_id}", show_header=True)
     table.add_column("what")
     table.add_column("count", justify="right")

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import pandas as pd
 import typer
 
-from xpollinate.cli.common import err, handle_errors, out, stage_bars
+from xpollinate.cli.common import emit_json, err, handle_errors, out, stage_bars
 from xpollinate.errors import XPError
 from xpollinate.reports import Report, git_commit, write_page
 
 app = typer.Typer(help="Evaluations on held-out real data.", no_args_is_help=True)
 TRAIN_UNTIL = 41  # the ranker's split: weeks 1-41 train, the rest held out
 RUBRIC_PAIRS = 60  # the paper's rubric prompts cost ~25x a yes/no probability: score a balanced prefix
-
-
-def _emit_json(path: Optional[Path], payload: dict[str, Any]) -> None:
-    if path is None:
-        return
-    text = json.dumps(payload, indent=2, default=str)
-    if str(path) == "-":
-        sys.stdout.write(text + "\n")
-    else:
-        path.write_text(text + "\n", encoding="utf-8")
 
 
 @app.command("judges")
@@ -154,7 +142,7 @@ def judges_cmd(
         "agreement": agree,
         "summary": table.to_dict("records"),
     }
-    _emit_json(json_out, headline)
+    emit_json(json_out, headline)
     if results is not None:
         frame = pairs_frame(pairs, scored)
         blocks = [
@@ -285,7 +273,7 @@ def offline_cmd(
             for r in summary.to_dict("records")
         },
     }
-    _emit_json(json_out, headline)
+    emit_json(json_out, headline)
     if results is not None:
         text = (
             f"Run {run_id} ({run.settings.get('graph')} graph, {config.get('plan', 'paper')} plan, "

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from xpollinate.catalog.store import DataStore
-from xpollinate.cli.common import err, handle_errors, out, stage_bars
+from xpollinate.cli.common import JsonOption, emit_json, err, handle_errors, out, stage_bars
 from xpollinate.errors import XPError
 
 app = typer.Typer(
@@ -273,6 +273,7 @@ def eval_cmd(
     val_until: ValUntil = 46,
     label: Label = "basket",
     item_xp_run: ItemXPRun = None,
+    json_out: JsonOption = None,
     variant: Annotated[
         str,
         typer.Option(
@@ -295,21 +296,28 @@ def eval_cmd(
         raise XPError(f"--variant: no saved runs of {variant!r} on {label} pools; saved: {', '.join(known) or 'none'}")
     with err.status("scoring the test carts with the baselines"):
         baselines = baseline_metrics(task)
-    show(
-        report.table8(runs, baselines, label),
-        f"Table 8: test carts ({baselines['heuristic']['carts']:,}), NDCG and lift % over the heuristic",
-        ["model", "loss", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "lift@2 %", "lift@4 %", "lift@6 %"],
-    )
-    show(
-        report.table15(runs, baselines, arch=variant, label=label),
-        f"Table 15: lift % of {variant}/listwise by cart size",
-        ["cart size", "carts", "lift@2 %", "lift@4 %", "lift@6 %"],
-    )
-    show(
-        report.ablation(runs, arch=variant, label=label),
-        f"Cart context 50 vs 30 ({variant}/listwise)",
-        ["max cart", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "change@2 %", "change@4 %", "change@6 %"],
-    )
+    tables = {
+        "table8": (
+            report.table8(runs, baselines, label),
+            f"Table 8: test carts ({baselines['heuristic']['carts']:,}), NDCG and lift % over the heuristic",
+            ["model", "loss", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "lift@2 %", "lift@4 %", "lift@6 %"],
+        ),
+        "table15": (
+            report.table15(runs, baselines, arch=variant, label=label),
+            f"Table 15: lift % of {variant}/listwise by cart size",
+            ["cart size", "carts", "lift@2 %", "lift@4 %", "lift@6 %"],
+        ),
+        "ablation": (
+            report.ablation(runs, arch=variant, label=label),
+            f"Cart context 50 vs 30 ({variant}/listwise)",
+            ["max cart", "seeds", "NDCG@2", "NDCG@4", "NDCG@6", "change@2 %", "change@4 %", "change@6 %"],
+        ),
+    }
+    payload = {key: [dict(zip(columns, row)) for row in rows] for key, (rows, _, columns) in tables.items()}
+    if emit_json(json_out, payload):
+        return
+    for rows, title, columns in tables.values():
+        show(rows, title, columns)
 
 
 @app.command("use")

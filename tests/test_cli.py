@@ -38,6 +38,10 @@ def test_data_build_and_info(tmp_path: Path, fixture_source: Path) -> None:
     info = runner.invoke(app, ["data", "info"], env=env)
     assert info.exit_code == 0
     assert "baskets with both OG and GM" in info.output and "600" in info.output
+    as_json = runner.invoke(app, ["data", "info", "--json", "-"], env=env)
+    assert as_json.exit_code == 0 and json.loads(as_json.output)["counts"]["baskets"] == 600  # JSON only on stdout
+    stats = runner.invoke(app, ["cache", "stats", "--json", "-"], env=env)
+    assert stats.exit_code == 0 and json.loads(stats.output)["entries"] == 0
 
 
 def test_candidates_table_and_json(tmp_path: Path, fixture_home: Path, fixture_source: Path) -> None:
