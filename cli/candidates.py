@@ -110,7 +110,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 @handle_errors
 def candidates_cmd(
     anchor: Annotated[str, typer.Option(help="Grocery anchor: an item id, or text such as 'ground coffee'.")],
-    top: Annotated[int, typer.Option(help="Candidates to return.")] = 20,
+    k: Annotated[int, typer.Option("--k", help="Candidates to return.")] = 20,
     max_pts: Annotated[int, typer.Option(help="Associated GM product types to draw candidates from.")] = 10,
     items_per_pt: Annotated[int, typer.Option(help="Most purchased items taken per associated product type.")] = 5,
     json_out: Annotated[
@@ -136,7 +136,7 @@ def candidates_cmd(
         min_count,
         item_min_count,
     )
-    cand_config = CandidateConfig(max_pts=max_pts, items_per_pt=items_per_pt, max_candidates=top)
+    cand_config = CandidateConfig(max_pts=max_pts, items_per_pt=items_per_pt, max_candidates=k)
     store = DataStore.open()
     items = store.items()
     row = resolve(items, anchor)

@@ -70,7 +70,7 @@ def run_cmd(
         Optional[str],
         typer.Option(help="provider:model, e.g. local, local-small, openai:gpt-4o (default: XP_LLM or config)."),
     ] = None,
-    top: Annotated[int, typer.Option(help="Rows to print.")] = 20,
+    rows: Annotated[int, typer.Option(help="Rows to print.")] = 20,
     match_k: MatchKOption = None,
     expand: ExpandOption = None,
     workers: Annotated[int, typer.Option(help="Model calls in flight per node.")] = 4,
@@ -136,7 +136,7 @@ def run_cmd(
     xp_store = ItemXPStore()
     xp_store.start_run(run_id, graph, str(model.spec), settings, store.build_id)
     xp_store.save(run_id, outcome)
-    _print_results(outcome.results[:top])
+    _print_results(outcome.results[:rows])
     usage = outcome.audit["usage"]
     sources = {s_: sum(1 for r in outcome.results if r.source == s_) for s_ in ("llm", "both", "historical")}
     err.print(

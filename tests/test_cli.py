@@ -56,7 +56,7 @@ def test_candidates_table_and_json(tmp_path: Path, fixture_home: Path, fixture_s
             "5",
             "--pt-min-support",
             "0",
-            "--top",
+            "--k",
             "5",
             "--json",
             str(out),
