@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import as_completed
 from typing import Any, TypeVar
 
 from langchain_core.runnables.config import ContextThreadPoolExecutor
+from langgraph.config import get_stream_writer
 from pydantic import BaseModel
 
 from xpollinate.llm import LLM, Failure, Result
@@ -75,15 +77,35 @@ def ask(
         )
 
 
-def bounded_map(fn: Callable[[X], T], items: Iterable[X], workers: int) -> list[T]:
-    """`fn` over `items` with at most `workers` in flight, results in input order.
+def report_progress(stage: str, done: int, total: int) -> None:
+    """A long node's progress on LangGraph's custom stream (`stream_mode="custom"`); a no-op outside a graph."""
+    try:
+        writer = get_stream_writer()
+    except RuntimeError:  # not inside a graph run
+        return
+    writer({"stage": stage, "done": done, "total": total})
+
+
+def bounded_map(fn: Callable[[X], T], items: Iterable[X], workers: int, stage: str | None = None) -> list[T]:
+    """`fn` over `items` with at most `workers` in flight, results in input order; with `stage`, each finished
+    item is reported as progress (`report_progress`).
 
     A shared local model serializes its own calls; remote providers gain real concurrency. The
     workers run in copies of the caller's context, so their LLM calls reach the LangChain callbacks
     of the node that started them (`llm.tracing`).
     """
     items = list(items)
-    if workers <= 1 or len(items) <= 1:
-        return [fn(x) for x in items]
+    total = len(items)
+    if workers <= 1 or total <= 1:
+        out = []
+        for i, x in enumerate(items, start=1):
+            out.append(fn(x))
+            if stage:
+                report_progress(stage, i, total)
+        return out
     with ContextThreadPoolExecutor(max_workers=workers, thread_name_prefix="xp-llm") as pool:
-        return list(pool.map(fn, items))
+        futures = [pool.submit(fn, x) for x in items]
+        for i, _ in enumerate(as_completed(futures), start=1):
+            if stage:
+                report_progress(stage, i, total)
+        return [f.result() for f in futures]

@@ -78,7 +78,7 @@ class ContextualEvaluator:
             return ask(self.llm, self.prompt, {k: v for k, v in values.items() if k in wanted})
 
         scored, failures, provenance = {}, [], {}
-        for rec, result in zip(recs, bounded_map(evaluate, recs, self.workers)):
+        for rec, result in zip(recs, bounded_map(evaluate, recs, self.workers, stage="evaluate")):
             if result.ok:
                 scored[rec.rec_id] = result.value
                 provenance["evaluate"] = call_ref(result)
@@ -107,7 +107,9 @@ class ContextualEvaluator:
         scored: dict[str, Any] = {}
         failures: list[FailureRecord] = []
         provenance: dict[str, CallRef] = {}
-        for group, result in zip(groups.values(), bounded_map(evaluate, list(groups.values()), self.workers)):
+        for group, result in zip(
+            groups.values(), bounded_map(evaluate, list(groups.values()), self.workers, stage="evaluate")
+        ):
             if not result.ok:
                 failures.append(failure_record(result, "evaluate", group[0].theme or ""))
                 continue

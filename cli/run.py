@@ -11,7 +11,7 @@ from rich.table import Table
 
 from xpollinate.catalog.anchors import resolve
 from xpollinate.catalog.store import DataStore
-from xpollinate.cli.common import err, handle_errors, out
+from xpollinate.cli.common import err, handle_errors, out, stage_bars
 from xpollinate.cli.options import ExpandOption, MatchKOption, NaiveNOption, PicksOption, graph_config
 from xpollinate.errors import XPError
 from xpollinate.graphs.deps import default_deps, deps_until_week, run_id_for, run_settings
@@ -131,7 +131,14 @@ def run_cmd(
         f"[bold]{graph} graph[/bold], {config.plan} plan, {config.grounding} grounding, for {int(row['item_id'])} "
         f"{row['text']} with {model.spec} (run {run_id})"
     )
-    outcome, state = run_anchor(build_graph(graph, deps, config), model, anchor_obj, on_node=_progress)  # type: ignore[arg-type]
+    with stage_bars(transient=True) as tick:  # the judge's and the evaluator's calls as they finish
+        outcome, state = run_anchor(
+            build_graph(graph, deps, config),  # type: ignore[arg-type]
+            model,
+            anchor_obj,
+            on_node=_progress,
+            on_progress=lambda stage, done, total: tick(f"  {stage} calls", done, total),
+        )
 
     xp_store = ItemXPStore()
     xp_store.start_run(run_id, graph, str(model.spec), settings, store.build_id)

@@ -17,6 +17,7 @@ from xpollinate.records import Anchor, ItemXPState
 from xpollinate.xpstore.item_xp_store import AnchorOutcome
 
 OnNode = Callable[[str, dict[str, Any]], None]
+OnProgress = Callable[[str, int, int], None]  # stage, done, total
 
 
 def anchor_from_item(row: pd.Series) -> Anchor:
@@ -62,15 +63,19 @@ def audit(state: ItemXPState) -> dict[str, Any]:
 
 
 def run_anchor(
-    graph: Any, llm: LLM, anchor: Anchor, on_node: OnNode | None = None
+    graph: Any, llm: LLM, anchor: Anchor, on_node: OnNode | None = None, on_progress: OnProgress | None = None
 ) -> tuple[AnchorOutcome, ItemXPState]:
-    """Invoke `graph` for `anchor`, reporting each finished node to `on_node`."""
+    """Invoke `graph` for `anchor`, reporting each finished node to `on_node` and the progress of long nodes
+    (their model calls done of all) to `on_progress`."""
     before = asdict(llm.usage.total)
     started = time.perf_counter()
     final: ItemXPState = {}
-    for mode, chunk in graph.stream({"anchor": anchor}, stream_mode=["updates", "values"]):
+    for mode, chunk in graph.stream({"anchor": anchor}, stream_mode=["updates", "values", "custom"]):
         if mode == "values":
             final = chunk
+        elif mode == "custom":
+            if on_progress is not None and isinstance(chunk, dict) and "stage" in chunk:
+                on_progress(str(chunk["stage"]), int(chunk["done"]), int(chunk["total"]))
         elif on_node is not None:
             for node, update in chunk.items():
                 on_node(node, update or {})

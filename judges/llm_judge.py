@@ -60,7 +60,7 @@ class LLMJudge:
         scores: dict[str, tuple[float, str]] = {}
         failures, provenance = [], {}
         for (k, (rec_text, rec_pt)), result in zip(
-            triplets.items(), bounded_map(judge, triplets.items(), self.workers)
+            triplets.items(), bounded_map(judge, triplets.items(), self.workers, stage="judge")
         ):
             if result.ok:
                 scores[k] = (result.value.score, result.value.reasoning)

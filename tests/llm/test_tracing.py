@@ -92,3 +92,20 @@ def test_the_graphs_input_is_the_anchor_only() -> None:
     schema = graph.get_input_jsonschema()
     assert set(schema["properties"]) == {"anchor"} and schema["required"] == ["anchor"]
     assert {"results", "failures", "themes"} <= set(graph.get_output_jsonschema()["properties"])
+
+
+def test_long_nodes_report_progress_on_the_custom_stream() -> None:
+    from tests.graphs.lean import lean_deps, lean_script
+    from tests.graphs.test_item_xp_graph import ANCHOR
+    from xpollinate.graphs.item_xp import build_graph
+    from xpollinate.graphs.runner import run_anchor
+
+    llm, provider = scripted_llm(lean_script)
+    seen: list[tuple[str, int, int]] = []
+    outcome, state = run_anchor(
+        build_graph("theme", lean_deps(llm)), llm, ANCHOR, on_progress=lambda s, d, t: seen.append((s, d, t))
+    )
+    judged = [x for x in seen if x[0] == "judge"]
+    assert judged and [d for _, d, _ in judged] == list(range(1, judged[0][2] + 1))  # 1..n, in order
+    assert judged[-1][2] == len(state["judge_scores"]) + sum(f.stage == "judge" for f in state.get("failures", []))
+    assert any(x[0] == "evaluate" for x in seen)
