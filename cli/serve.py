@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from xpollinate.cli.common import err, handle_errors
-from xpollinate.serving.config import ServeConfig
+from xpollinate.errors import XPError
+from xpollinate.serving.config import ADMIN_TOKEN_ENV, ServeConfig
 
 
 @handle_errors
@@ -103,6 +105,11 @@ def serve_cmd(
     if home is not None:
         settings["home"] = home.expanduser().resolve()
     config = ServeConfig.model_validate(settings)
+    if not config.loopback and not os.environ.get(ADMIN_TOKEN_ENV):
+        raise XPError(
+            f"--host {host} listens beyond this machine: set {ADMIN_TOKEN_ENV} to a secret first; POST /admin/reload "
+            "then needs 'Authorization: Bearer <token>'"
+        )
     from xpollinate.serving.server import prepare, run_server
 
     if build_missing:

@@ -7,13 +7,14 @@ processes (`--workers`) give the parallelism. Responses are encoded by orjson.
 
 # No `from __future__ import annotations`: FastAPI must see the request model built at run time.
 
+import hmac
 import logging
 import os
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import orjson
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
@@ -23,7 +24,7 @@ from xpollinate.ranking.pool import PoolConfig
 from xpollinate.serving import metrics
 from xpollinate.serving.batcher import RankerBatcher
 from xpollinate.serving.cart_endpoint import CartEndpoint
-from xpollinate.serving.config import ServeConfig
+from xpollinate.serving.config import ADMIN_TOKEN_ENV, ServeConfig
 from xpollinate.serving.holder import ReloadOutcome, StateHolder
 from xpollinate.serving.recommend import item_xp_view, recommend_cart_batched
 from xpollinate.serving.schemas import CartRequestBase, CartResponse, ItemXPResponse, Readiness, cart_request_model
@@ -67,6 +68,15 @@ def _invalid_body(errors: list[dict]) -> dict:
 def _count_reload(outcome: ReloadOutcome, holder: StateHolder) -> None:
     metrics.RELOADS.labels("ok" if outcome.reloaded else "failed").inc()
     metrics.READY.set(1 if holder.ready else 0)
+
+
+def admin_allowed(authorization: str | None, token: str | None, loopback: bool) -> bool:
+    """Whether an admin request may proceed: with a token set, only with it (compared in constant time);
+    without one, only on a loopback-only server."""
+    if not token:
+        return loopback
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(given.encode(), token.encode())
 
 
 def create_app(config: ServeConfig | None = None) -> FastAPI:
@@ -122,7 +132,9 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         "/admin/reload",
         summary="Re-read changed stores and models now (this worker; every worker's watcher does it too)",
     )
-    async def reload() -> JSON:
+    async def reload(authorization: Annotated[str | None, Header()] = None) -> JSON:
+        if not admin_allowed(authorization, os.environ.get(ADMIN_TOKEN_ENV), config.loopback):
+            return JSON({"detail": f"POST /admin/reload needs 'Authorization: Bearer <{ADMIN_TOKEN_ENV}>'"}, 401)
         outcome = await run_in_threadpool(holder.reload)
         state = holder.state
         return JSON(

@@ -17,6 +17,8 @@ from xpollinate.ranking.pool import MAX_POOL, PER_ANCHOR
 from xpollinate.settings import run_home
 
 CONFIG_ENV = "XP_SERVE_CONFIG"
+ADMIN_TOKEN_ENV = "XP_ADMIN_TOKEN"  # the secret of POST /admin/reload: read from the environment only, never logged
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 RankerChoice = Literal["auto", "neural", "heuristic"]
 SocketsChoice = Literal["per-worker", "shared"]
 ItemXPChoice = Literal["required", "optional", "off"]
@@ -74,6 +76,10 @@ class ServeConfig(BaseModel):
     max_batch: int = Field(
         16, ge=1, le=256, description="most concurrent carts the trained ranker scores in one call (1: no batching)"
     )
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in LOOPBACK or self.host.startswith("127.")
 
     def to_env(self) -> dict[str, str]:
         return {CONFIG_ENV: self.model_dump_json()}

@@ -135,3 +135,19 @@ def test_metrics_count_requests_pools_and_fallbacks(service: Service) -> None:
     assert value(r"xp_cart_pool_size_count") >= 3
     assert value(r'xp_http_request_seconds_count\{endpoint="cart"\}') >= 4
     assert value(r"xp_ready") == 1
+
+
+def test_admin_reload_needs_the_token_beyond_loopback(monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from xpollinate.cli.main import app
+    from xpollinate.serving.app import admin_allowed
+
+    assert admin_allowed(None, None, loopback=True)  # a loopback-only server without a token: open
+    assert not admin_allowed(None, None, loopback=False)
+    assert admin_allowed("Bearer s3cret", "s3cret", loopback=False)
+    assert not admin_allowed("Bearer wrong", "s3cret", loopback=True)  # a token set is always required
+    assert not admin_allowed(None, "s3cret", loopback=True)
+    monkeypatch.delenv("XP_ADMIN_TOKEN", raising=False)
+    res = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert res.exit_code == 2 and "XP_ADMIN_TOKEN" in res.output
