@@ -27,7 +27,14 @@ from xpollinate.serving.cart_endpoint import CartEndpoint
 from xpollinate.serving.config import ADMIN_TOKEN_ENV, ServeConfig
 from xpollinate.serving.holder import ReloadOutcome, StateHolder
 from xpollinate.serving.recommend import item_xp_view, recommend_cart_batched
-from xpollinate.serving.schemas import CartRequestBase, CartResponse, ItemXPResponse, Readiness, cart_request_model
+from xpollinate.serving.schemas import (
+    CartRequestBase,
+    CartResponse,
+    InvalidRequest,
+    ItemXPResponse,
+    Readiness,
+    cart_request_model,
+)
 
 log = logging.getLogger("xpollinate.serving")
 
@@ -151,7 +158,11 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         "/v1/items/{item_id}/xp",
         response_model=ItemXPResponse,
         summary="Stored item-XP recommendations of an anchor (historical candidates if it has none)",
-        responses={404: {"description": "not a catalog item"}, 503: {"description": "not ready"}},
+        responses={
+            404: {"description": "not a catalog item"},
+            422: {"model": InvalidRequest, "description": "invalid request"},
+            503: {"description": "not ready"},
+        },
     )
     async def item_xp(
         item_id: Annotated[int, Path(ge=0, le=2**62, description="anchor item id")],
@@ -212,7 +223,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         methods=["POST"],
         response_model=CartResponse,
         summary="Rank GM recommendations for a live cart (pool -> ranker -> diversified top k)",
-        responses={503: {"description": "not ready"}},
+        responses={422: {"model": InvalidRequest, "description": "invalid request"}, 503: {"description": "not ready"}},
     )
     app.add_middleware(CartEndpoint, handle=cart_from_bytes)
     app.add_middleware(metrics.MetricsMiddleware)

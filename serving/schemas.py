@@ -120,6 +120,19 @@ class ItemXPResponse(BaseModel):
     versions: dict[str, str]
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="the request field, e.g. 'item_ids.3' or 'k'")
+    message: str
+    type: str = Field(description="pydantic's error type, e.g. 'int_parsing'")
+
+
+class InvalidRequest(BaseModel):
+    """The 422 body: a one-line summary, then every error with the field it names."""
+
+    detail: str
+    errors: list[FieldError]
+
+
 class Readiness(BaseModel):
     ready: bool
     reasons: list[str]

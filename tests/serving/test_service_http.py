@@ -111,10 +111,22 @@ def test_empty_cart_and_gm_only_cart_get_popular_items(service: Service) -> None
     ],
 )
 def test_bad_cart_requests_are_422_naming_the_field(service: Service, raw: bytes, field: str) -> None:
+    from xpollinate.serving.schemas import InvalidRequest
+
     status, body = service.call("POST", "/v1/cart/recommend", raw=raw)
     assert status == 422, body
     assert field in [e["field"] for e in body["errors"]], body
     assert field in body["detail"]
+    InvalidRequest.model_validate(body)  # the body OpenAPI advertises for 422
+
+
+def test_openapi_advertises_the_422_body_the_service_sends(service: Service) -> None:
+    status, spec = service.call("GET", "/openapi.json")
+    assert status == 200
+    for path, method in (("/v1/cart/recommend", "post"), ("/v1/items/{item_id}/xp", "get")):
+        schema = spec["paths"][path][method]["responses"]["422"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/InvalidRequest"}, schema
+    assert set(spec["components"]["schemas"]["InvalidRequest"]["properties"]) == {"detail", "errors"}
 
 
 def test_metrics_count_requests_pools_and_fallbacks(service: Service) -> None:
