@@ -15,8 +15,9 @@ import pandas as pd
 
 from xpollinate.catalog.store import DataStore
 from xpollinate.reports import md_table
-from xpollinate.retrieval.twotower import TwoTowerConfig
+from xpollinate.retrieval.twotower import Extensions, TwoTowerConfig
 from xpollinate.retrieval.twotower.experiments import ablation
+from xpollinate.retrieval.twotower.tags import TagsNotBuiltError, load_tags
 
 METRICS = ("Recall@5", "Recall@10", "Recall@20", "NDCG@10", "Hit@10", "Coverage@10")
 
@@ -28,7 +29,15 @@ def main() -> None:
         "--write", type=Path, default=None, help="write the results page twotower-ablation into this folder"
     )
     args = ap.parse_args()
-    cfg = TwoTowerConfig(epochs=args.epochs)
+    try:
+        load_tags()
+        ext = Extensions()
+        tags_note = ""
+    except TagsNotBuiltError:  # the tag table needs a long LLM pass (`xp twotower tag`): ablate the rest
+        ext = Extensions(tags=False)
+        tags_note = " No attribute-tag table was built (`xp twotower tag`), so the full model here is without tags."
+        print("note: no attribute-tag table (`xp twotower tag`); the full model is trained without the tags extension")
+    cfg = TwoTowerConfig(epochs=args.epochs, extensions=ext)
     started = time.perf_counter()
     res = ablation(DataStore.open(), cfg, progress=None, threads=1)
     tables = {
@@ -50,7 +59,7 @@ def main() -> None:
         text = (
             f"Each variant trained for {args.epochs} epoch(s) on the same data and seed (1 torch thread), "
             "then scored on the test households: 'all' ranks every catalog item, 'gm' GM items only. "
-            f"Total {total:.0f} s."
+            f"Total {total:.0f} s.{tags_note}"
         )
         page = Report(
             "Two-tower ablation: each extension removed",
