@@ -105,17 +105,6 @@ def request_body(request: ChatRequest, cache_prompt: bool = True) -> dict[str, A
     return body
 
 
-def first_token_logprobs(choice: dict[str, Any]) -> dict[str, float]:
-    """token -> log-probability of the first generated token's alternatives (OpenAI's logprobs layout)."""
-    content = (choice.get("logprobs") or {}).get("content") or []
-    if not content:
-        return {}
-    out: dict[str, float] = {}
-    for alt in content[0].get("top_logprobs") or []:
-        out.setdefault(str(alt["token"]), float(alt["logprob"]))
-    return out
-
-
 def token_logprobs(choice: dict[str, Any]) -> tuple[tuple[str, dict[str, float]], ...]:
     """(token, {alternative: log-probability}) of every generated token (OpenAI's logprobs layout)."""
     content = (choice.get("logprobs") or {}).get("content") or []
@@ -126,6 +115,12 @@ def token_logprobs(choice: dict[str, Any]) -> tuple[tuple[str, dict[str, float]]
             alts.setdefault(str(alt["token"]), float(alt["logprob"]))
         out.append((str(entry.get("token", "")), alts))
     return tuple(out)
+
+
+def first_token_logprobs(choice: dict[str, Any]) -> dict[str, float]:
+    """token -> log-probability of the first generated token's alternatives."""
+    tokens = token_logprobs(choice)
+    return tokens[0][1] if tokens else {}
 
 
 class LlamaCppProvider:

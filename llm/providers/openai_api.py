@@ -96,13 +96,10 @@ class OpenAIProvider:
 def first_token_logprobs(choice: Any) -> dict[str, float]:
     """token -> log-probability of the first generated token's alternatives; a server that
     returns none fails the request (the answer cannot be read without them)."""
-    content = getattr(getattr(choice, "logprobs", None), "content", None) or []
-    if not content or not content[0].top_logprobs:
+    tokens = token_logprobs(choice)
+    if not tokens or not tokens[0][1]:
         raise ProviderError("openai: the server returned no log-probabilities for a yes/no probability request")
-    out: dict[str, float] = {}
-    for alt in content[0].top_logprobs:
-        out.setdefault(alt.token, float(alt.logprob))
-    return out
+    return tokens[0][1]
 
 
 def token_logprobs(choice: Any) -> tuple[tuple[str, dict[str, float]], ...]:
