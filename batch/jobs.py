@@ -22,10 +22,10 @@ from typing import Any, Protocol
 
 from xpollinate.batch.scored import scored_rows
 from xpollinate.catalog.store import DataStore
-from xpollinate.graphs.deps import default_deps, deps_until_week, run_id_for, run_settings
+from xpollinate.graphs.deps import default_deps, deps_until_week, role_settings, run_id_for, run_settings
 from xpollinate.graphs.item_xp import GraphKind, ItemXPConfig, ItemXPDeps, build_graph
 from xpollinate.graphs.runner import run_anchor
-from xpollinate.llm import LLM, UsageLedger, get_llm
+from xpollinate.llm import LLM, RoleModels, UsageLedger, role_llms
 from xpollinate.records import Anchor
 from xpollinate.xpstore.item_xp_store import AnchorOutcome
 
@@ -41,24 +41,28 @@ class Parts(Protocol):
 
 @dataclass(frozen=True)
 class DefaultParts:
-    """The real parts from a run directory: `get_llm(llm)`, the catalog index, scorer and grocery filter;
-    `judge_llm` (when set and different) judges for every arm."""
+    """The real parts from a run directory: a model per role (`llm` generates; `evaluator_llm` and
+    `judge_llm` default to the settings' choice for the role, else the generator), the catalog index,
+    scorer and grocery filter."""
 
     home: str
     llm: str | None = None
     judge_llm: str | None = None
+    evaluator_llm: str | None = None
     embedding_model: str = "minilm"
     history_until_week: int | None = None  # historical product types from baskets up to this week (held-out evaluation)
 
     def build(self) -> ItemXPDeps:
         store = DataStore.open(Path(self.home))
-        model = get_llm(self.llm)
-        deps = default_deps(store, model, self.embedding_model, self.history_until_week)
-        if self.judge_llm:
-            judge = get_llm(self.judge_llm)
-            if judge.spec != model.spec:
-                deps = replace(deps, judge_llm=judge)
-        return deps
+        models = role_llms(RoleModels(self.llm, self.evaluator_llm, self.judge_llm))
+        return default_deps(
+            store,
+            models["generator"],
+            self.embedding_model,
+            self.history_until_week,
+            evaluator_llm=models["evaluator"],
+            judge_llm=models["judge"],
+        )
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,7 @@ class BatchJob:
 def job_for(kind: GraphKind, config: ItemXPConfig, parts: Parts, store: DataStore, deps: ItemXPDeps) -> BatchJob:
     """A job whose run id is the hash of its settings (equal settings resume the same run)."""
     settings = run_settings(kind, deps.llm, config, store, deps.scorer.scorer_id, deps_until_week(deps))
-    if deps.judge_llm is not None and deps.judge_llm.identity() != deps.llm.identity():
-        settings["judge_llm"] = str(deps.judge_llm.spec)
-        settings["judge_model"] = deps.judge_llm.identity()
+    settings.update(role_settings(deps))
     return BatchJob(run_id_for(settings), kind, config, parts, settings)
 
 
@@ -100,11 +102,6 @@ def shared_parts(parts: Parts) -> ItemXPDeps:
         return _PARTS[parts]
 
 
-def _ledgered(llm: LLM, ledger: UsageLedger) -> LLM:
-    """The same provider, cache and prompts with a ledger of this thread's own."""
-    return LLM(llm.provider, llm.settings, cache=llm.cache, registry=llm.registry, retry=llm.retry, ledger=ledger)
-
-
 def thread_graph(job: BatchJob) -> tuple[Any, LLM]:
     """This thread's compiled graph for `job` and the LLM whose ledger counts its calls (judge included)."""
     graphs: dict[Any, tuple[Any, LLM]] = getattr(_THREAD, "graphs", None) or {}
@@ -112,9 +109,11 @@ def thread_graph(job: BatchJob) -> tuple[Any, LLM]:
     if job.key not in graphs:
         deps = shared_parts(job.parts)
         ledger = UsageLedger()
-        llm = _ledgered(deps.llm, ledger)
-        judge = _ledgered(deps.judge_llm, ledger) if deps.judge_llm is not None else None
-        graphs[job.key] = (build_graph(job.kind, replace(deps, llm=llm, judge_llm=judge), job.config), llm)
+        llm = deps.llm.with_ledger(ledger)
+        judge = deps.judge_llm.with_ledger(ledger) if deps.judge_llm is not None else None
+        evaluator = deps.evaluator_llm.with_ledger(ledger) if deps.evaluator_llm is not None else None
+        graph = build_graph(job.kind, replace(deps, llm=llm, judge_llm=judge, evaluator_llm=evaluator), job.config)
+        graphs[job.key] = (graph, llm)
     return graphs[job.key]
 
 

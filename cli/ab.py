@@ -19,7 +19,7 @@ from xpollinate.catalog.store import DataStore
 from xpollinate.cli.batch import print_summary
 from xpollinate.cli.common import err, handle_errors, out
 from xpollinate.errors import XPError
-from xpollinate.llm import load_settings
+from xpollinate.llm import RoleModels
 from xpollinate.reports import git_commit
 from xpollinate.settings import ensure_dir, run_home
 from xpollinate.xpstore.item_xp_store import ItemXPStore, store_path
@@ -41,10 +41,15 @@ def ab_cmd(
     limit: Annotated[Optional[int], typer.Option(help="At most this many anchors.")] = None,
     distinct_pts: Annotated[bool, typer.Option("--distinct-pts", help="One anchor per product type.")] = False,
     llm: Annotated[
-        Optional[str], typer.Option(help="Model of arms that name none (default: XP_LLM, config, local).")
+        Optional[str], typer.Option(help="Generator of arms that name none (default: XP_LLM, config, local).")
+    ] = None,
+    evaluator_llm: Annotated[
+        Optional[str],
+        typer.Option(help="Evaluator of arms that name none (default: XP_LLM_EVALUATOR, config, the arm's generator)."),
     ] = None,
     judge_llm: Annotated[
-        Optional[str], typer.Option(help="The one judge of both arms (default: the default model).")
+        Optional[str],
+        typer.Option(help="Judge of arms that name none: one judge for both (default: XP_LLM_JUDGE, config, --llm)."),
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Anchors in flight.")] = 2,
     executor: Annotated[str, typer.Option(help="local or dask.")] = "local",
@@ -106,12 +111,17 @@ def ab_cmd(
             )
         if not selection.anchors:
             raise XPError("no anchor to run")
-        judge = judge_llm or llm or load_settings().llm
+        # One judge for both arms unless an arm names its own: the arms' generators do not move it.
+        judge = RoleModels(llm, None, judge_llm).resolve()["judge"]
         jobs = []
         with err.status("loading the models, catalog index, scorer and grocery filter"):
             for arm in (arm_a, arm_b):
                 parts = DefaultParts(
-                    home=str(home), llm=arm.llm or llm, judge_llm=judge, history_until_week=history_until_week
+                    home=str(home),
+                    llm=arm.llm or llm,
+                    evaluator_llm=arm.evaluator_llm or evaluator_llm,
+                    judge_llm=arm.judge_llm or judge,
+                    history_until_week=history_until_week,
                 )
                 config = arm.config()
                 jobs.append(job_for(arm.kind, config, parts, store, shared_parts(parts)))

@@ -17,7 +17,16 @@ from xpollinate.batch.run_index import failures, list_runs
 from xpollinate.batch.summary import BatchSummary
 from xpollinate.catalog.store import DataStore
 from xpollinate.cli.common import JsonOption, emit_json, err, handle_errors, out
-from xpollinate.cli.options import ExpandOption, MatchKOption, NaiveNOption, PicksOption, graph_config
+from xpollinate.cli.options import (
+    EvaluatorLLMOption,
+    ExpandOption,
+    JudgeLLMOption,
+    LLMOption,
+    MatchKOption,
+    NaiveNOption,
+    PicksOption,
+    graph_config,
+)
 from xpollinate.errors import XPError
 from xpollinate.reports import git_commit
 from xpollinate.settings import run_home
@@ -56,12 +65,9 @@ def batch_cmd(
             help="catalog (picks constrained to catalog GM product types; lean default) or free (the paper's mode)."
         ),
     ] = None,
-    llm: Annotated[
-        Optional[str], typer.Option(help="Generator model, provider:model (default: XP_LLM, config, local).")
-    ] = None,
-    judge_llm: Annotated[
-        Optional[str], typer.Option(help="LLM-as-judge model when it should differ from --llm.")
-    ] = None,
+    llm: LLMOption = None,
+    evaluator_llm: EvaluatorLLMOption = None,
+    judge_llm: JudgeLLMOption = None,
     prompt: Annotated[
         Optional[list[str]], typer.Option(help="Prompt version to use, e.g. --prompt theme@v1 (repeatable).")
     ] = None,
@@ -156,7 +162,13 @@ def batch_cmd(
         )
     if not selection.anchors:
         raise XPError("no anchor to run")
-    parts = DefaultParts(home=str(home), llm=llm, judge_llm=judge_llm, history_until_week=history_until_week)
+    parts = DefaultParts(
+        home=str(home),
+        llm=llm,
+        evaluator_llm=evaluator_llm,
+        judge_llm=judge_llm,
+        history_until_week=history_until_week,
+    )
     with err.status("loading the model, catalog index, scorer and grocery filter"):
         deps = shared_parts(parts)
     job = job_for(graph, config, parts, store, deps)  # type: ignore[arg-type]

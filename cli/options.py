@@ -19,6 +19,22 @@ ExpandOption = Annotated[
     Optional[int],
     typer.Option(help="Similar items added per matched product type (default: the plan's; lean 0, paper 2)."),
 ]
+# A model per role: provider:model, a provider, or ENDPOINT:model (a named server of the config file).
+LLMOption = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Generator model (themes, recommendations): provider:model, a provider (local, local-small, "
+        "openai, anthropic) or ENDPOINT:model of the config file (default: XP_LLM, config, local)."
+    ),
+]
+EvaluatorLLMOption = Annotated[
+    Optional[str],
+    typer.Option(help="Contextual evaluator's model (default: XP_LLM_EVALUATOR, config, else the generator's)."),
+]
+JudgeLLMOption = Annotated[
+    Optional[str],
+    typer.Option(help="LLM judge's model (default: XP_LLM_JUDGE, config, else the generator's)."),
+]
 NaiveNOption = Annotated[int, typer.Option(help="Recommendations asked of the naive generator (--graph naive).")]
 PicksOption = Annotated[int, typer.Option(help="Lean plan: product types picked per theme.")]
 

@@ -19,10 +19,14 @@ def default_deps(
     llm: LLM | None = None,
     embedding_model: str = "minilm",
     history_until_week: int | None = None,
+    *,
+    evaluator_llm: LLM | None = None,
+    judge_llm: LLM | None = None,
 ) -> ItemXPDeps:
-    """LLM from settings (XP_LLM / config / local), the GM catalog index and its grounding vocabulary,
-    the historical product types (association tables up to `history_until_week`, all weeks by
-    default), the trained cross-encoder or its fallback, and the grocery filter — all local."""
+    """LLM from settings (XP_LLM / config / local) unless given, a model per role where one differs from
+    the generator's, the GM catalog index and its grounding vocabulary, the historical product types
+    (association tables up to `history_until_week`, all weeks by default), the trained cross-encoder or
+    its fallback, and the grocery filter — all local."""
     from xpollinate.retrieval.associations import AssocConfig, open_associations
     from xpollinate.retrieval.matcher import SemanticMatcher
     from xpollinate.retrieval.shortlist import HistoricalPTs, Shortlister
@@ -32,8 +36,11 @@ def default_deps(
     items = store.items(columns=["product_type", "item_class"])
     vocabulary = GMVocabulary.from_matcher(matcher, set(items.loc[items["item_class"] == "grocery", "product_type"]))
     history = HistoricalPTs(open_associations(store, AssocConfig(until_week=history_until_week)))
+    llm = llm or get_llm()
     return ItemXPDeps(
-        llm=llm or get_llm(),
+        llm=llm,
+        evaluator_llm=_if_other(evaluator_llm, llm),
+        judge_llm=_if_other(judge_llm, llm),
         matcher=CatalogMatcher(matcher),
         scorer=load_scorer(),
         grocery_filter=GroceryFilter.for_store(store, model=embedding_model),
@@ -41,6 +48,22 @@ def default_deps(
         shortlister=Shortlister(vocabulary, history),
         history=history,
     )
+
+
+def _if_other(role: LLM | None, generator: LLM) -> LLM | None:
+    """A role's model only where it answers differently from the generator's (None: the generator)."""
+    return role if role is not None and role.identity() != generator.identity() else None
+
+
+def role_settings(deps: ItemXPDeps) -> dict[str, Any]:
+    """The evaluator's and judge's models where they differ from the generator's (part of the run id;
+    absent when every role uses the generator, so such runs keep their ids)."""
+    out: dict[str, Any] = {}
+    for role, model in (("evaluator", deps.evaluator_llm), ("judge", deps.judge_llm)):
+        if model is not None and model.identity() != deps.llm.identity():
+            out[f"{role}_llm"] = str(model.spec)
+            out[f"{role}_model"] = model.identity()
+    return out
 
 
 def run_settings(

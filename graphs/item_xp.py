@@ -63,12 +63,19 @@ class ItemXPDeps:
     matcher: Matcher
     scorer: PairScorer
     grocery_filter: GroceryFilter | None = None
-    judge_llm: LLM | None = (
-        None  # the LLM-as-judge's model when it differs from the generator's (A/B arms share one judge)
-    )
+    judge_llm: LLM | None = None  # the LLM-as-judge's model when it differs from the generator's
+    evaluator_llm: LLM | None = None  # the contextual evaluator's model when it differs from the generator's
     names: CatalogNames | None = None  # the grounding vocabulary (display name -> catalog product type)
     shortlister: Shortlists | None = None  # catalog grounding: the anchor's shortlist
     history: HistoricalSource | None = None  # the historical half of Item XP
+
+    @property
+    def evaluator(self) -> LLM:
+        return self.evaluator_llm or self.llm
+
+    @property
+    def judge(self) -> LLM:
+        return self.judge_llm or self.llm
 
 
 def _route_themes(state: ItemXPState) -> list[Send] | str:
@@ -87,7 +94,7 @@ def _add_scoring(builder: StateGraph, deps: ItemXPDeps, config: ItemXPConfig, af
         builder.add_edge("history", "match")
         first = "history"
     builder.add_node("match", MatchNode(deps.matcher, config.match_k or 3, config.expand or 0))
-    builder.add_node("judge", LLMJudge(deps.judge_llm or deps.llm, str(config.prompts.judge), config.workers))
+    builder.add_node("judge", LLMJudge(deps.judge, str(config.prompts.judge), config.workers))
     builder.add_node("cross_encode", CrossEncoderNode(deps.scorer))
     builder.add_node("combine", CombineNode())
     builder.add_edge(after, first)
@@ -106,8 +113,9 @@ def check_deps(deps: ItemXPDeps, config: ItemXPConfig) -> None:
         )
     prompts = config.prompts
     for llm, refs in (
-        (deps.llm, (prompts.theme, prompts.recommend, prompts.naive, prompts.evaluator)),
-        (deps.judge_llm or deps.llm, (prompts.judge,)),
+        (deps.llm, (prompts.theme, prompts.recommend, prompts.naive)),
+        (deps.evaluator, (prompts.evaluator,)),
+        (deps.judge, (prompts.judge,)),
     ):
         for ref in refs:
             output = llm.registry.get(str(ref)).output_model
@@ -118,7 +126,8 @@ def check_deps(deps: ItemXPDeps, config: ItemXPConfig) -> None:
             ):
                 raise XPError(
                     f"{ref} is answered from token probabilities, which {llm.spec} does not report; use a local "
-                    "model or an OpenAI-compatible server for it (--judge-llm for the judge), or --plan paper"
+                    "model or an OpenAI-compatible server for it (--judge-llm for the judge, --evaluator-llm for the "
+                    "evaluator), or --plan paper"
                 )
 
 
@@ -130,7 +139,7 @@ def build_graph(kind: GraphKind, deps: ItemXPDeps, config: ItemXPConfig | None =
     builder = StateGraph(ItemXPState, input_schema=ItemXPInput)
     merge = MergeNode(deps.grocery_filter, deps.names)
     evaluator = ContextualEvaluator(
-        deps.llm,
+        deps.evaluator,
         str(prompts.evaluator),
         float(config.drop_below or 0.0),
         config.workers,

@@ -12,6 +12,7 @@ Public surface (what agents import)::
 
 from xpollinate.llm.client import LLM, Failure, Result, build_provider, get_llm
 from xpollinate.llm.errors import LLMConfigError, ModelFilesError, ProviderError, TransientProviderError
+from xpollinate.llm.roles import RoleModels, role_llms
 from xpollinate.llm.settings import LLMSettings, LLMSpec, load_settings, parse_spec
 from xpollinate.llm.usage import CallUsage, UsageLedger
 
@@ -25,10 +26,12 @@ __all__ = [
     "ModelFilesError",
     "ProviderError",
     "Result",
+    "RoleModels",
     "TransientProviderError",
     "UsageLedger",
     "build_provider",
     "get_llm",
     "load_settings",
     "parse_spec",
+    "role_llms",
 ]

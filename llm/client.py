@@ -26,13 +26,13 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Generic, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from xpollinate.cache import ResponseCache, response_key
 from xpollinate.llm.errors import LLMConfigError, ProviderError
 from xpollinate.llm.providers.base import ChatRequest, Completion, Provider
 from xpollinate.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries
-from xpollinate.llm.settings import LLMSettings, LLMSpec, load_settings, parse_spec
+from xpollinate.llm.settings import LLMSettings, LLMSpec, api_key, load_settings, parse_spec
 from xpollinate.llm.tracing import CallTrace
 from xpollinate.llm.usage import CallUsage, UsageLedger
 from xpollinate.prompts import PromptRegistry, PromptTemplate, default_registry
@@ -142,14 +142,29 @@ def build_provider(spec: LLMSpec, settings: LLMSettings) -> Provider:
         from xpollinate.llm.providers.llamacpp import LlamaCppProvider
 
         return LlamaCppProvider(spec.model, threads=settings.threads, n_ctx=settings.n_ctx, parallel=settings.parallel)
+    if spec.endpoint is not None:
+        ep = settings.endpoints[spec.endpoint]
+        if ep.kind == "anthropic":
+            from xpollinate.llm.providers.anthropic_api import AnthropicProvider
+
+            return AnthropicProvider(spec.model, ep.base_url, settings.timeout_s, key=ep.key() or SecretStr(""))
+        from xpollinate.llm.providers.openai_api import NO_KEY, OpenAIProvider
+
+        # A named server gets its own key or none, never OPENAI_API_KEY (meant for another server).
+        key = ep.key() or SecretStr(NO_KEY)
+        return OpenAIProvider(spec.model, ep.base_url, settings.timeout_s, ep.response_format, key=key)
     if spec.provider == "openai":
         from xpollinate.llm.providers.openai_api import OpenAIProvider
 
-        return OpenAIProvider(spec.model, settings.openai_base_url, settings.timeout_s, settings.openai_response_format)
+        key = api_key("openai", required=settings.openai_base_url is None, settings=settings)
+        return OpenAIProvider(
+            spec.model, settings.openai_base_url, settings.timeout_s, settings.openai_response_format, key=key
+        )
     if spec.provider == "anthropic":
         from xpollinate.llm.providers.anthropic_api import AnthropicProvider
 
-        return AnthropicProvider(spec.model, settings.anthropic_base_url, settings.timeout_s)
+        key = api_key("anthropic", settings=settings)
+        return AnthropicProvider(spec.model, settings.anthropic_base_url, settings.timeout_s, key=key)
     if spec.provider == "langchain":
         from xpollinate.llm.providers.langchain_chat import LangChainProvider, load_chat_model
 
@@ -169,8 +184,10 @@ class LLM:
         registry: PromptRegistry | None = None,
         retry: RetryPolicy | None = None,
         ledger: UsageLedger | None = None,
+        spec: LLMSpec | None = None,
     ) -> None:
         self.provider = provider
+        self._spec = spec
         self.settings = settings or LLMSettings()
         self.cache = cache
         self.registry = registry or default_registry()
@@ -193,7 +210,20 @@ class LLM:
 
     @property
     def spec(self) -> LLMSpec:
-        return LLMSpec(self.provider.name, self.provider.model)
+        """The resolved model (a named endpoint keeps its name), else the provider's own."""
+        return self._spec or LLMSpec(self.provider.name, self.provider.model)
+
+    def with_ledger(self, ledger: UsageLedger) -> LLM:
+        """The same provider, cache, prompts and retries, counting into `ledger` (one per worker thread)."""
+        return LLM(
+            self.provider,
+            self.settings,
+            cache=self.cache,
+            registry=self.registry,
+            retry=self.retry,
+            ledger=ledger,
+            spec=self._spec,
+        )
 
     def structured(
         self,
@@ -431,4 +461,4 @@ def get_llm(
     resolved = parse_spec(spec or settings.llm, settings)
     provider = build_provider(resolved, settings)
     chosen = ResponseCache() if cache is True else (cache or None)
-    return LLM(provider, settings, cache=chosen)
+    return LLM(provider, settings, cache=chosen, spec=resolved)

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import anthropic
+from pydantic import SecretStr
 
 from xpollinate.llm.providers.base import ChatRequest, Completion, classify_sdk_error
 from xpollinate.llm.settings import API_KEY_ENV, api_key, public_url
@@ -59,12 +60,17 @@ class AnthropicProvider:
         base_url: str | None = None,
         timeout_s: float = 120.0,
         client: anthropic.Anthropic | None = None,
+        key: SecretStr | None = None,
     ) -> None:
         self.model = model
         self.base_url = base_url
-        self.client = client or anthropic.Anthropic(
-            api_key=api_key("anthropic"), base_url=base_url, timeout=timeout_s, max_retries=0
-        )
+        if client is None:
+            secret = key or api_key("anthropic")
+            assert secret is not None  # api_key raises when the key is required and missing
+            client = anthropic.Anthropic(
+                api_key=secret.get_secret_value(), base_url=base_url, timeout=timeout_s, max_retries=0
+            )
+        self.client = client
 
     def describe(self) -> dict[str, Any]:
         return {"endpoint": public_url(self.base_url) or "api.anthropic.com", "structured": "tool_use"}

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import openai
+from pydantic import SecretStr
 
 from xpollinate.llm.errors import ProviderError
 from xpollinate.llm.providers.base import ChatRequest, Completion, classify_sdk_error
@@ -31,13 +32,17 @@ class OpenAIProvider:
         timeout_s: float = 120.0,
         response_format: str = "json_schema",
         client: openai.OpenAI | None = None,
+        key: SecretStr | None = None,
     ) -> None:
         self.model = model
         self.base_url = base_url
         self.structured_mode = response_format
         # Only api.openai.com insists on a key; a compatible server may run without one.
-        key = api_key("openai", required=base_url is None) or NO_KEY
-        self.client = client or openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout_s, max_retries=0)
+        if client is None:
+            secret = key or api_key("openai", required=base_url is None)
+            plain = secret.get_secret_value() if secret is not None else NO_KEY
+            client = openai.OpenAI(api_key=plain, base_url=base_url, timeout=timeout_s, max_retries=0)
+        self.client = client
 
     def describe(self) -> dict[str, Any]:
         return {"endpoint": public_url(self.base_url) or "api.openai.com", "response_format": self.structured_mode}

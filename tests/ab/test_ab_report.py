@@ -45,7 +45,10 @@ def test_arm_spec() -> None:
     )
     assert paper.prompts.recommend == "theme_recs@v2"
     assert parse_arm("B", "theme,grounding=free").config().prompts.recommend == "pick_free@v1"
-    with pytest.raises(XPError, match="'colour' is not a setting"):
+    roles = parse_arm("B", "theme,judge_llm=srv:big-judge,evaluator_llm=local-small")
+    assert (roles.llm, roles.evaluator_llm, roles.judge_llm) == (None, "local-small", "srv:big-judge")
+    assert "evaluator local-small, judge srv:big-judge" in roles.describe()
+    with pytest.raises(XPError, match="'colour' is not a setting; settings: llm, evaluator_llm, judge_llm, plan"):
         parse_arm("A", "theme,colour=blue")
     with pytest.raises(XPError, match="arm B: grounding: .*paper plan generates free text"):
         parse_arm("B", "theme,plan=paper,grounding=catalog")

@@ -57,6 +57,7 @@ class ScriptedParts:
     delay_s: float = 0.0
     broken: bool = False
     separate_judge: bool = False  # the LLM-as-judge on a model of its own (A/B arms share one judge)
+    separate_evaluator: bool = False  # the contextual evaluator on a model of its own
 
     def build(self) -> ItemXPDeps:
         base = broken_script if self.broken else script
@@ -71,11 +72,16 @@ class ScriptedParts:
         if self.separate_judge:
             judge, provider = scripted_llm(answer, cache=ResponseCache(Path(self.cache_dir)))
             provider.model = "judge-1"
+        evaluator = None
+        if self.separate_evaluator:
+            evaluator, provider = scripted_llm(answer, cache=ResponseCache(Path(self.cache_dir)))
+            provider.model = "evaluator-1"
         return ItemXPDeps(
             llm=llm,
             matcher=FailingMatcher() if self.broken else KeywordMatcher(),
             scorer=OverlapScorer(),
             judge_llm=judge,
+            evaluator_llm=evaluator,
         )
 
 

@@ -4,6 +4,7 @@ anchor, resume, incremental mode, a full disk, and the store left consistent."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from xpollinate.batch.executors import LocalExecutor
 from xpollinate.batch.jobs import shared_parts
 from xpollinate.batch.scored import as_dicts
 from xpollinate.errors import XPError
+from xpollinate.graphs.deps import role_settings
 from xpollinate.graphs.item_xp import ItemXPConfig, build_graph
 from xpollinate.graphs.runner import run_anchor
 from xpollinate.records import Anchor
@@ -155,6 +157,22 @@ def test_a_separate_judge_model_judges_and_is_counted(tmp_path: Path) -> None:
     assert s.usage_by_prompt["judge@v2"]["requests"] > 0  # the judge's usage is in the anchors' accounts
     audit = store.anchor(job(parts).run_id, anchors(3)[0].item_id)["audit"]
     assert audit["provenance"]["judge"]["llm"] == "scripted:judge-1"
+
+
+def test_each_role_runs_on_its_own_model_and_names_the_run(tmp_path: Path) -> None:
+    parts = ScriptedParts(str(tmp_path / "cache"), separate_judge=True, separate_evaluator=True)
+    store = ItemXPStore(tmp_path / "xp.sqlite")
+    run_batch([job(parts)], anchors(2), LocalExecutor(1), store, show_progress=False)
+    deps = shared_parts(parts)
+    calls = lambda llm: llm.provider.calls  # type: ignore[attr-defined]
+    assert calls(deps.llm)["ContextualEvaluation"] == 0 and calls(deps.llm)["Themes"] > 0
+    assert calls(deps.evaluator)["ContextualEvaluation"] > 0 and calls(deps.evaluator)["Themes"] == 0
+    assert calls(deps.judge)["JudgeEvaluation"] > 0
+    provenance = store.anchor(job(parts).run_id, anchors(2)[0].item_id)["audit"]["provenance"]
+    assert {provenance["evaluate"]["llm"], provenance["judge"]["llm"]} == {"scripted:evaluator-1", "scripted:judge-1"}
+    roles = role_settings(deps)
+    assert (roles["evaluator_llm"], roles["judge_llm"]) == ("scripted:evaluator-1", "scripted:judge-1")
+    assert role_settings(replace(deps, evaluator_llm=None, judge_llm=None)) == {}  # one model: the run id is unchanged
 
 
 def test_a_catalog_item_without_product_type_is_judged(tmp_path: Path) -> None:
