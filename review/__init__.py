@@ -3,9 +3,9 @@ relevancy rate, error attribution and agreement with the combined-score decision
 
 Public surface::
 
-    from xpollinate.review import export_sheet, import_labels
+    from xpollinate.review import export_sheet, import_labels, read_sheet, write_labels
 """
 
-from xpollinate.review.sheet import ReviewResult, export_sheet, import_labels
+from xpollinate.review.sheet import Label, ReviewResult, export_sheet, import_labels, read_sheet, write_labels
 
-__all__ = ["ReviewResult", "export_sheet", "import_labels"]
+__all__ = ["Label", "ReviewResult", "export_sheet", "import_labels", "read_sheet", "write_labels"]

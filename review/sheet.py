@@ -119,6 +119,15 @@ def export_sheet(
     return meta
 
 
+@dataclass(frozen=True)
+class Label:
+    """One reviewer's verdict on a sheet row: label 1/0 (or yes/no...; empty: not reviewed), why a pair is wrong, notes."""
+
+    label: str
+    error_source: str = ""
+    notes: str = ""
+
+
 @dataclass
 class ReviewResult:
     sheet: str
@@ -149,8 +158,15 @@ def _label(value: str, where: str) -> bool | None:
     raise XPError(f"{where}: label {value!r} is not one of 1/0, yes/no, relevant/not relevant")
 
 
-def import_labels(sheet_csv: Path, home: Path | None = None) -> ReviewResult:
-    """Read a filled sheet and score the pipeline against the labels."""
+def _source(value: str, where: str) -> str:
+    source = value.strip().lower()
+    if source and source not in SOURCES:
+        raise XPError(f"{where}: error_source {value!r} is not one of {', '.join(SOURCES)}")
+    return source
+
+
+def read_sheet(sheet_csv: Path) -> tuple[str, list[dict[str, str]]]:
+    """A sheet's id and rows (column -> text), checked as `import_labels` needs them: one sheet, the key columns."""
     if not sheet_csv.is_file():
         raise XPError(f"review sheet {sheet_csv} does not exist")
     try:
@@ -167,7 +183,35 @@ def import_labels(sheet_csv: Path, home: Path | None = None) -> ReviewResult:
     sheet_ids = {r["sheet"] for r in rows}
     if len(sheet_ids) != 1:
         raise XPError(f"review sheet {sheet_csv} mixes sheets {sorted(sheet_ids)}")
-    sheet_id = sheet_ids.pop()
+    return sheet_ids.pop(), rows
+
+
+def write_labels(sheet_csv: Path, labels: dict[str, Label]) -> int:
+    """Fill the label, error_source and notes of these review ids in place (atomically), leaving the other rows and
+    columns as they are: the service's review page writes the very CSV `import_labels` reads. Returns the rows
+    labelled in the sheet afterwards."""
+    _, rows = read_sheet(sheet_csv)
+    by_id = {r["review_id"].strip(): r for r in rows}
+    for review_id, given in labels.items():
+        where = f"{sheet_csv.name}, review_id {review_id!r}"
+        row = by_id.get(review_id)
+        if row is None:
+            raise XPError(f"{where} is not in the sheet")
+        relevant = _label(given.label, where)
+        row["label"] = "" if relevant is None else ("1" if relevant else "0")
+        row["error_source"] = _source(given.error_source, where)
+        if "notes" in row:
+            row["notes"] = " ".join(given.notes.split())  # one line: the sheet is read line by line
+    with _atomic(sheet_csv) as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return sum(1 for r in rows if r["label"].strip())
+
+
+def import_labels(sheet_csv: Path, home: Path | None = None) -> ReviewResult:
+    """Read a filled sheet and score the pipeline against the labels."""
+    sheet_id, rows = read_sheet(sheet_csv)
     meta_path = reviews_dir(home) / f"{sheet_id}.json"
     if not meta_path.is_file():
         raise XPError(f"sheet {sheet_id!r} was not exported from this run directory ({meta_path} missing)")
@@ -183,9 +227,7 @@ def import_labels(sheet_csv: Path, home: Path | None = None) -> ReviewResult:
         if label is None:
             unlabelled += 1
             continue
-        source = r["error_source"].strip().lower()
-        if source and source not in SOURCES:
-            raise XPError(f"{where}: error_source {r['error_source']!r} is not one of {', '.join(SOURCES)}")
+        source = _source(r["error_source"], where)
         records.append({**key, "relevant": label, "source": source})
     if not records:
         raise XPError(f"review sheet {sheet_csv} has no labels yet: fill the label column with 1 (relevant) or 0")

@@ -7,7 +7,6 @@ processes (`--workers`) give the parallelism. Responses are encoded by orjson.
 
 # No `from __future__ import annotations`: FastAPI must see the request model built at run time.
 
-import hmac
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -22,10 +21,13 @@ from starlette.concurrency import run_in_threadpool
 
 from xpollinate.ranking.pool import PoolConfig
 from xpollinate.serving import metrics
+from xpollinate.serving.auth import admin_allowed
 from xpollinate.serving.batcher import RankerBatcher
 from xpollinate.serving.cart_endpoint import CartEndpoint
 from xpollinate.serving.config import ADMIN_TOKEN_ENV, ServeConfig
 from xpollinate.serving.holder import ReloadOutcome, StateHolder
+from xpollinate.serving.offline_docs import add_offline_docs
+from xpollinate.serving.pages import add_pages
 from xpollinate.serving.recommend import item_xp_view, recommend_cart_batched
 from xpollinate.serving.schemas import (
     CartRequestBase,
@@ -77,15 +79,6 @@ def _count_reload(outcome: ReloadOutcome, holder: StateHolder) -> None:
     metrics.READY.set(1 if holder.ready else 0)
 
 
-def admin_allowed(authorization: str | None, token: str | None, loopback: bool) -> bool:
-    """Whether an admin request may proceed: with a token set, only with it (compared in constant time);
-    without one, only on a loopback-only server."""
-    if not token:
-        return loopback
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    return hmac.compare_digest(given.encode(), token.encode())
-
-
 def create_app(config: ServeConfig | None = None) -> FastAPI:
     config = config or ServeConfig.from_env()
     holder = StateHolder(config)
@@ -106,8 +99,12 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         version="0.1.0",
         summary="Grocery -> general merchandise (XP) recommendations: stored item-XP lists and live cart ranking.",
         lifespan=lifespan,
+        docs_url=None,  # served from local assets below: FastAPI's own pages load them from a CDN
+        redoc_url=None,
     )
     app.state.holder = holder
+    add_offline_docs(app, "xpollinate")
+    add_pages(app, config, holder)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSON:

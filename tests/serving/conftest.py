@@ -188,3 +188,57 @@ def trained_home(rank_home: Path, fixture_run, tmp_path: Path) -> Path:  # noqa:
     write_historical(home, build_id, HISTORICAL)
     write_item_xp(home, "run-1", ITEM_XP)
     return home
+
+
+XSS = "<script>alert('xp')</script>"
+XSS_ANCHOR = 5  # eggs: an item-XP list whose model text holds markup (the pages must escape it)
+
+
+@pytest.fixture(scope="session")
+def pages_home(serve_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The serving home plus what the HTML pages show: two scripted A/B arms (naive, theme) over the fixture's
+    three most sold grocery anchors in the item-XP store (lists with provenance, runs to review), the A/B report
+    `xp ab --compare` wrote, and an anchor whose stored item name and recommendation hold a <script>."""
+    from typer.testing import CliRunner
+
+    from tests.batch.scripted_parts import ScriptedParts, job
+    from xpollinate.batch.anchors import select_anchors
+    from xpollinate.batch.driver import run_batch
+    from xpollinate.batch.executors import LocalExecutor
+    from xpollinate.cli.main import app
+
+    home = tmp_path_factory.mktemp("pages-home")
+    shutil.copytree(serve_home, home, dirs_exist_ok=True)
+    anchors = select_anchors(DataStore.open(home).items(), top=3).anchors
+    parts = ScriptedParts(str(home / "cache"))
+    naive, theme = job(parts, "naive"), job(parts, "theme")
+    store = ItemXPStore(store_path(home))
+    run_batch([naive, theme], anchors, LocalExecutor(2), store, show_progress=False, seed=1)
+    xss = ScoredItem(
+        rec_id="x",
+        theme=XSS,
+        recommendation=f"Charcoal {XSS}",
+        explanation=f"{XSS} & friends",
+        evaluator_score=0.7,
+        item_id=13,
+        item_text=f"{XSS} Charcoal",
+        product_type="CHARCOAL",
+        similarity=0.9,
+        expanded=False,
+        ce=0.9,
+        llm=0.8,
+        combined=0.72,
+        band="Very Good",
+    )
+    store.start_run("run-xss", "item_xp", "scripted", {}, "fixture")
+    store.save("run-xss", AnchorOutcome(XSS_ANCHOR, "eggs", "EGGS - LARGE", [xss], {}, 1.0))
+    store.close()
+    report = CliRunner().invoke(
+        app,
+        ["ab", "--compare", naive.run_id, theme.run_id, "--no-coverage", "--bootstrap", "200"],
+        env={"XP_HOME": str(home)},
+    )
+    assert report.exit_code == 0, report.output
+    ids = [a.item_id for a in anchors if a.item_id != XSS_ANCHOR]  # the last list written for an anchor is served
+    historical = next(a for a in HISTORICAL if a not in ids and a not in ITEM_XP and a != XSS_ANCHOR)
+    return {"home": home, "runs": (naive.run_id, theme.run_id), "anchors": ids, "historical_anchor": historical}
