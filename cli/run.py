@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -13,7 +14,10 @@ from xpollinate.catalog.anchors import resolve
 from xpollinate.catalog.store import DataStore
 from xpollinate.cli.common import err, handle_errors, out, stage_bars
 from xpollinate.cli.options import ExpandOption, MatchKOption, NaiveNOption, PicksOption, graph_config
+from xpollinate.cli.threads import ask_at_terminal, print_history, run_thread
 from xpollinate.errors import XPError
+from xpollinate.graphs.checkpoints import Checkpoints, ThreadRecord, history
+from xpollinate.graphs.config import ItemXPConfig
 from xpollinate.graphs.deps import default_deps, deps_until_week, run_id_for, run_settings
 from xpollinate.graphs.item_xp import build_graph
 from xpollinate.graphs.runner import anchor_from_item, run_anchor
@@ -35,6 +39,9 @@ NODE_SUMMARY = {
     "judge": lambda u: f"{len(u.get('judge_scores', {}))} PT-level judgements",
     "cross_encode": lambda u: f"{len(u.get('ce_scores', {}))} cross-encoder pairs ({u.get('scorer_id')})",
     "combine": lambda u: f"{len(u.get('results', []))} items kept (Poor removed)",
+    "review": lambda u: (
+        f"{len(u.get('results', []))} approved, {sum(1 for d in u.get('dropped', []) if d.stage == 'review')} rejected"
+    ),
 }
 
 
@@ -48,7 +55,10 @@ def _progress(node: str, update: dict[str, Any]) -> None:
 
 @handle_errors
 def run_cmd(
-    anchor: Annotated[str, typer.Option(help="Grocery anchor: an item id, or text such as 'eggs'.")],
+    anchor: Annotated[
+        Optional[str],
+        typer.Option(help="Grocery anchor: an item id, or text such as 'eggs' (with --thread: default the thread's)."),
+    ] = None,
     graph: Annotated[
         str, typer.Option(help="theme (themes -> recs -> evaluator) or naive (the paper's baseline).")
     ] = "theme",
@@ -96,49 +106,118 @@ def run_cmd(
     json_out: Annotated[
         Optional[Path], typer.Option("--json", help="Where to write the full result (default: the run directory).")
     ] = None,
+    thread: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Checkpoint the run under this thread id ($XP_HOME/checkpoints.sqlite): run it again to resume "
+            "after a failure or a pause; without --anchor, the thread's own anchor and settings."
+        ),
+    ] = None,
+    show_history: Annotated[
+        bool, typer.Option("--history", help="List the thread's checkpoints (step, nodes, time) and stop.")
+    ] = False,
+    from_checkpoint: Annotated[
+        Optional[str],
+        typer.Option(help="Replay the thread from this checkpoint (see --history): the steps after it run again."),
+    ] = None,
+    review: Annotated[
+        bool,
+        typer.Option(
+            "--review",
+            help="Pause before storing: approve or reject each item at the terminal (needs --thread); "
+            "rejected items are not stored, and every decision is written as a filled review sheet.",
+        ),
+    ] = False,
 ) -> None:
     """Run the item-XP graph for one anchor: themes -> recommendations -> contextual evaluator ->
     semantic matcher -> LLM judge + cross-encoder -> combined score and band. Results go to the
     item-XP store with their provenance; model answers are cached, so a re-run resumes."""
-    config = graph_config(
-        graph,
-        plan,
-        grounding,
-        evaluator,
-        match_k=match_k,
-        expand=expand,
-        workers=workers,
-        naive_n=naive_n,
-        picks=picks,
-        history_pts=history_pts,
-    )
-    store = DataStore.open()
-    row = resolve(store.items(), anchor)
-    if not bool(row["is_grocery"]):
-        if not allow_non_grocery:
-            raise XPError(
-                f"anchor {int(row['item_id'])} ({row['text']}) is {row['item_class']}, not grocery; "
-                "pass --allow-non-grocery to run it anyway"
+    for flag, given in (("--history", show_history), ("--from-checkpoint", from_checkpoint), ("--review", review)):
+        if given and not thread:
+            raise XPError(f"{flag} needs --thread ID: it works on a checkpointed run (a thread)")
+    if thread is not None and not (0 < len(thread.strip()) <= 100):
+        raise XPError("--thread: give an id of 1 to 100 characters")
+    if anchor is None and not thread:
+        raise XPError("--anchor: missing; give a grocery item id or text, e.g. --anchor 'ground coffee'")
+    with ExitStack() as stack:
+        checkpoints = stack.enter_context(Checkpoints.open()) if thread else None
+        record = None
+        if checkpoints is not None and thread and (anchor is None or show_history or from_checkpoint):
+            record = checkpoints.known(thread)
+        if record is not None and anchor is None:  # continue the thread with its own anchor and settings
+            graph, config, llm, history_until_week = _thread_options(record, review)
+            anchor = str(record.anchor_id)
+            allow_non_grocery = True  # it was checked when the thread started
+        else:
+            config = graph_config(
+                graph,
+                plan,
+                grounding,
+                evaluator,
+                match_k=match_k,
+                expand=expand,
+                workers=workers,
+                naive_n=naive_n,
+                picks=picks,
+                history_pts=history_pts,
+                review=review,
             )
-        err.print(f"[yellow]warning:[/yellow] anchor {int(row['item_id'])} is {row['item_class']}, not grocery")
-    anchor_obj = anchor_from_item(row)
-    model = get_llm(llm)
-    with err.status("loading the catalog index, scorer and grocery filter"):
-        deps = default_deps(store, model, history_until_week=history_until_week)
-    settings = run_settings(graph, model, config, store, deps.scorer.scorer_id, deps_until_week(deps))  # type: ignore[arg-type]
-    run_id = run_id_for(settings)
-    err.print(
-        f"[bold]{graph} graph[/bold], {config.plan} plan, {config.grounding} grounding, for {int(row['item_id'])} "
-        f"{row['text']} with {model.spec} (run {run_id})"
-    )
-    with stage_bars(transient=True) as tick:  # the judge's and the evaluator's calls as they finish
-        outcome, state = run_anchor(
-            build_graph(graph, deps, config),  # type: ignore[arg-type]
-            model,
-            anchor_obj,
-            on_node=_progress,
-            on_progress=lambda stage, done, total: tick(f"  {stage} calls", done, total),
+        store = DataStore.open()
+        row = resolve(store.items(), str(anchor))
+        if not bool(row["is_grocery"]):
+            if not allow_non_grocery:
+                raise XPError(
+                    f"anchor {int(row['item_id'])} ({row['text']}) is {row['item_class']}, not grocery; "
+                    "pass --allow-non-grocery to run it anyway"
+                )
+            err.print(f"[yellow]warning:[/yellow] anchor {int(row['item_id'])} is {row['item_class']}, not grocery")
+        anchor_obj = anchor_from_item(row)
+        model = get_llm(llm)
+        with err.status("loading the catalog index, scorer and grocery filter"):
+            deps = default_deps(store, model, history_until_week=history_until_week)
+        settings = run_settings(graph, model, config, store, deps.scorer.scorer_id, deps_until_week(deps))  # type: ignore[arg-type]
+        if config.review:  # a reviewed run stores only what a person approved: a run of its own
+            settings = {**settings, "review": True}
+        run_id = run_id_for(settings)
+        err.print(
+            f"[bold]{graph} graph[/bold], {config.plan} plan, {config.grounding} grounding, for {int(row['item_id'])} "
+            f"{row['text']} with {model.spec} (run {run_id})"
         )
+        if checkpoints is None or thread is None:
+            with stage_bars(transient=True) as tick:  # the judge's and the evaluator's calls as they finish
+                outcome, state = run_anchor(
+                    build_graph(graph, deps, config),  # type: ignore[arg-type]
+                    model,
+                    anchor_obj,
+                    on_node=_progress,
+                    on_progress=lambda stage, done, total: tick(f"  {stage} calls", done, total),
+                )
+        else:
+            checkpoints.claim(thread, int(row["item_id"]), run_id, settings)
+            compiled = build_graph(graph, deps, config, checkpointer=checkpoints.saver)  # type: ignore[arg-type]
+            if show_history:
+                print_history(thread, history(compiled, thread))
+                return
+
+            def run_once(run_config: Any, given: Any) -> None:
+                with stage_bars(transient=True) as tick:  # closed before the review step asks anything
+                    run_anchor(
+                        compiled,
+                        model,
+                        anchor_obj,
+                        on_node=_progress,
+                        on_progress=lambda stage, done, total: tick(f"  {stage} calls", done, total),
+                        config=run_config,
+                        graph_input=given,
+                    )
+
+            try:
+                outcome, state = run_thread(
+                    compiled, model, anchor_obj, checkpoints, thread, run_id, ask_at_terminal, from_checkpoint, run_once
+                )
+            except typer.Abort:
+                err.print(f"paused at the review step: `xp run --thread {thread}` asks again")
+                raise typer.Exit(1) from None
 
     xp_store = ItemXPStore()
     xp_store.start_run(run_id, graph, str(model.spec), settings, store.build_id)
@@ -152,17 +231,33 @@ def run_cmd(
         f"failed calls: {len(outcome.audit['failures'])}; model calls {usage['calls']}, cache hits {usage['cache_hits']}, "
         f"tokens {usage['input_tokens']}+{usage['output_tokens']}; {outcome.seconds:.1f} s"
     )
+    reviewed = state.get("review")
+    if reviewed is not None:
+        rejected = sum(1 for d in reviewed.decisions if d.decision == "reject")
+        err.print(
+            f"review: {len(reviewed.decisions) - rejected} approved, {rejected} rejected (not stored); decisions in "
+            f"{reviewed.path} (`xp review import {reviewed.path}`)"
+        )
     path = json_out or ensure_dir(run_home() / "runs" / run_id) / f"{outcome.anchor_id}.json"
     payload = {
         "run_id": run_id,
+        "thread": thread,
         "settings": settings,
         "anchor": anchor_obj.model_dump(),
         "seconds": outcome.seconds,
         "results": [r.model_dump() for r in outcome.results],
         "audit": outcome.audit,
+        "review": reviewed.model_dump() if reviewed is not None else None,
     }
     path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
     err.print(f"wrote {path}")
+
+
+def _thread_options(record: ThreadRecord, review: bool) -> tuple[str, ItemXPConfig, str, int | None]:
+    """Graph, config, model and history weeks of the run a thread was started with (`xp run --thread ID`)."""
+    settings = record.settings
+    config = ItemXPConfig.model_validate({**settings["config"], "review": review or bool(settings.get("review"))})
+    return str(settings["graph"]), config, str(settings["llm"]), settings.get("history_until_week")
 
 
 def _print_results(results: list) -> None:  # type: ignore[type-arg]

@@ -101,6 +101,12 @@ class ItemXPConfig(BaseModel):
     history_pts: int = Field(
         10, ge=0, le=50, description="historical GM product types merged into Item XP (0: LLM list only)"
     )
+    review: bool = Field(
+        False,
+        exclude=True,  # how a run is supervised, not what it computes: left out of the settings a run id hashes
+        description="pause before the results are stored for a person to approve or reject each item "
+        "(a LangGraph interrupt: needs a checkpointer)",
+    )
 
     @model_validator(mode="before")
     @classmethod

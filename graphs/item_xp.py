@@ -1,6 +1,6 @@
 """The item-XP graphs (XP paper Figures 3 and 4) as LangGraph state machines.
 
-Theme graph::
+Theme graph (with `review`, a human-review interrupt follows `combine`)::
 
     context [-> shortlist] --Send per theme--> recommend --> merge --> evaluate --> history
         --> match --> judge ------> combine
@@ -44,6 +44,7 @@ from xpollinate.graphs.nodes import (
     ShortlistNode,
     Shortlists,
 )
+from xpollinate.graphs.review_step import ReviewNode, require_checkpointer
 from xpollinate.judges.cross_encoder import CrossEncoderNode, PairScorer
 from xpollinate.judges.llm_judge import LLMJudge
 from xpollinate.llm import LLM
@@ -87,7 +88,7 @@ def _route_themes(state: ItemXPState) -> list[Send] | str:
 
 
 def _add_scoring(builder: StateGraph, deps: ItemXPDeps, config: ItemXPConfig, after: str) -> None:
-    """[history ->] match -> (judge || cross_encode) -> combine -> END, starting after node `after`."""
+    """[history ->] match -> (judge || cross_encode) -> combine [-> review] -> END, starting after node `after`."""
     first = "match"
     if config.history_pts and deps.history is not None:
         builder.add_node("history", HistoryNode(deps.history, config.history_pts))
@@ -101,7 +102,12 @@ def _add_scoring(builder: StateGraph, deps: ItemXPDeps, config: ItemXPConfig, af
     builder.add_edge("match", "judge")
     builder.add_edge("match", "cross_encode")
     builder.add_edge(["judge", "cross_encode"], "combine")
-    builder.add_edge("combine", END)
+    if config.review:  # a person approves or rejects the combined items before they are stored
+        builder.add_node("review", ReviewNode())
+        builder.add_edge("combine", "review")
+        builder.add_edge("review", END)
+    else:
+        builder.add_edge("combine", END)
 
 
 def check_deps(deps: ItemXPDeps, config: ItemXPConfig) -> None:
@@ -131,10 +137,20 @@ def check_deps(deps: ItemXPDeps, config: ItemXPConfig) -> None:
                 )
 
 
-def build_graph(kind: GraphKind, deps: ItemXPDeps, config: ItemXPConfig | None = None, **compile_kwargs: Any):  # type: ignore[no-untyped-def]
-    """A compiled item-XP graph; `compile_kwargs` go to `StateGraph.compile` (checkpointer, cache, ...)."""
+def build_graph(  # type: ignore[no-untyped-def]
+    kind: GraphKind,
+    deps: ItemXPDeps,
+    config: ItemXPConfig | None = None,
+    *,
+    checkpointer_supplied: bool = False,
+    **compile_kwargs: Any,
+):
+    """A compiled item-XP graph; `compile_kwargs` go to `StateGraph.compile` (checkpointer, cache, ...).
+    `checkpointer_supplied`: a server attaches its own checkpointer (`langgraph dev`), so a reviewing
+    graph may compile without one."""
     config = config or ItemXPConfig()
     check_deps(deps, config)
+    require_checkpointer(config.review, compile_kwargs.get("checkpointer"), checkpointer_supplied)
     prompts = config.prompts
     builder = StateGraph(ItemXPState, input_schema=ItemXPInput)
     merge = MergeNode(deps.grocery_filter, deps.names)

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
+from langchain_core.runnables import RunnableConfig
 
 from xpollinate.llm import LLM
 from xpollinate.records import Anchor, ItemXPState
@@ -62,15 +63,30 @@ def audit(state: ItemXPState) -> dict[str, Any]:
     }
 
 
+START = object()  # run_anchor's default input: a fresh run of the anchor
+
+
 def run_anchor(
-    graph: Any, llm: LLM, anchor: Anchor, on_node: OnNode | None = None, on_progress: OnProgress | None = None
+    graph: Any,
+    llm: LLM,
+    anchor: Anchor,
+    on_node: OnNode | None = None,
+    on_progress: OnProgress | None = None,
+    *,
+    config: RunnableConfig | None = None,
+    graph_input: Any = START,
 ) -> tuple[AnchorOutcome, ItemXPState]:
     """Invoke `graph` for `anchor`, reporting each finished node to `on_node` and the progress of long nodes
-    (their model calls done of all) to `on_progress`."""
+    (their model calls done of all) to `on_progress`.
+
+    With a checkpointed graph, `config` names the thread (and a checkpoint to replay from) and `graph_input`
+    may be None (resume or replay) or a `Command(resume=...)` (answer an interrupt); the outcome is then the
+    thread's state when the stream ends, which a pause leaves before the interrupted node."""
     before = asdict(llm.usage.total)
     started = time.perf_counter()
     final: ItemXPState = {}
-    for mode, chunk in graph.stream({"anchor": anchor}, stream_mode=["updates", "values", "custom"]):
+    given = {"anchor": anchor} if graph_input is START else graph_input
+    for mode, chunk in graph.stream(given, config, stream_mode=["updates", "values", "custom"]):
         if mode == "values":
             final = chunk
         elif mode == "custom":
@@ -78,17 +94,26 @@ def run_anchor(
                 on_progress(str(chunk["stage"]), int(chunk["done"]), int(chunk["total"]))
         elif on_node is not None:
             for node, update in chunk.items():
-                on_node(node, update or {})
+                if node != "__interrupt__":  # a pause: the caller reads it from the thread's state
+                    on_node(node, update or {})
+    if config is not None and graph.checkpointer is not None:
+        thread = {"configurable": {k: v for k, v in config["configurable"].items() if k != "checkpoint_id"}}
+        final = graph.get_state(thread).values  # the thread's newest checkpoint (a replay forks a new one)
     after = asdict(llm.usage.total)
+    usage = {k: after[k] - before[k] for k in after}
+    return outcome_of(anchor, final, usage, time.perf_counter() - started), final
+
+
+def outcome_of(anchor: Anchor, final: ItemXPState, usage: dict[str, Any], seconds: float) -> AnchorOutcome:
+    """An anchor's outcome (results, audit with usage) from a run's final state."""
     trail = audit(final)
-    trail["usage"] = {k: after[k] - before[k] for k in after}
-    outcome = AnchorOutcome(
+    trail["usage"] = usage
+    return AnchorOutcome(
         anchor_id=anchor.item_id if anchor.item_id is not None else -1,
         anchor_text=anchor.text,
         anchor_pt=anchor.product_type,
         results=list(final.get("results", [])),
         audit=trail,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         scorer_id=final.get("scorer_id"),
     )
-    return outcome, final

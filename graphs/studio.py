@@ -2,10 +2,13 @@
 
 They are async factories: the server calls them with the run's config, so settings such
 as `{"configurable": {"naive_n": 3, "match_k": 1}}` (any `ItemXPConfig` field) apply per
-run. They compile without a checkpointer: the server brings its own. The real parts
-(data store, catalog index, LLM from XP_LLM, scorer) load once per server process, in a
-worker thread: the server calls factories on its event loop, where its blocking-call
-guard refuses file IO. The nodes themselves are sync, so the server runs them in threads.
+run. They compile without a checkpointer: the server brings its own, which is also what lets
+`{"configurable": {"review": true}}` pause a run at the human-review step (an interrupt, resumed
+with `Command(resume={item_id: "approve" | "reject"})` and the same configurable, e.g. through an
+assistant created with it). The real parts (data store, catalog index, LLM from XP_LLM, scorer)
+load once per server process, in a worker thread: the server calls factories on its event loop,
+where its blocking-call guard refuses file IO. The nodes themselves are sync, so the server runs
+them in threads.
 
 Input: `{"anchor": {"item_id": 862799, "text": "Ground Coffee", "product_type": "GROUND COFFEE"}}`.
 """
@@ -32,7 +35,7 @@ def _config(config: dict[str, Any] | None) -> ItemXPConfig:
 
 
 def _build(kind: str, config: dict[str, Any] | None):  # type: ignore[no-untyped-def]
-    return build_graph(kind, _deps(), _config(config))  # type: ignore[arg-type]
+    return build_graph(kind, _deps(), _config(config), checkpointer_supplied=True)  # type: ignore[arg-type]
 
 
 async def theme_graph(config: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]

@@ -22,30 +22,12 @@ import pandas as pd
 from xpollinate.ab.runs import load_run
 from xpollinate.ab.tables import BANDS
 from xpollinate.errors import XPError
-from xpollinate.settings import ensure_dir, run_home
+from xpollinate.xpstore.review_sheets import ERROR_SOURCES, SheetRow, reviews_dir, write_sheet
+from xpollinate.xpstore.review_sheets import atomic_file as _atomic
 
-SHEET_COLUMNS = [
-    "sheet",
-    "review_id",
-    "anchor_id",
-    "anchor",
-    "theme",
-    "recommendation",
-    "item_id",
-    "item",
-    "item_product_type",
-    "matched_by",
-    "label",
-    "error_source",
-    "notes",
-]
 RELEVANT = {"1", "y", "yes", "relevant", "true"}
 NOT_RELEVANT = {"0", "n", "no", "not relevant", "irrelevant", "false"}
-SOURCES = ("matching", "expansion", "llm")
-
-
-def reviews_dir(home: Path | None = None) -> Path:
-    return (home or run_home()) / "reviews"
+SOURCES = ERROR_SOURCES
 
 
 def export_sheet(
@@ -67,56 +49,25 @@ def export_sheet(
             picks.append(rows.iloc[rng.permutation(len(rows))[:per_band]])
     sample = pd.concat(picks).reset_index(drop=True)
     sheet_id = hashlib.sha256(f"{run_id}:{per_band}:{seed}:{time.time_ns()}".encode()).hexdigest()[:10]
-    sample["review_id"] = [f"{i + 1:04d}" for i in range(len(sample))]
-    keys = []
-    with _atomic(out) as fh:
-        w = csv.writer(fh)
-        w.writerow(SHEET_COLUMNS)
-        for r in sample.itertuples(index=False):
-            w.writerow(
-                [
-                    sheet_id,
-                    r.review_id,
-                    r.anchor_id,
-                    anchors.get(r.anchor_id, ""),
-                    r.theme or "",
-                    r.recommendation,
-                    r.item_id,
-                    r.item_text,
-                    r.product_type,
-                    "expansion" if r.expanded else "query",
-                    "",
-                    "",
-                    "",
-                ]
-            )
-            keys.append(
-                {
-                    "review_id": r.review_id,
-                    "anchor_id": int(r.anchor_id),
-                    "item_id": int(r.item_id),
-                    "recommendation": r.recommendation,
-                    "expanded": bool(r.expanded),
-                    "ce": float(r.ce),
-                    "llm": float(r.llm),
-                    "combined": float(r.combined),
-                    "band": r.band,
-                    "decision": "drop" if r.band == "Poor" else "keep",
-                }
-            )
-    meta = {
-        "sheet": sheet_id,
-        "run_id": run_id,
-        "created_at": time.time(),
-        "per_band": per_band,
-        "seed": seed,
-        "population": {b: int(population.get(b, 0)) for b in BANDS},
-        "rows": keys,
-    }
-    folder = ensure_dir(reviews_dir(home))
-    with _atomic(folder / f"{sheet_id}.json") as fh:
-        json.dump(meta, fh, indent=1)
-    return meta
+    rows = [
+        SheetRow(
+            anchor_id=int(r.anchor_id),
+            anchor=str(anchors.get(r.anchor_id, "")),
+            theme=r.theme,
+            recommendation=r.recommendation,
+            item_id=int(r.item_id),
+            item=r.item_text,
+            product_type=r.product_type,
+            expanded=bool(r.expanded),
+            ce=float(r.ce),
+            llm=float(r.llm),
+            combined=float(r.combined),
+            band=r.band,
+        )
+        for r in sample.itertuples(index=False)
+    ]
+    population = {b: int(population.get(b, 0)) for b in BANDS}
+    return write_sheet(out, sheet_id, run_id, rows, population, home, per_band=per_band, seed=seed)
 
 
 @dataclass(frozen=True)
@@ -287,26 +238,3 @@ def _kappa(tp: int, tn: int, fp: int, fn: int) -> float:
     po = (tp + tn) / n
     pe = ((tp + fp) * (tp + fn) + (tn + fn) * (tn + fp)) / (n * n)
     return float((po - pe) / (1 - pe)) if pe < 1 else 1.0
-
-
-class _atomic:
-    """Write to a temporary file and rename it into place: a crash never leaves half a file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.tmp = path.with_name(f".{path.name}.tmp")
-
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        try:
-            ensure_dir(self.path.parent)
-            self.fh = self.tmp.open("w", encoding="utf-8", newline="")
-        except OSError as exc:
-            raise XPError(f"cannot write {self.path}: {exc.strerror}") from exc
-        return self.fh
-
-    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
-        self.fh.close()
-        if exc_type is None:
-            self.tmp.replace(self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)

@@ -29,6 +29,7 @@ Stage = Literal[
     "judge",
     "cross_encode",
     "combine",
+    "review",
 ]
 Source = Literal["llm", "historical", "both"]  # where an Item-XP item came from: the model, the baskets, or both
 EvaluatorMode = Literal["per_rec", "batched"]  # the paper's rubric evaluator: one call per recommendation, or per theme
@@ -156,6 +157,22 @@ class CallRef(BaseModel):
     llm: str
 
 
+class ReviewDecision(BaseModel):
+    """A reviewer's verdict on one item at the graph's review step."""
+
+    item_id: int
+    decision: Literal["approve", "reject"]
+    error_source: str = ""  # a rejection's cause, as on review sheets: matching | expansion | llm (or unknown)
+
+
+class ReviewRecord(BaseModel):
+    """What the review step decided and where it wrote it: a filled review sheet `xp review import` reads."""
+
+    sheet: str
+    path: str
+    decisions: list[ReviewDecision]
+
+
 def _merge(left: dict, right: dict) -> dict:
     return {**left, **right}
 
@@ -179,6 +196,7 @@ class ItemXPState(TypedDict, total=False):
     failures: Annotated[list[FailureRecord], operator.add]
     provenance: Annotated[dict[str, CallRef], _merge]
     scorer_id: str
+    review: ReviewRecord  # the human review step's decisions (graphs built with review=True)
 
 
 class ItemXPInput(TypedDict):

@@ -1,5 +1,6 @@
 """LangGraph Studio's local server: `langgraph dev` serves the graphs of `langgraph.json` offline, and a
-run through the `langgraph-sdk` client returns the graph's state (real SmolLM2, real slice)."""
+run through the `langgraph-sdk` client returns the graph's state (real SmolLM2, real slice); a reviewing
+assistant streams a run to its human-review interrupt, and one resume stores the decisions as a review sheet."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from xpollinate.catalog.anchors import resolve
 from xpollinate.catalog.store import DataStore
 from xpollinate.graphs.runner import anchor_from_item
+from xpollinate.review import import_labels
 
 REPO = Path(__file__).resolve().parents[2]
 OFFLINE_ENV = {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "1", "LANGSMITH_TRACING": "false"}
@@ -78,11 +80,12 @@ def test_langgraph_dev_runs_the_theme_graph(indexed_home: Path, real_store: Data
         schemas = client.assistants.get_schemas(assistants["item_xp_theme"]["assistant_id"])
         assert set(schemas["input_schema"]["properties"]) == {"anchor"}  # Studio's form: the anchor, not the state
         anchor = anchor_from_item(resolve(real_store.items(), "ground coffee"))
+        configurable = {"match_k": 1, "expand": 0, "evaluator_mode": "batched"}
         out = client.runs.wait(
             None,
             "item_xp_theme",
             input={"anchor": anchor.model_dump()},
-            config={"configurable": {"match_k": 1, "expand": 0, "evaluator_mode": "batched"}},
+            config={"configurable": configurable},
         )
         assert isinstance(out, dict) and "__error__" not in out, out
         assert out["anchor"]["item_id"] == anchor.item_id
@@ -93,6 +96,35 @@ def test_langgraph_dev_runs_the_theme_graph(indexed_home: Path, real_store: Data
         for r in out.get("results", []):
             assert r["combined"] == pytest.approx(r["ce"] * r["llm"], abs=1e-4)
             assert r["band"] != "Poor" or r["source"] != "llm"  # the model's Poor items go; historical ones stay
+        assert out["results"]  # the historical product types are there whatever the small model says
+
+        # Streaming, and the review interrupt with the server's own checkpointer. The same settings as the run
+        # above, so every model answer comes from the response cache: this part costs seconds.
+        reviewer = client.assistants.create("item_xp_theme", config={"configurable": {**configurable, "review": True}})
+        thread = client.threads.create()["thread_id"]
+        events = list(
+            client.runs.stream(
+                thread, reviewer["assistant_id"], input={"anchor": anchor.model_dump()}, stream_mode="updates"
+            )
+        )
+        nodes = [node for e in events if e.event == "updates" for node in e.data]
+        assert nodes[0] == "context" and {"match", "judge", "cross_encode", "combine"} <= set(nodes)
+        assert nodes[-1] == "__interrupt__" and "review" not in nodes  # paused before the review step ran
+        paused = client.threads.get_state(thread)
+        assert paused["next"] == ["review"]
+        asked = paused["tasks"][0]["interrupts"][0]["value"]
+        ids = [i["item_id"] for i in asked["items"]]
+        assert ids == [r["item_id"] for r in out["results"]]
+        answer = {str(ids[0]): {"decision": "reject", "error_source": "llm"}, "*": "approve"}
+        final = client.runs.wait(thread, reviewer["assistant_id"], command={"resume": answer})
+        assert isinstance(final, dict) and "__error__" not in final, final
+        assert [r["item_id"] for r in final["results"]] == ids[1:]
+        assert client.threads.get_state(thread)["next"] == []
+        sheet = Path(final["review"]["path"])
+        assert sheet.parent == indexed_home / "reviews"  # the server's run directory (XP_HOME)
+        imported = import_labels(sheet, home=indexed_home)
+        assert imported.labelled == len(ids) and imported.run_id == f"thread-{thread}"
+        assert imported.error_attribution["llm"] == (1.0 if asked["items"][0]["band"] != "Poor" else 0.0)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
