@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import pandas as pd
 import typer
@@ -18,6 +18,7 @@ from xpollinate.batch.jobs import DefaultParts, job_for, shared_parts
 from xpollinate.catalog.store import DataStore
 from xpollinate.cli.batch import print_summary
 from xpollinate.cli.common import err, handle_errors, out
+from xpollinate.cli.options import ExecutorOption
 from xpollinate.errors import XPError
 from xpollinate.llm import RoleModels
 from xpollinate.reports import git_commit
@@ -52,12 +53,12 @@ def ab_cmd(
         typer.Option(help="Judge of arms that name none: one judge for both (default: XP_LLM_JUDGE, config, --llm)."),
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Anchors in flight.")] = 2,
-    executor: Annotated[str, typer.Option(help="local or dask.")] = "local",
+    executor: ExecutorOption = "local",
     scheduler: Annotated[
         Optional[str], typer.Option(help="Dask scheduler address (default: a LocalCluster on 127.0.0.1).")
     ] = None,
     group_by: Annotated[
-        str, typer.Option(help="Report categories: the anchor's department or category.")
+        Literal["department", "category"], typer.Option(help="Report categories: the anchor's department or category.")
     ] = "department",
     coverage: Annotated[
         bool, typer.Option(help="Table 7: compare with the historical (market-basket) candidates.")
@@ -83,8 +84,6 @@ def ab_cmd(
     """Compare two arms (graph + prompt versions + model) over the same anchors with the same judge
     and cross-encoder: runs both (resumably, in counterbalanced order) and writes report.md and a
     self-contained report.html with the XP paper's tables, paired bootstrap CIs and plots."""
-    if group_by not in ("department", "category"):
-        raise XPError(f"--group-by: {group_by!r}; choose department or category")
     home = run_home()
     commit = git_commit() if results is not None else None
     store = DataStore.open()
@@ -131,7 +130,7 @@ def ab_cmd(
             f"A = {arm_a.describe()} (run {jobs[0].run_id}); B = {arm_b.describe()} (run {jobs[1].run_id}); "
             f"{len(selection.anchors)} anchors"
         )
-        runner = make_executor(executor, concurrency, scheduler)  # type: ignore[arg-type]
+        runner = make_executor(executor, concurrency, scheduler)
         xp_store = ItemXPStore()
         try:
             result = run_batch(

@@ -19,12 +19,17 @@ from xpollinate.catalog.store import DataStore
 from xpollinate.cli.common import JsonOption, emit_json, err, handle_errors, out
 from xpollinate.cli.options import (
     EvaluatorLLMOption,
+    EvaluatorModeOption,
+    ExecutorOption,
     ExpandOption,
+    GraphOption,
+    GroundingOption,
     JudgeLLMOption,
     LLMOption,
     MatchKOption,
     NaiveNOption,
     PicksOption,
+    PlanOption,
     graph_config,
 )
 from xpollinate.errors import XPError
@@ -52,31 +57,16 @@ def batch_cmd(
         bool,
         typer.Option("--allow-non-grocery", help="Run listed ids that are not grocery items (skipped by default)."),
     ] = False,
-    graph: Annotated[str, typer.Option(help="theme or naive.")] = "theme",
-    plan: Annotated[
-        str,
-        typer.Option(
-            help="Call plan: lean (short prompts, yes/no probabilities; the default) or paper (the paper's prompts and calls)."
-        ),
-    ] = "lean",
-    grounding: Annotated[
-        Optional[str],
-        typer.Option(
-            help="catalog (picks constrained to catalog GM product types; lean default) or free (the paper's mode)."
-        ),
-    ] = None,
+    graph: GraphOption = "theme",
+    plan: PlanOption = "lean",
+    grounding: GroundingOption = None,
     llm: LLMOption = None,
     evaluator_llm: EvaluatorLLMOption = None,
     judge_llm: JudgeLLMOption = None,
     prompt: Annotated[
         Optional[list[str]], typer.Option(help="Prompt version to use, e.g. --prompt theme@v1 (repeatable).")
     ] = None,
-    evaluator: Annotated[
-        str,
-        typer.Option(
-            help="Paper plan's evaluator: per_rec (the paper: one call per recommendation) or batched (one per theme)."
-        ),
-    ] = "per_rec",
+    evaluator: EvaluatorModeOption = "per_rec",
     naive_n: NaiveNOption = 10,
     match_k: MatchKOption = None,
     expand: ExpandOption = None,
@@ -92,9 +82,7 @@ def batch_cmd(
     concurrency: Annotated[
         int, typer.Option(help="Anchors in flight (threads; per Dask worker with --executor dask).")
     ] = 2,
-    executor: Annotated[
-        str, typer.Option(help="local (threads in this process) or dask (a distributed cluster).")
-    ] = "local",
+    executor: ExecutorOption = "local",
     scheduler: Annotated[
         Optional[str],
         typer.Option(help="Dask scheduler address, e.g. tcp://127.0.0.1:8786 (default: a LocalCluster on 127.0.0.1)."),
@@ -119,8 +107,6 @@ def batch_cmd(
     """Run the item-XP graph over many grocery anchors: each anchor is one `xp run`, saved to the
     item-XP store as soon as it finishes. Kill it at any point and run the same command again:
     finished anchors are skipped and finished model calls come from the response cache."""
-    if executor not in ("local", "dask"):
-        raise XPError(f"--executor: {executor!r}; choose local or dask")
     if concurrency < 1:
         raise XPError(f"--concurrency must be at least 1, got {concurrency}")
     config = graph_config(
@@ -171,12 +157,12 @@ def batch_cmd(
     )
     with err.status("loading the model, catalog index, scorer and grocery filter"):
         deps = shared_parts(parts)
-    job = job_for(graph, config, parts, store, deps)  # type: ignore[arg-type]
+    job = job_for(graph, config, parts, store, deps)
     err.print(
         f"[bold]{graph} graph[/bold], {config.plan} plan, {config.grounding} grounding, over {len(selection.anchors)} "
         f"anchors with {deps.llm.spec} (run {job.run_id}, executor {executor})"
     )
-    runner = make_executor(executor, concurrency, scheduler, dask_workers)  # type: ignore[arg-type]
+    runner = make_executor(executor, concurrency, scheduler, dask_workers)
     xp_store = ItemXPStore()
     try:
         result = run_batch(

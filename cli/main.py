@@ -16,7 +16,7 @@ app = typer.Typer(
     "2 a usage, input or setup error (the message says what to do); 130 interrupted.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 
 
@@ -49,6 +49,7 @@ from xpollinate.cli import (  # noqa: E402  (sub-commands register on import)
     batch,
     cache,
     candidates,
+    config,
     data,
     evals,
     index,
@@ -77,3 +78,4 @@ app.add_typer(ranker.app, name="ranker")
 app.command("serve")(serve.serve_cmd)
 app.add_typer(twotower.app, name="twotower")
 app.add_typer(evals.app, name="eval")
+app.add_typer(config.app, name="config")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 from pydantic import ValidationError
@@ -19,6 +19,32 @@ ExpandOption = Annotated[
     Optional[int],
     typer.Option(help="Similar items added per matched product type (default: the plan's; lean 0, paper 2)."),
 ]
+# Choices are Literal types: typer lists them in --help, completes them in the shell and names the flag
+# of a bad value.
+GraphOption = Annotated[Literal["theme", "naive"], typer.Option(help="The graph: theme (the paper's) or naive.")]
+PlanOption = Annotated[
+    Literal["lean", "paper"],
+    typer.Option(
+        help="Call plan: lean (short prompts, yes/no probabilities) or paper (the paper's prompts and calls)."
+    ),
+]
+GroundingOption = Annotated[
+    Optional[Literal["catalog", "free"]],
+    typer.Option(
+        help="catalog (picks constrained to the catalog's GM product types; the lean default) or free "
+        "(free text matched afterwards; the paper's mode)."
+    ),
+]
+EvaluatorModeOption = Annotated[
+    Literal["per_rec", "batched"],
+    typer.Option(
+        help="Paper plan's evaluator: per_rec (one call per recommendation, the paper) or batched (one per theme)."
+    ),
+]
+ExecutorOption = Annotated[
+    Literal["local", "dask"], typer.Option(help="local (threads in this process) or dask (a distributed cluster).")
+]
+
 # A model per role: provider:model, a provider, or ENDPOINT:model (a named server of the config file).
 LLMOption = Annotated[
     Optional[str],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional, cast
 
 import typer
 from rich.table import Table
@@ -13,15 +13,27 @@ from rich.table import Table
 from xpollinate.catalog.anchors import resolve
 from xpollinate.catalog.store import DataStore
 from xpollinate.cli.common import err, handle_errors, out, stage_bars
-from xpollinate.cli.options import ExpandOption, MatchKOption, NaiveNOption, PicksOption, graph_config
+from xpollinate.cli.options import (
+    EvaluatorLLMOption,
+    EvaluatorModeOption,
+    ExpandOption,
+    GraphOption,
+    GroundingOption,
+    JudgeLLMOption,
+    LLMOption,
+    MatchKOption,
+    NaiveNOption,
+    PicksOption,
+    graph_config,
+)
 from xpollinate.cli.threads import ask_at_terminal, print_history, run_thread
 from xpollinate.errors import XPError
 from xpollinate.graphs.checkpoints import Checkpoints, ThreadRecord, history
 from xpollinate.graphs.config import ItemXPConfig
-from xpollinate.graphs.deps import default_deps, deps_until_week, run_id_for, run_settings
-from xpollinate.graphs.item_xp import build_graph
+from xpollinate.graphs.deps import default_deps, deps_until_week, role_settings, run_id_for, run_settings
+from xpollinate.graphs.item_xp import GraphKind, ItemXPDeps, build_graph
 from xpollinate.graphs.runner import anchor_from_item, run_anchor
-from xpollinate.llm import get_llm
+from xpollinate.llm import RoleModels, role_llms
 from xpollinate.settings import ensure_dir, run_home
 from xpollinate.xpstore.item_xp_store import ItemXPStore
 
@@ -59,37 +71,23 @@ def run_cmd(
         Optional[str],
         typer.Option(help="Grocery anchor: an item id, or text such as 'eggs' (with --thread: default the thread's)."),
     ] = None,
-    graph: Annotated[
-        str, typer.Option(help="theme (themes -> recs -> evaluator) or naive (the paper's baseline).")
-    ] = "theme",
+    graph: GraphOption = "theme",
     plan: Annotated[
-        str,
+        Literal["lean", "paper"],
         typer.Option(
             help="Call plan: lean (short prompts, yes/no probabilities as scores; ~30-60 s an anchor "
             "on 2 cores) or paper (the paper's prompts and calls; ~30 min an anchor)."
         ),
     ] = "lean",
-    grounding: Annotated[
-        Optional[str],
-        typer.Option(
-            help="catalog (picks constrained to the catalog's GM product types; the "
-            "lean default) or free (free text matched afterwards; the paper's mode)."
-        ),
-    ] = None,
-    llm: Annotated[
-        Optional[str],
-        typer.Option(help="provider:model, e.g. local, local-small, openai:gpt-4o (default: XP_LLM or config)."),
-    ] = None,
+    grounding: GroundingOption = None,
+    llm: LLMOption = None,
+    evaluator_llm: EvaluatorLLMOption = None,
+    judge_llm: JudgeLLMOption = None,
     rows: Annotated[int, typer.Option(help="Rows to print.")] = 20,
     match_k: MatchKOption = None,
     expand: ExpandOption = None,
     workers: Annotated[int, typer.Option(help="Model calls in flight per node.")] = 4,
-    evaluator: Annotated[
-        str,
-        typer.Option(
-            help="Paper plan's evaluator: per_rec (one call per recommendation, the paper) or batched (one call per theme)."
-        ),
-    ] = "per_rec",
+    evaluator: EvaluatorModeOption = "per_rec",
     naive_n: NaiveNOption = 10,
     picks: PicksOption = 4,
     history_pts: Annotated[
@@ -145,10 +143,11 @@ def run_cmd(
         if checkpoints is not None and thread and (anchor is None or show_history or from_checkpoint):
             record = checkpoints.known(thread)
         if record is not None and anchor is None:  # continue the thread with its own anchor and settings
-            graph, config, llm, history_until_week = _thread_options(record, review)
+            graph, config, roles, history_until_week = _thread_options(record, review)
             anchor = str(record.anchor_id)
             allow_non_grocery = True  # it was checked when the thread started
         else:
+            roles = RoleModels(llm, evaluator_llm, judge_llm)
             config = graph_config(
                 graph,
                 plan,
@@ -172,21 +171,29 @@ def run_cmd(
                 )
             err.print(f"[yellow]warning:[/yellow] anchor {int(row['item_id'])} is {row['item_class']}, not grocery")
         anchor_obj = anchor_from_item(row)
-        model = get_llm(llm)
+        models = role_llms(roles)
+        model = models["generator"]
         with err.status("loading the catalog index, scorer and grocery filter"):
-            deps = default_deps(store, model, history_until_week=history_until_week)
-        settings = run_settings(graph, model, config, store, deps.scorer.scorer_id, deps_until_week(deps))  # type: ignore[arg-type]
+            deps = default_deps(
+                store,
+                model,
+                history_until_week=history_until_week,
+                evaluator_llm=models["evaluator"],
+                judge_llm=models["judge"],
+            )
+        settings = run_settings(graph, model, config, store, deps.scorer.scorer_id, deps_until_week(deps))
+        settings.update(role_settings(deps))
         if config.review:  # a reviewed run stores only what a person approved: a run of its own
             settings = {**settings, "review": True}
         run_id = run_id_for(settings)
         err.print(
             f"[bold]{graph} graph[/bold], {config.plan} plan, {config.grounding} grounding, for {int(row['item_id'])} "
-            f"{row['text']} with {model.spec} (run {run_id})"
+            f"{row['text']} with {model.spec}{_other_roles(deps)} (run {run_id})"
         )
         if checkpoints is None or thread is None:
             with stage_bars(transient=True) as tick:  # the judge's and the evaluator's calls as they finish
                 outcome, state = run_anchor(
-                    build_graph(graph, deps, config),  # type: ignore[arg-type]
+                    build_graph(graph, deps, config),
                     model,
                     anchor_obj,
                     on_node=_progress,
@@ -194,7 +201,7 @@ def run_cmd(
                 )
         else:
             checkpoints.claim(thread, int(row["item_id"]), run_id, settings)
-            compiled = build_graph(graph, deps, config, checkpointer=checkpoints.saver)  # type: ignore[arg-type]
+            compiled = build_graph(graph, deps, config, checkpointer=checkpoints.saver)
             if show_history:
                 print_history(thread, history(compiled, thread))
                 return
@@ -253,11 +260,18 @@ def run_cmd(
     err.print(f"wrote {path}")
 
 
-def _thread_options(record: ThreadRecord, review: bool) -> tuple[str, ItemXPConfig, str, int | None]:
-    """Graph, config, model and history weeks of the run a thread was started with (`xp run --thread ID`)."""
+def _thread_options(record: ThreadRecord, review: bool) -> tuple[GraphKind, ItemXPConfig, RoleModels, int | None]:
+    """Graph, config, models and history weeks of the run a thread was started with (`xp run --thread ID`)."""
     settings = record.settings
     config = ItemXPConfig.model_validate({**settings["config"], "review": review or bool(settings.get("review"))})
-    return str(settings["graph"]), config, str(settings["llm"]), settings.get("history_until_week")
+    roles = RoleModels(str(settings["llm"]), settings.get("evaluator_llm"), settings.get("judge_llm"))
+    return cast(GraphKind, settings["graph"]), config, roles, settings.get("history_until_week")
+
+
+def _other_roles(deps: ItemXPDeps) -> str:
+    """ ", evaluator X, judge Y" for the roles whose model is not the generator's."""
+    named = [f"{role} {m.spec}" for role, m in (("evaluator", deps.evaluator_llm), ("judge", deps.judge_llm)) if m]
+    return f", {', '.join(named)}" if named else ""
 
 
 def _print_results(results: list) -> None:  # type: ignore[type-arg]

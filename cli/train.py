@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.table import Table
 
 from xpollinate.catalog.store import DataStore
 from xpollinate.cli.common import handle_errors, out, stage_bars
-from xpollinate.errors import XPError
 from xpollinate.judges.ce_training import HierarchyTeacher, LLMTeacher, Teacher, catalog_cores, run_training
 from xpollinate.reports import git_commit
 from xpollinate.xpstore.item_xp_store import ItemXPStore, store_path
@@ -22,7 +21,8 @@ app = typer.Typer(help="Train the project's own models.", no_args_is_help=True)
 @handle_errors
 def cross_encoder_cmd(
     teacher: Annotated[
-        str, typer.Option(help="Labels from 'llm' (match@v1, cached) or 'hierarchy' (PT-name queries only).")
+        Literal["llm", "hierarchy"],
+        typer.Option(help="Labels from 'llm' (match@v1, cached) or 'hierarchy' (PT-name queries only)."),
     ] = "llm",
     llm: Annotated[
         Optional[str], typer.Option(help="Teacher LLM (provider:model); default XP_LLM / config / local.")
@@ -53,12 +53,10 @@ def cross_encoder_cmd(
     labeller: Teacher | None
     if teacher == "hierarchy":
         labeller = HierarchyTeacher(catalog_cores(items))
-    elif teacher == "llm":
+    else:
         from xpollinate.llm import get_llm
 
         labeller = None  # set below, once the progress bar exists
-    else:
-        raise XPError(f"--teacher: {teacher!r}; choose llm or hierarchy")
     with stage_bars() as progress:
         if labeller is None:
             labeller = LLMTeacher(get_llm(llm), progress=progress)

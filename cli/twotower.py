@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.table import Table
@@ -159,7 +159,9 @@ def _metrics_table(title: str, rows: dict[str, dict[str, float]], extra: tuple[s
 @app.command("eval")
 @handle_errors
 def eval_cmd(
-    index: Annotated[str, typer.Option(help="FAISS index for the model's retrieval: exact or hnsw.")] = "exact",
+    index: Annotated[
+        Literal["exact", "hnsw"], typer.Option(help="FAISS index for the model's retrieval: exact or hnsw.")
+    ] = "exact",
     ablation: Annotated[
         bool, typer.Option(help="Also train the model with each STARS extension removed (same settings) and compare.")
     ] = False,
@@ -178,8 +180,6 @@ def eval_cmd(
     from xpollinate.retrieval.twotower.experiments import evaluate_model
     from xpollinate.retrieval.twotower.training import restore
 
-    if index not in ("exact", "hnsw"):
-        raise XPError(f"--index {index!r}: choose exact or hnsw")
     store = DataStore.open()
     data, model, saved = restore(store)
     with err.status("evaluating the model and the baselines"):
@@ -230,7 +230,7 @@ def recommend_cmd(
     as_of_week: Annotated[
         Optional[int], typer.Option(help="Use only the purchases up to this week (replays the past).")
     ] = None,
-    index: Annotated[str, typer.Option(help="FAISS index: exact or hnsw.")] = "exact",
+    index: Annotated[Literal["exact", "hnsw"], typer.Option(help="FAISS index: exact or hnsw.")] = "exact",
     json_out: Annotated[
         Optional[Path], typer.Option("--json", help="Also write the response to this JSON file.")
     ] = None,
@@ -238,8 +238,6 @@ def recommend_cmd(
     """Personalised candidates for a household; the response states which path made them."""
     from xpollinate.retrieval.twotower.recommend import Recommender
 
-    if index not in ("exact", "hnsw"):
-        raise XPError(f"--index {index!r}: choose exact or hnsw")
     allowed = None
     if allow is not None:
         try:

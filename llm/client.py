@@ -151,8 +151,8 @@ def build_provider(spec: LLMSpec, settings: LLMSettings) -> Provider:
         from xpollinate.llm.providers.openai_api import NO_KEY, OpenAIProvider
 
         # A named server gets its own key or none, never OPENAI_API_KEY (meant for another server).
-        key = ep.key() or SecretStr(NO_KEY)
-        return OpenAIProvider(spec.model, ep.base_url, settings.timeout_s, ep.response_format, key=key)
+        own = ep.key() or SecretStr(NO_KEY)
+        return OpenAIProvider(spec.model, ep.base_url, settings.timeout_s, ep.response_format, key=own)
     if spec.provider == "openai":
         from xpollinate.llm.providers.openai_api import OpenAIProvider
 

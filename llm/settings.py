@@ -154,13 +154,13 @@ class LLMSettings(BaseSettings):
         "none", description="langchain chat models: parse the text answer, or bind the schema (with_structured_output)"
     )
     openai_api_key: SecretStr | None = Field(
-        None, validation_alias="OPENAI_API_KEY", exclude=True, description="key of api.openai.com (environment only)"
+        None, validation_alias="OPENAI_API_KEY", exclude=True, description="key of api.openai.com"
     )
     anthropic_api_key: SecretStr | None = Field(
         None,
         validation_alias="ANTHROPIC_API_KEY",
         exclude=True,
-        description="key of Anthropic's API (environment only)",
+        description="key of Anthropic's API",
     )
     endpoints: dict[str, Endpoint] = Field(
         default_factory=dict, description="named model servers ([llm.endpoints.NAME])"

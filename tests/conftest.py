@@ -3,6 +3,12 @@ slice of the real data. Each store is built once per session into its own run di
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +18,47 @@ from xpollinate.catalog.build import BuildOptions, build
 from xpollinate.catalog.store import DataStore
 from xpollinate.retrieval.catalog_index import build_index
 from xpollinate.retrieval.grocery_filter import GroceryFilter
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def smollm2_server() -> Iterator[str]:
+    """A real OpenAI-compatible server on 127.0.0.1 (llama.cpp's, via xllamacpp, with SmolLM2),
+    started once per session; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xpollinate.llm.local_server", "--model", "smollm2-135m-instruct", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited early: {proc.stdout.read() if proc.stdout else ''}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not become ready in 90 s")
+            time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -109,3 +109,35 @@ def test_version_and_exit_codes_are_documented() -> None:
     assert "Exit codes: 0 success; 1 a batch" in text and "2 a usage" in text
     res = CliRunner().invoke(app, ["run", "--match-k", "0", "--anchor", "x"])
     assert res.exit_code == 2
+
+
+def _complete(words: str) -> list[str]:
+    """What the console script's bash completion offers for the last word of `words`."""
+    exe = Path(sys.executable).with_name("xp")
+    env = {"_XP_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1)}
+    result = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, env={**env, "PATH": "/usr/bin"})
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_choices_are_listed_completed_and_checked_by_flag() -> None:
+    assert _complete("xp run --plan ") == ["lean", "paper"]
+    assert _complete("xp batch --executor ") == ["local", "dask"]
+    assert _complete("xp ranker train --model t") == ["transformer"]
+    assert "--install-completion" in runner.invoke(app, ["--help"]).output
+    assert "theme|naive" in runner.invoke(app, ["run", "--help"], terminal_width=200).output
+    bad = runner.invoke(app, ["batch", "--grounding", "web"])
+    said = " ".join(bad.output.replace("│", " ").split())  # rich wraps the error in a box
+    assert bad.exit_code == 2 and "Invalid value for '--grounding'" in said and "'catalog', 'free'" in said
+
+
+def test_cli_choices_match_the_code_they_select() -> None:
+    from typing import get_args, get_type_hints
+
+    from xpollinate.cli.ranker import Arch, train_cmd
+    from xpollinate.ranking.model import ARCHS
+    from xpollinate.ranking.train import SCHEDULES
+
+    assert get_args(Arch) == ARCHS
+    schedule = get_type_hints(train_cmd, include_extras=True)["schedule"]
+    assert get_args(get_args(schedule)[0]) == SCHEDULES

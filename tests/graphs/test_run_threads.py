@@ -34,8 +34,12 @@ class Parts:
         self.providers: list[ScriptedProvider] = []
         self.prompts: list[str] = []
         monkeypatch.setattr("xpollinate.cli.run.DataStore.open", classmethod(lambda cls, home=None: store))
-        monkeypatch.setattr("xpollinate.cli.run.get_llm", self.get_llm)
+        monkeypatch.setattr("xpollinate.cli.run.role_llms", self.role_llms)
         monkeypatch.setattr("xpollinate.cli.run.default_deps", lambda store, llm, **kw: lean_deps(llm))
+
+    def role_llms(self, roles: Any, settings: Any = None, **_: Any) -> dict[str, Any]:
+        llm = self.get_llm(roles.generator)
+        return {"generator": llm, "evaluator": llm, "judge": llm}
 
     def get_llm(self, spec: str | None = None) -> Any:
         def script(schema: str, prompt: str) -> Any:

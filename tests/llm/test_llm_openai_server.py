@@ -3,58 +3,19 @@ llama.cpp's HTTP server (via xllamacpp) with SmolLM2, started and stopped by the
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
 from xpollinate.cache import ResponseCache
 from xpollinate.llm import LLM, get_llm, load_settings
 from xpollinate.prompts.schemas import ContextualEvaluation, Themes
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "xpollinate.llm.local_server", "--model", "smollm2-135m-instruct", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited early: {proc.stdout.read() if proc.stdout else ''}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not become ready in 90 s")
-            time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def server_url(smollm2_server: str) -> str:
+    return smollm2_server
 
 
 def make(server_url: str, tmp_path: Path, **settings: object) -> LLM:
