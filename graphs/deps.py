@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from xpollinate.catalog.store import DataStore
@@ -11,6 +13,7 @@ from xpollinate.graphs.item_xp import GraphKind, ItemXPConfig, ItemXPDeps
 from xpollinate.graphs.matching import CatalogMatcher
 from xpollinate.judges.cross_encoder import load_scorer
 from xpollinate.llm import LLM, get_llm
+from xpollinate.llm.settings import Role
 from xpollinate.retrieval.grocery_filter import GroceryFilter
 
 
@@ -47,6 +50,14 @@ def default_deps(
         names=vocabulary,
         shortlister=Shortlister(vocabulary, history),
         history=history,
+    )
+
+
+def with_roles(deps: ItemXPDeps, models: Mapping[Role, LLM]) -> ItemXPDeps:
+    """The same parts with a model per role (the evaluator's and judge's kept only where they differ)."""
+    llm = models["generator"]
+    return replace(
+        deps, llm=llm, evaluator_llm=_if_other(models["evaluator"], llm), judge_llm=_if_other(models["judge"], llm)
     )
 
 

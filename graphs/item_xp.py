@@ -143,6 +143,7 @@ def build_graph(  # type: ignore[no-untyped-def]
     config: ItemXPConfig | None = None,
     *,
     checkpointer_supplied: bool = False,
+    context_schema: type[Any] | None = None,
     **compile_kwargs: Any,
 ):
     """A compiled item-XP graph; `compile_kwargs` go to `StateGraph.compile` (checkpointer, cache, ...).
@@ -152,7 +153,7 @@ def build_graph(  # type: ignore[no-untyped-def]
     check_deps(deps, config)
     require_checkpointer(config.review, compile_kwargs.get("checkpointer"), checkpointer_supplied)
     prompts = config.prompts
-    builder = StateGraph(ItemXPState, input_schema=ItemXPInput)
+    builder = StateGraph(ItemXPState, input_schema=ItemXPInput, context_schema=context_schema)
     merge = MergeNode(deps.grocery_filter, deps.names)
     evaluator = ContextualEvaluator(
         deps.evaluator,

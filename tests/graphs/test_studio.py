@@ -79,6 +79,8 @@ def test_langgraph_dev_runs_the_theme_graph(indexed_home: Path, real_store: Data
         assert set(assistants) >= {"item_xp_theme", "item_xp_naive"}
         schemas = client.assistants.get_schemas(assistants["item_xp_theme"]["assistant_id"])
         assert set(schemas["input_schema"]["properties"]) == {"anchor"}  # Studio's form: the anchor, not the state
+        options = set(schemas["context_schema"]["properties"])  # and the run's options, a model per role among them
+        assert {"plan", "grounding", "review", "llm", "evaluator_llm", "judge_llm"} <= options
         anchor = anchor_from_item(resolve(real_store.items(), "ground coffee"))
         configurable = {"match_k": 1, "expand": 0, "evaluator_mode": "batched"}
         out = client.runs.wait(
@@ -97,9 +99,15 @@ def test_langgraph_dev_runs_the_theme_graph(indexed_home: Path, real_store: Data
             assert r["combined"] == pytest.approx(r["ce"] * r["llm"], abs=1e-4)
             assert r["band"] != "Poor" or r["source"] != "llm"  # the model's Poor items go; historical ones stay
         assert out["results"]  # the historical product types are there whatever the small model says
+        with pytest.raises(Exception, match="colour: Extra inputs are not permitted"):  # an error, not dropped
+            client.runs.wait(
+                None, "item_xp_theme", input={"anchor": anchor.model_dump()}, config={"configurable": {"colour": 1}}
+            )
 
         # Streaming, and the review interrupt with the server's own checkpointer. The same settings as the run
         # above, so every model answer comes from the response cache: this part costs seconds.
+        # An assistant carries the options: the server also builds the graph to read a thread's state, with the
+        # assistant's settings and without a run's context, and the review step changes the graph's topology.
         reviewer = client.assistants.create("item_xp_theme", config={"configurable": {**configurable, "review": True}})
         thread = client.threads.create()["thread_id"]
         events = list(
