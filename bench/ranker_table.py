@@ -117,8 +117,9 @@ def main() -> None:
         mcfg, loss = parse_variant(args.ablation, max_cart=30)
         plan.append((mcfg, TrainConfig(loss=loss, seed=seed)))  # type: ignore[arg-type]
     test_enc = None
-    for mcfg, tcfg in plan:
-        tcfg = tcfg.model_copy(
+
+    def budget(tcfg: TrainConfig) -> TrainConfig:
+        return tcfg.model_copy(
             update={
                 "max_train": args.max_train,
                 "max_minutes": args.max_minutes,
@@ -126,6 +127,9 @@ def main() -> None:
                 "threads": args.threads,
             }
         )
+
+    for mcfg, tcfg in plan:
+        tcfg = budget(tcfg)
         rid = run_id(mcfg, tcfg, task)
         if rid in saved_runs() or not claim(rid):  # saved, or being trained by a command side by side
             continue
@@ -148,6 +152,9 @@ def main() -> None:
     runs = saved_runs()
     n = baselines["heuristic"]["carts"]
     arch, _, loss = args.ablation.partition(":")
+    # Table 15 and the ablation read the runs of this command's recipe (a non-default budget names one).
+    trained = report.RUN.match(run_id(parse_variant(args.ablation)[0], budget(TrainConfig(loss=loss, seed=0)), task))
+    arch = report.variant_key(arch, trained["recipe"] if trained else None)
     tables = [
         (
             f"Table 8: {n:,} test carts (weeks {task.meta['weeks']['test']}), "
