@@ -394,14 +394,25 @@ NOTE = (
 )
 
 
+def _latency_cells(served_by: str, rps: float, q: dict[str, float], service: dict[str, float]) -> dict[str, object]:
+    """The latency columns of one row (a whole run, or one served path of it)."""
+    return {
+        "served by": served_by,
+        "achieved req/s": rps,
+        **{f"{k} ms": q[k] for k in ("p50", "p90", "p99", "p99.9", "max")},
+        "service p99 ms": service["p99"],
+    }
+
+
 def results_frame(rows: list[tuple[str, str, float, dict]]) -> pd.DataFrame:
-    """One row per (setup, workload), then one per served path when a run had several."""
+    """One row per (setup, workload), then one per served path when a run had several (its run-wide
+    cells left blank)."""
     out = []
     base = {w: r["result"].percentiles()["p99"] for n, w, _, r in rows if n == rows[0][0]}
     for name, workload, rate, r in rows:
         result = r["result"]
         labels = result.labels()
-        q, service = result.percentiles(), result.percentiles(service=True)
+        q = result.percentiles()
         limit = 50.0 if workload.startswith("cart") else 10.0
         if rate:
             met = r["rps"] >= 0.98 * rate and q["p99"] < limit and r["errors"] == 0
@@ -415,49 +426,27 @@ def results_frame(rows: list[tuple[str, str, float, dict]]) -> pd.DataFrame:
             "workload": workload,
             "target req/s": f"{rate:.0f}" if rate else "unpaced",
         }
-        out.append(
-            common
-            | {
-                "served by": ", ".join(f"{k} {v}" for k, v in labels.items()),
-                "achieved req/s": r["rps"],
-                "p50 ms": q["p50"],
-                "p90 ms": q["p90"],
-                "p99 ms": q["p99"],
-                "p99.9 ms": q["p99.9"],
-                "max ms": q["max"],
-                "service p99 ms": service["p99"],
-                "errors": r["errors"],
-                "server CPU ms/req": r["cpu_ms"],
-                "CPU % by process": r["split"],
-                "load generator CPU %": r["client_cpu"],
-                "p99 vs baseline": base[workload] / q["p99"] if q["p99"] else float("nan"),
-                "target": verdict,
-                "load avg": r["load_before"],
-            }
-        )
+        served_by = ", ".join(f"{k} {v}" for k, v in labels.items())
+        run_wide = {
+            "errors": r["errors"],
+            "server CPU ms/req": r["cpu_ms"],
+            "CPU % by process": r["split"],
+            "load generator CPU %": r["client_cpu"],
+            "p99 vs baseline": base[workload] / q["p99"] if q["p99"] else float("nan"),
+            "target": verdict,
+            "load avg": r["load_before"],
+        }
+        out.append(common | _latency_cells(served_by, r["rps"], q, result.percentiles(service=True)) | run_wide)
         if len(labels) > 1:
+            blank = dict.fromkeys(run_wide, "")
             for label, n in labels.items():
-                lq, ls = result.percentiles(label), result.percentiles(label, service=True)
-                out.append(
-                    common
-                    | {
-                        "served by": f"{label} {n}",
-                        "achieved req/s": n / result.seconds,
-                        "p50 ms": lq["p50"],
-                        "p90 ms": lq["p90"],
-                        "p99 ms": lq["p99"],
-                        "p99.9 ms": lq["p99.9"],
-                        "max ms": lq["max"],
-                        "service p99 ms": ls["p99"],
-                        "errors": "",
-                        "server CPU ms/req": "",
-                        "CPU % by process": "",
-                        "load generator CPU %": "",
-                        "p99 vs baseline": "",
-                        "target": "",
-                        "load avg": "",
-                    }
+                cells = _latency_cells(
+                    f"{label} {n}",
+                    n / result.seconds,
+                    result.percentiles(label),
+                    result.percentiles(label, service=True),
                 )
+                out.append(common | cells | blank)
     return pd.DataFrame(out)
 
 

@@ -148,8 +148,6 @@ def score_pairs(
     done = [0]
     before = llm.usage.total.calls
     output = template.output_model
-    if output is not None and issubclass(output, YesProbabilities):
-        return _score_listed(llm, prompt, pairs, chosen, anchors, workers, progress)
 
     def one(pair: CalibrationPair) -> float | None:
         values = pair_variables(pair, anchors[pair.anchor_id], lean)
@@ -160,31 +158,32 @@ def score_pairs(
         return float(result.value.score) if result.ok else None  # type: ignore[attr-defined]
 
     started = time.perf_counter()
-    scores = bounded_map(one, chosen, workers)
+    if output is not None and issubclass(output, YesProbabilities):
+        scores = _listed_scores(llm, prompt, chosen, anchors, workers, progress)
+    else:
+        scores = bounded_map(one, chosen, workers)
     seconds = time.perf_counter() - started
     scores += [None] * (len(pairs) - len(chosen))
     failures = sum(s is None for s in scores[: len(chosen)])
     return ScorerResult(prompt, str(llm.spec), scores, failures, seconds, llm.usage.total.calls - before)
 
 
-def _score_listed(
+def _listed_scores(
     llm: LLM,
     prompt: str,
-    pairs: Sequence[CalibrationPair],
     chosen: list[CalibrationPair],
     anchors: dict[int, Anchor],
     workers: int,
     progress: Progress | None,
-) -> ScorerResult:
-    """One call per anchor: its pairs' product types as a numbered list, one P(yes) each."""
+) -> list[float | None]:
+    """One call per anchor: its pairs' product types as a numbered list, one P(yes) each (None: failed)."""
     from xpollinate.agents.calls import bounded_map
 
     groups: dict[int, list[int]] = {}
     for i, pair in enumerate(chosen):
         groups.setdefault(pair.anchor_id, []).append(i)
-    scores: list[float | None] = [None] * len(pairs)
+    scores: list[float | None] = [None] * len(chosen)
     done = [0]
-    before = llm.usage.total.calls
 
     def one(anchor_id: int) -> None:
         members = [chosen[i] for i in groups[anchor_id]]
@@ -198,11 +197,8 @@ def _score_listed(
         if progress is not None:
             progress(done[0], len(chosen))
 
-    started = time.perf_counter()
     bounded_map(one, list(groups), workers)
-    seconds = time.perf_counter() - started
-    failures = sum(s is None for s in scores[: len(chosen)])
-    return ScorerResult(prompt, str(llm.spec), scores, failures, seconds, llm.usage.total.calls - before)
+    return scores
 
 
 def auc(labels: Sequence[int], scores: Sequence[float]) -> float:
