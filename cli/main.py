@@ -52,6 +52,7 @@ from xpollinate.cli import (  # noqa: E402  (sub-commands register on import)
     config,
     data,
     evals,
+    groclm,
     index,
     prompts,
     ranker,
@@ -79,3 +80,4 @@ app.command("serve")(serve.serve_cmd)
 app.add_typer(twotower.app, name="twotower")
 app.add_typer(evals.app, name="eval")
 app.add_typer(config.app, name="config")
+app.add_typer(groclm.app, name="groclm")

@@ -1,5 +1,5 @@
-"""NDCG@k with graded (here binary) relevance: the one implementation the cart ranker and the
-two-tower evaluation share.
+"""NDCG@k with graded (here binary) relevance, and the hits of ranked lists against relevant sets: the
+one implementation the cart ranker, the two-tower evaluation and GroCLM's set metrics share.
 
 `dcg(gains, k)` sums each row's gains in rank order over the log2 position discount; NDCG
 divides by the DCG of the same gains sorted best first (the ideal order).
@@ -26,3 +26,20 @@ def ndcg(ranked_gains: np.ndarray, ideal_gains: np.ndarray, k: int) -> np.ndarra
     0 where no relevant item exists."""
     ideal = dcg(ideal_gains, k)
     return np.divide(dcg(ranked_gains, k), ideal, out=np.zeros_like(ideal), where=ideal > 0)
+
+
+def hits(ranked: np.ndarray, targets: list[np.ndarray], k: int) -> np.ndarray:
+    """(Q, k) booleans: whether each of the first k entries of each ranked row is in its relevant set (-1 is an
+    empty slot, never a hit)."""
+    if len(targets) != len(ranked):
+        raise ValueError(f"{len(ranked)} ranked lists but {len(targets)} target sets")
+    top = np.asarray(ranked)[:, :k]
+    out = np.zeros(top.shape, bool)
+    for q, t in enumerate(targets):
+        out[q] = np.isin(top[q], t) & (top[q] >= 0)
+    return out
+
+
+def recall(hit: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
+    """Per row: hits over relevant items (0 for a row with none)."""
+    return hit.sum(1) / np.maximum(np.asarray(n_relevant, np.float64), 1)

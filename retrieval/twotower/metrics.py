@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xpollinate.metrics import ndcg
+from xpollinate.metrics import hits, ndcg, recall
 
 KS = (5, 10, 20)
 
@@ -22,14 +22,12 @@ def topk_metrics(
     if ranked.shape[1] < max(ks):
         raise ValueError(f"ranked lists hold {ranked.shape[1]} items; need {max(ks)}")
     out: dict[str, float] = {"queries": float(len(ranked))}
-    hits = np.zeros(ranked.shape[:1] + (max(ks),), bool)
+    hit = hits(ranked, targets, max(ks))
     n_rel = np.array([len(t) for t in targets], np.float64)
-    for q, t in enumerate(targets):
-        hits[q] = np.isin(ranked[q, : max(ks)], t) & (ranked[q, : max(ks)] >= 0)
     ideal = (np.arange(max(ks))[None, :] < n_rel[:, None]).astype(np.float64)  # every relevant item first
     for k in ks:
-        h = hits[:, :k]
-        out[f"Recall@{k}"] = float(np.mean(h.sum(1) / np.maximum(n_rel, 1)))
+        h = hit[:, :k]
+        out[f"Recall@{k}"] = float(np.mean(recall(h, n_rel)))
         out[f"NDCG@{k}"] = float(np.mean(ndcg(h, ideal, k)))
         out[f"Hit@{k}"] = float(np.mean(h.any(1)))
         top = ranked[:, :k]

@@ -1,0 +1,259 @@
+"""`xp groclm prepare|eval`: GroCLM's category tasks, rebuying cycles and baselines (docs/groclm.md)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+import typer
+
+from xpollinate.cli.common import JsonOption, emit_json, err, handle_errors, out, stage_bars
+from xpollinate.errors import XPError
+
+app = typer.Typer(
+    help="GroCLM: next-basket and in-basket product-category recommendation, rebuying cycles, baselines.",
+    no_args_is_help=True,
+)
+
+TrainUntilOption = Annotated[int, typer.Option(help="Last training week (cycles, popularity, neighbours).")]
+ValUntilOption = Annotated[int, typer.Option(help="Last validation week; the test weeks follow.")]
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise XPError(f"--seeds {text!r}: give comma-separated integers, e.g. 0,1,2") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise XPError(f"--seeds {text!r}: give one or more distinct integers, e.g. 0,1,2")
+    return seeds
+
+
+@app.command("prepare")
+@handle_errors
+def prepare_cmd(
+    train_until: TrainUntilOption = 41,
+    min_households: Annotated[
+        int, typer.Option(help="Repeating households a category needs for a cycle (the paper: 5).")
+    ] = 5,
+    json_out: JsonOption = None,
+) -> None:
+    """Rebuying cycles of the training weeks (mean and sd of days between a household's repeat purchases, per
+    category), written to $XP_HOME/groclm/ as cycles.parquet and stage1.jsonl (GroCLM's stage-1 records)."""
+    import json
+
+    from xpollinate.catalog.store import DataStore
+    from xpollinate.groclm.baskets import CategoryBaskets
+    from xpollinate.groclm.rebuy import cycle_stats
+    from xpollinate.publish import write_file
+    from xpollinate.settings import ensure_dir, run_home
+
+    if min_households < 1:
+        raise XPError(f"--min-households must be at least 1, got {min_households}")
+    store = DataStore.open()
+    with err.status("category baskets"):
+        cb = CategoryBaskets.from_store(store)
+    if train_until < 1 or train_until > int(cb.week.max()):
+        raise XPError(f"--train-until {train_until}: choose a week from 1 to {int(cb.week.max())}")
+    stats = cycle_stats(cb, train_until, min_households)
+    folder = ensure_dir(run_home() / "groclm" / f"{store.build_id}-t{train_until}-h{min_households}")
+    stats.to_parquet(folder / "cycles.parquet.tmp", index=False)
+    (folder / "cycles.parquet.tmp").replace(folder / "cycles.parquet")
+    lines = [
+        json.dumps({"category": r.name, "mean_days": round(r.mean_days, 1), "sd_days": _round(r.sd_days)})
+        for r in stats.itertuples(index=False)
+    ]
+    write_file(folder / "stage1.jsonl", ("\n".join(lines) + "\n").encode())
+    summary = {
+        "data_build": store.build_id,
+        "train_until": train_until,
+        "categories": cb.n_categories,
+        "with_cycle": len(stats),
+        "folder": str(folder),
+        "shortest": stats.nsmallest(5, "mean_days")[["name", "mean_days", "sd_days", "households"]].to_dict("records"),
+    }
+    if emit_json(json_out, summary):
+        return
+    out.print(
+        f"{len(stats)} of {cb.n_categories} categories have a rebuying cycle (>= {min_households} repeating "
+        f"households, weeks 1-{train_until}); wrote {folder}/cycles.parquet and stage1.jsonl"
+    )
+    for r in stats.nlargest(8, "households").itertuples(index=False):
+        out.print(f"  {r.name.title():<34} {r.mean_days:6.1f} ± {r.sd_days:5.1f} days  ({r.households} households)")
+
+
+def _round(value: float) -> float | None:
+    return None if value != value else round(value, 1)
+
+
+@app.command("eval")
+@handle_errors
+def eval_cmd(
+    task: Annotated[
+        Optional[Literal["next", "inbasket"]],
+        typer.Option(help="next (the next basket's categories) or inbasket (the hidden half's); default both."),
+    ] = None,
+    seeds: Annotated[str, typer.Option(help="Seeds (comma-separated): each draws its own subsample.")] = "0,1,2",
+    max_households: Annotated[int, typer.Option(help="Households sampled per seed (0: all).")] = 500,
+    max_examples: Annotated[int, typer.Option(help="Test baskets sampled among theirs per seed (0: all).")] = 5000,
+    household: Annotated[Optional[list[int]], typer.Option(help="Only this household's baskets (repeatable).")] = None,
+    k: Annotated[Optional[list[int]], typer.Option("--k", help="Cut-offs (repeatable); default 5, 10, 20.")] = None,
+    split: Annotated[Literal["test", "val"], typer.Option(help="The weeks evaluated.")] = "test",
+    train_until: TrainUntilOption = 41,
+    val_until: ValUntilOption = 46,
+    min_history: Annotated[
+        int, typer.Option(help="Earlier baskets a household needs for the personal baselines (else popularity).")
+    ] = 1,
+    neighbours: Annotated[int, typer.Option(help="TIFU-KNN's nearest households.")] = 900,
+    results: Annotated[
+        Optional[Path], typer.Option(help="Write the results page groclm-baselines (md, html, json) here.")
+    ] = None,
+    json_out: JsonOption = None,
+) -> None:
+    """Every baseline (popularity, personal top frequency, rebuy-cycle due, TIFU-KNN) on the test baskets: P, R
+    and F1 at 5, 10 and 20, mean ± sd (ddof=1) over the seeds."""
+    from pydantic import ValidationError
+
+    from xpollinate.catalog.store import DataStore
+    from xpollinate.cli.common import validation_message
+    from xpollinate.groclm.baselines import make_baselines
+    from xpollinate.groclm.baskets import CategoryBaskets
+    from xpollinate.groclm.evaluate import MAX_K, evaluate
+    from xpollinate.groclm.tasks import TASKS, TaskConfig
+    from xpollinate.groclm.tifu import TifuParams
+    from xpollinate.reports import git_commit
+
+    commit = git_commit() if results is not None else None
+    seed_list = _seeds(seeds)
+    ks = tuple(sorted(set(k or [5, 10, 20])))
+    for value, flag in ((max_households, "--max-households"), (max_examples, "--max-examples")):
+        if value < 0:
+            raise XPError(f"{flag} must be 0 (all) or more, got {value}")
+    if min_history < 0:
+        raise XPError(f"--min-history must be 0 or more, got {min_history}")
+    if neighbours < 1:
+        raise XPError(f"--neighbours must be at least 1, got {neighbours}")
+    try:
+        configs = [
+            TaskConfig(
+                task=name,
+                train_until=train_until,
+                val_until=val_until,
+                split=split,
+                max_households=max_households or None,
+                max_examples=max_examples or None,
+                households=tuple(household) if household else None,
+            )
+            for name in ([task] if task else TASKS)
+        ]
+    except ValidationError as exc:
+        raise XPError(validation_message(exc).replace("train_until", "--train-until")) from None
+    started = time.perf_counter()
+    store = DataStore.open()
+    with err.status("category baskets"):
+        cb = CategoryBaskets.from_store(store)
+    bad = [v for v in ks if not 1 <= v <= MAX_K]
+    if bad:
+        raise XPError(
+            f"--k {bad[0]}: choose 1 to {MAX_K} (lists longer than the {cb.n_categories} categories end empty)"
+        )
+    if household:
+        known = set(cb.households())
+        unknown = [h for h in household if h not in known]
+        if unknown:
+            raise XPError(
+                f"--household {unknown[0]}: no such household in the data store "
+                f"({len(known)} households, ids {min(known)}-{max(known)})"
+            )
+    with err.status("baselines on the training weeks (cycles, popularity, TIFU-KNN neighbours)"):
+        models = make_baselines(cb, train_until, min_history, TifuParams(neighbours=neighbours))
+    evaluations: dict[str, Any] = {}
+    with stage_bars(transient=True) as tick:
+        for config in configs:
+            evaluations[config.task] = evaluate(
+                cb, config, seed_list, ks, baselines=models, progress=_relay(tick, f"{config.task}: baselines x seeds")
+            )
+    seconds = time.perf_counter() - started
+    payload: dict[str, Any] = {
+        "data_build": store.build_id,
+        "seconds": round(seconds, 1),
+        "tasks": {name: ev.to_json() for name, ev in evaluations.items()},
+    }
+    if not emit_json(json_out, payload):
+        for name, ev in evaluations.items():
+            out.print(_rich_table(name, ev))
+        out.print(f"{seconds:.1f} s")
+    if results is not None:
+        path = _write_page(evaluations, payload, results, commit)
+        err.print(f"wrote {path}")
+
+
+def _relay(tick: Callable[[str, int, int], None], stage: str) -> Callable[[str, int, int], None]:
+    """Progress of one task under its own bar."""
+    return lambda _stage, done, total: tick(stage, done, total)
+
+
+def _cell(summary: dict[str, Any]) -> str:
+    sd = summary["sd"]
+    return f"{summary['mean']:.3f}" + (f" ± {sd:.3f}" if sd is not None else "")
+
+
+def _rich_table(name: str, ev: Any) -> Any:
+    from rich.table import Table
+
+    samples = ev.samples
+    title = (
+        f"{name}: {ev.config.split} weeks {samples[0]['first_week']}-{samples[0]['last_week']}, "
+        f"{len(ev.seeds)} seeds, {sum(s['examples'] for s in samples) / len(samples):.0f} baskets per seed"
+    )
+    table = Table(title=title)
+    table.add_column("baseline")
+    for metric in ev.metrics():
+        table.add_column(metric.upper(), justify="right", no_wrap=True)
+    for baseline, metrics in ev.summary().items():
+        table.add_row(baseline, *(_cell(metrics[m]) for m in ev.metrics()))
+    return table
+
+
+def _frame(ev: Any) -> Any:
+    import pandas as pd
+
+    rows = []
+    for baseline, metrics in ev.summary().items():
+        rows.append({"baseline": baseline, **{m: _cell(metrics[m]) for m in ev.metrics()}})
+    return pd.DataFrame(rows)
+
+
+def _write_page(evaluations: dict[str, Any], payload: dict[str, Any], folder: Path, commit: str | None) -> Path:
+    import pandas as pd
+
+    from xpollinate.reports import Report, write_page
+
+    first = next(iter(evaluations.values()))
+    c = first.config
+    setup = (
+        f"Complete Journey baskets as sets of product categories (grocery and GM; coupons, fuel, tobacco and other "
+        f"excluded items dropped). Training weeks 1-{c.train_until} (rebuying cycles, popularity, TIFU-KNN's "
+        f"neighbours), validation to week {c.val_until}, evaluated: the {c.split} weeks. Each seed samples "
+        f"{c.max_households or 'all'} households among those with a basket in those weeks, then at most "
+        f"{c.max_examples or 'all'} of their baskets; a household's history is every basket it made before. "
+        "next: predict the basket's categories; inbasket: half the basket's items are given (seeded), predict the "
+        "other half's categories (no baseline reads the given half yet). P/R/F1@k per basket, averaged over "
+        "baskets; mean ± sd (ddof=1) over the seeds. Seeds: " + ", ".join(map(str, first.seeds)) + "."
+    )
+    blocks: list[tuple[str, str, Any]] = [("Set-up", setup, None)]
+    for name, ev in evaluations.items():
+        blocks.append((f"Task {name}", "", _frame(ev)))
+    samples = pd.DataFrame([{"task": n, **s} for n, ev in evaluations.items() for s in ev.samples])
+    blocks.append(
+        (
+            "Samples",
+            "Per task and seed: households with a basket in the evaluated weeks, those sampled, their baskets, the "
+            "examples kept, and those with no earlier basket (the personal baselines give them the popularity list).",
+            samples,
+        )
+    )
+    report = Report("GroCLM baselines: next-basket and in-basket category recommendation", blocks, headline=payload)
+    return write_page(report, folder, "groclm-baselines", commit=commit)
