@@ -186,7 +186,7 @@ def eval_cmd(
             out.print(_rich_table(name, ev))
         out.print(f"{seconds:.1f} s")
     if results is not None:
-        path = _write_page(evaluations, payload, results, commit)
+        path = _write_page(evaluations, payload, results, commit, neighbours)
         err.print(f"wrote {path}")
 
 
@@ -209,7 +209,7 @@ def _rich_table(name: str, ev: Any) -> Any:
         f"{len(ev.seeds)} seeds, {sum(s['examples'] for s in samples) / len(samples):.0f} baskets per seed"
     )
     table = Table(title=title)
-    table.add_column("baseline")
+    table.add_column("baseline", no_wrap=True)
     for metric in ev.metrics():
         table.add_column(metric.upper(), justify="right", no_wrap=True)
     for baseline, metrics in ev.summary().items():
@@ -226,7 +226,9 @@ def _frame(ev: Any) -> Any:
     return pd.DataFrame(rows)
 
 
-def _write_page(evaluations: dict[str, Any], payload: dict[str, Any], folder: Path, commit: str | None) -> Path:
+def _write_page(
+    evaluations: dict[str, Any], payload: dict[str, Any], folder: Path, commit: str | None, neighbours: int
+) -> Path:
     import pandas as pd
 
     from xpollinate.reports import Report, write_page
@@ -237,10 +239,12 @@ def _write_page(evaluations: dict[str, Any], payload: dict[str, Any], folder: Pa
         f"Complete Journey baskets as sets of product categories (grocery and GM; coupons, fuel, tobacco and other "
         f"excluded items dropped). Training weeks 1-{c.train_until} (rebuying cycles, popularity, TIFU-KNN's "
         f"neighbours), validation to week {c.val_until}, evaluated: the {c.split} weeks. Each seed samples "
-        f"{c.max_households or 'all'} households among those with a basket in those weeks, then at most "
-        f"{c.max_examples or 'all'} of their baskets; a household's history is every basket it made before. "
+        f"{c.max_households or 'all'} households among those with a basket in those weeks, then "
+        + (f"at most {c.max_examples}" if c.max_examples else "all")
+        + " of their baskets; a household's history is every basket it made before. "
         "next: predict the basket's categories; inbasket: half the basket's items are given (seeded), predict the "
-        "other half's categories (no baseline reads the given half yet). P/R/F1@k per basket, averaged over "
+        "other half's categories (no baseline reads the given half yet). TIFU-KNN: r_b 0.9, r_g 0.6, 3 groups, "
+        f"alpha 0.2, {neighbours} neighbours. P/R/F1@k per basket, averaged over "
         "baskets; mean ± sd (ddof=1) over the seeds. Seeds: " + ", ".join(map(str, first.seeds)) + "."
     )
     blocks: list[tuple[str, str, Any]] = [("Set-up", setup, None)]
