@@ -108,8 +108,19 @@ def eval_cmd(
     ] = 1,
     neighbours: Annotated[int, typer.Option(help="TIFU-KNN's nearest households.")] = 900,
     results: Annotated[
-        Optional[Path], typer.Option(help="Write the results page groclm-baselines (md, html, json) here.")
+        Optional[Path],
+        typer.Option(help="Write the results page groclm-baselines (groclm-lm with --lm) (md, html, json) here."),
     ] = None,
+    lm: Annotated[bool, typer.Option("--lm", help="Also the untuned SmolLM2 with the trie (lm_trie; slow).")] = False,
+    lm_households: Annotated[int, typer.Option(help="Households per seed for the LM (a smaller subsample).")] = 20,
+    lm_examples: Annotated[int, typer.Option(help="Baskets per seed for the LM, among those households.")] = 20,
+    lm_beams: Annotated[int, typer.Option(help="The LM's beams (1: greedy).")] = 1,
+    lm_batch: Annotated[int, typer.Option(help="Prompts generated together.")] = 8,
+    lm_threads: Annotated[int, typer.Option(help="torch threads for the LM (1 suits a shared 2-core machine).")] = 1,
+    lm_restock: Annotated[
+        bool, typer.Option(help="Also lm_trie_restock: only the household's past categories.")
+    ] = False,
+    lm_no_trie: Annotated[bool, typer.Option(help="Also lm_no_trie: free generation (the ablation).")] = False,
     json_out: JsonOption = None,
 ) -> None:
     """Every baseline (popularity, personal top frequency, rebuy-cycle due, TIFU-KNN) on the test baskets: P, R
@@ -135,6 +146,15 @@ def eval_cmd(
         raise XPError(f"--min-history must be 0 or more, got {min_history}")
     if neighbours < 1:
         raise XPError(f"--neighbours must be at least 1, got {neighbours}")
+    for value, flag in (
+        (lm_households, "--lm-households"),
+        (lm_examples, "--lm-examples"),
+        (lm_beams, "--lm-beams"),
+        (lm_batch, "--lm-batch"),
+        (lm_threads, "--lm-threads"),
+    ):
+        if value < 1:
+            raise XPError(f"{flag} must be at least 1, got {value}")
     try:
         configs = [
             TaskConfig(
@@ -175,24 +195,69 @@ def eval_cmd(
             evaluations[config.task] = evaluate(
                 cb, config, seed_list, ks, baselines=models, progress=_relay(tick, f"{config.task}: baselines x seeds")
             )
+    lm_evaluations: dict[str, Any] = {}
+    if lm:
+        from xpollinate.groclm.backbone import load_backbone
+        from xpollinate.groclm.lm import LMRanker
+
+        with err.status("SmolLM2 (GGUF -> torch)"):
+            backbone = load_backbone(lm_threads)
+        pop = models[0].popularity  # type: ignore[attr-defined]
+        lms: list[Any] = [
+            LMRanker(backbone, cb.names, pop, beams=lm_beams, batch_size=lm_batch, min_history=min_history)
+        ]
+        if lm_restock:
+            lms.append(LMRanker(backbone, cb.names, pop, restock=True, beams=lm_beams, batch_size=lm_batch))
+        if lm_no_trie:
+            lms.append(LMRanker(backbone, cb.names, pop, constrained=False, beams=lm_beams, batch_size=lm_batch))
+        with stage_bars(transient=True) as tick:
+            for config in configs:
+                small = config.model_copy(update={"max_households": lm_households, "max_examples": lm_examples})
+                lm_evaluations[config.task] = evaluate(
+                    cb, small, seed_list, ks, baselines=[*models, *lms], progress=_relay(tick, f"{config.task}: LM")
+                )
     seconds = time.perf_counter() - started
     payload: dict[str, Any] = {
         "data_build": store.build_id,
         "seconds": round(seconds, 1),
         "tasks": {name: ev.to_json() for name, ev in evaluations.items()},
     }
+    for name, ev in lm_evaluations.items():
+        payload["tasks"][name]["lm_subset"] = ev.to_json()
     if not emit_json(json_out, payload):
         for name, ev in evaluations.items():
             out.print(_rich_table(name, ev))
+        for name, ev in lm_evaluations.items():
+            out.print(_rich_table(f"{name} (LM subset)", ev))
+            for model, per_seed in ev.info.items():
+                out.print(f"  {model}: {_lm_line(per_seed)}")
         out.print(f"{seconds:.1f} s")
     if results is not None:
-        path = _write_page(evaluations, payload, results, commit, neighbours)
+        path = _write_page(evaluations, payload, results, commit, neighbours, lm_evaluations)
         err.print(f"wrote {path}")
 
 
 def _relay(tick: Callable[[str, int, int], None], stage: str) -> Callable[[str, int, int], None]:
     """Progress of one task under its own bar."""
     return lambda _stage, done, total: tick(stage, done, total)
+
+
+def _lm_line(per_seed: list[dict[str, Any]]) -> str:
+    """The LM's counts summed over seeds: early stops, invalid and duplicate lines, seconds."""
+    total = {
+        key: sum(s[key] for s in per_seed) for key in ("generated", "stopped_early", "lines", "invalid", "duplicates")
+    }
+    lines = max(total["lines"], 1)
+    p50 = float(sorted(s["seconds_p50"] for s in per_seed)[len(per_seed) // 2])
+    rate = sum(s["generated"] for s in per_seed) / max(
+        sum(s["generated"] / max(s["baskets_per_second"], 1e-9) for s in per_seed), 1e-9
+    )
+    return (
+        f"{total['generated']} lists generated, {total['stopped_early']} ended early (padded by popularity); "
+        f"invalid {total['invalid'] / lines:.1%}, duplicate {total['duplicates'] / lines:.1%} of "
+        f"{total['lines']} lines; {p50:.2f} s per basket (p50, batch of {per_seed[0]['batch_size']}, "
+        f"{per_seed[0]['beams']} beam(s)), {rate:.2f} baskets/s"
+    )
 
 
 def _cell(summary: dict[str, Any]) -> str:
@@ -227,7 +292,12 @@ def _frame(ev: Any) -> Any:
 
 
 def _write_page(
-    evaluations: dict[str, Any], payload: dict[str, Any], folder: Path, commit: str | None, neighbours: int
+    evaluations: dict[str, Any],
+    payload: dict[str, Any],
+    folder: Path,
+    commit: str | None,
+    neighbours: int,
+    lm_evaluations: dict[str, Any] | None = None,
 ) -> Path:
     import pandas as pd
 
@@ -259,5 +329,100 @@ def _write_page(
             samples,
         )
     )
-    report = Report("GroCLM baselines: next-basket and in-basket category recommendation", blocks, headline=payload)
-    return write_page(report, folder, "groclm-baselines", commit=commit)
+    for name, ev in (lm_evaluations or {}).items():
+        c = ev.config
+        text = (
+            f"The untuned SmolLM2-135M-Instruct (the paper's AS1: no LoRA stage) prompted with the household's "
+            f"history and decoded under the category trie, on a smaller subsample: {c.max_households} households "
+            f"per seed, at most {c.max_examples} of their baskets; the baselines are scored again on the same "
+            "baskets. " + " ".join(f"{model}: {_lm_line(per)}." for model, per in ev.info.items())
+        )
+        blocks.append((f"Task {name}: the LM subset", text, _frame(ev)))
+    lm_run = bool(lm_evaluations)
+    title = "GroCLM baselines" + (" and the untuned LM with the trie" if lm_run else "")
+    report = Report(f"{title}: next-basket and in-basket category recommendation", blocks, headline=payload)
+    return write_page(report, folder, "groclm-lm" if lm_run else "groclm-baselines", commit=commit)
+
+
+@app.command("recommend")
+@handle_errors
+def recommend_cmd(
+    household: Annotated[int, typer.Option(help="The household id.")],
+    k: Annotated[int, typer.Option("--k", help="Categories to list.")] = 10,
+    restock: Annotated[bool, typer.Option(help="Only the household's past categories (its own trie).")] = False,
+    beams: Annotated[int, typer.Option(help="Beams (1: greedy).")] = 1,
+    threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
+    json_out: JsonOption = None,
+) -> None:
+    """The untuned SmolLM2's next-basket categories for one household, decoded under the category trie, from
+    its whole history as of the data's last day."""
+    from xpollinate.catalog.store import DataStore
+    from xpollinate.groclm.baselines import popularity
+    from xpollinate.groclm.baskets import CategoryBaskets
+    from xpollinate.groclm.evaluate import MAX_K
+    from xpollinate.groclm.rebuy import household_state
+
+    if not 1 <= k <= MAX_K:
+        raise XPError(f"--k {k}: choose 1 to {MAX_K}")
+    if beams < 1 or threads < 1:
+        raise XPError(f"--beams and --threads must be at least 1, got {beams} and {threads}")
+    store = DataStore.open()
+    with err.status("category baskets"):
+        cb = CategoryBaskets.from_store(store)
+    spans = cb.households()
+    if household not in spans:
+        known = set(store.households()["household_id"].tolist())
+        if household in known:
+            reason = "it has no basket with a categorised item"
+        else:
+            raise XPError(
+                f"--household {household}: no such household in the data store "
+                f"({len(spans)} households with baskets, ids {min(spans)}-{max(spans)})"
+            )
+    else:
+        reason = None
+    started = time.perf_counter()
+    pop = popularity(cb, int(cb.week.max()))
+    payload: dict[str, Any] = {"household": household, "k": k, "restock": restock, "beams": beams}
+    if reason is not None:
+        order = [int(c) for c in sorted(range(cb.n_categories), key=lambda c: (-pop[c], c))][:k]
+        payload |= {
+            "model": "popularity",
+            "reason": f"no history: {reason}",
+            "categories": [cb.names[c] for c in order],
+        }
+    else:
+        from xpollinate.groclm.backbone import load_backbone
+        from xpollinate.groclm.lm import LMRanker
+
+        start, end = spans[household]
+        counts, since = household_state(cb, start, end, int(cb.day.max()))
+        with err.status("SmolLM2 (GGUF -> torch)"):
+            backbone = load_backbone(threads)
+        ranker = LMRanker(backbone, cb.names, pop, restock=restock, beams=beams, batch_size=1)
+        recs, _ = ranker.recommend_many([(counts, since, end - start, None)], k, beyond=not restock)
+        rec = recs[0]
+        assert rec.generated is not None and rec.prompt is not None
+        payload |= {
+            "model": ranker.name,
+            "categories": [cb.names[c] for c in rec.categories],
+            "generated": len(rec.generated.names),
+            "padded_by_popularity": rec.padded,
+            "history_baskets": end - start,
+            "history_categories": rec.prompt.bought,
+            "prompt_tokens": rec.prompt.n_tokens,
+            "history_shown": rec.prompt.shown,
+        }
+    payload["seconds"] = round(time.perf_counter() - started, 2)
+    if emit_json(json_out, payload):
+        return
+    if "reason" in payload:
+        out.print(f"household {household}: popularity list ({payload['reason']})")
+    else:
+        out.print(
+            f"household {household}: {payload['model']}, {payload['generated']} generated"
+            + (f", {payload['padded_by_popularity']} padded by popularity" if payload["padded_by_popularity"] else "")
+        )
+    for i, name in enumerate(payload["categories"], 1):
+        out.print(f"  {i:>2}. {name}")
+    out.print(f"{payload['seconds']:.1f} s")

@@ -17,7 +17,7 @@ given half yet; the LM will (its prompt's current-session context).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from scipy.special import ndtr
@@ -36,6 +36,7 @@ class Ranked:
 
     categories: np.ndarray  # (N, k)
     fallbacks: int = 0
+    info: dict[str, Any] | None = None  # model-specific counts (the LM's invalid and duplicate rates, timing)
 
 
 def top_k(scores: np.ndarray, k: int, popularity: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ class Evaluation:
     values: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     fallbacks: dict[str, list[int]] = field(default_factory=dict)
     samples: list[dict[str, int]] = field(default_factory=list)
+    info: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # per model with info, per seed
 
     def metrics(self) -> list[str]:
         return [f"{m}@{k}" for k in self.ks for m in ("p", "r", "f1")]
@@ -57,6 +58,7 @@ class Evaluation:
             "samples": self.samples,
             "fallbacks": self.fallbacks,
             "baselines": self.summary(),
+            **({"info": self.info} if self.info else {}),
         }
 
 
@@ -90,5 +92,7 @@ def evaluate(
             for metric, value in scores.items():
                 per.setdefault(metric, []).append(value)
             result.fallbacks.setdefault(model.name, []).append(ranked.fallbacks)
+            if ranked.info is not None:
+                result.info.setdefault(model.name, []).append(ranked.info)
             say("baselines x seeds", i * len(models) + j + 1, total)
     return result

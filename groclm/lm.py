@@ -1,0 +1,126 @@
+"""The language model as a GroCLM model: SmolLM2 prompted with a household's history (`prompting`), its
+answer decoded under the category trie (`decode`). Untuned, it is the paper's AS1 row (the vanilla instruct
+model); the LoRA stages come later.
+
+Every list holds k distinct categories: the generated names first, then, when the model ends its list early,
+the trie's other categories by popularity (the restock variant pads with the household's other past
+categories first), then every other category by popularity. Examples with fewer than `min_history` earlier
+baskets get the popularity list, as the personal baselines do (fallbacks). Prompts are sorted by length and
+generated in batches; a basket's seconds are its batch's wall time over the batch size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from xpollinate.groclm.baselines import Ranked
+from xpollinate.groclm.decode import Generated, category_trie, generate_lists
+from xpollinate.groclm.prompting import MAX_TOKENS, Prompt, build_prompt
+from xpollinate.groclm.tasks import Examples
+from xpollinate.groclm.trie import CategoryTrie
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    categories: list[int]  # category indices, k of them (fewer for a restock list of a small history)
+    generated: Generated | None  # None: the popularity fallback
+    prompt: Prompt | None
+    padded: int  # slots filled by popularity
+
+
+@dataclass
+class LMRanker:
+    """SmolLM2 + trie as a model of the evaluation (`rank`) and of `xp groclm recommend` (`recommend`)."""
+
+    backbone: Any
+    names: tuple[str, ...]
+    popularity: np.ndarray
+    constrained: bool = True
+    restock: bool = False
+    beams: int = 1
+    batch_size: int = 8
+    min_history: int = 1
+    max_prompt_tokens: int = MAX_TOKENS
+    trie: CategoryTrie = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.trie = category_trie(self.backbone.tokenizer, self.names)
+        self._by_popularity = np.lexsort((np.arange(len(self.names)), -self.popularity))
+        self._index = {n: i for i, n in enumerate(self.names)}
+
+    @property
+    def name(self) -> str:
+        return "lm_no_trie" if not self.constrained else ("lm_trie_restock" if self.restock else "lm_trie")
+
+    def household_trie(self, counts: np.ndarray) -> CategoryTrie:
+        """The full trie, or (restock) the household's past categories only."""
+        return self.trie.restrict(self.names[c] for c in np.flatnonzero(counts > 0)) if self.restock else self.trie
+
+    def _fill(self, names: list[str], counts: np.ndarray, k: int, beyond: bool) -> tuple[list[int], int]:
+        chosen = [self._index[n] for n in names][:k]
+        taken = set(chosen)
+        first = [c for c in self._by_popularity if (counts[c] > 0 or not self.restock) and c not in taken]
+        pad = first[: k - len(chosen)]
+        if beyond and len(chosen) + len(pad) < k:
+            taken |= set(pad)
+            pad += [c for c in self._by_popularity if c not in taken][: k - len(chosen) - len(pad)]
+        return chosen + [int(c) for c in pad], len(pad)
+
+    def recommend_many(
+        self, states: list[tuple[np.ndarray, np.ndarray, int, np.ndarray | None]], k: int, beyond: bool = True
+    ) -> tuple[list[Recommendation], list[float]]:
+        """Per (counts, since, earlier baskets, given categories) its list, and per example its seconds."""
+        tok = self.backbone.tokenizer
+        recs: list[Recommendation | None] = [None] * len(states)
+        seconds = [0.0] * len(states)
+        todo = []
+        for i, (counts, since, n_baskets, given) in enumerate(states):
+            if n_baskets < max(self.min_history, 1):
+                cats, padded = self._fill([], np.zeros_like(counts), k, True)
+                recs[i] = Recommendation(cats, None, None, padded)
+                continue
+            prompt = build_prompt(tok, self.names, counts, since, n_baskets, given, self.max_prompt_tokens)
+            todo.append((i, prompt, self.household_trie(counts)))
+        todo.sort(key=lambda t: t[1].n_tokens)
+        for start in range(0, len(todo), self.batch_size):
+            batch = todo[start : start + self.batch_size]
+            answers, secs = generate_lists(
+                self.backbone, [p.text for _, p, _ in batch], [t for _, _, t in batch], k, self.beams, self.constrained
+            )
+            for (i, prompt, _), answer in zip(batch, answers):
+                cats, padded = self._fill(answer.names, states[i][0], k, beyond)
+                recs[i] = Recommendation(cats, answer, prompt, padded)
+                seconds[i] = secs / len(batch)
+        return [r for r in recs if r is not None], seconds
+
+    def rank(self, ex: Examples, k: int) -> Ranked:
+        states = [
+            (ex.counts[i], ex.since[i], int(ex.n_history[i]), ex.given[i] if ex.given is not None else None)
+            for i in range(len(ex))
+        ]
+        recs, seconds = self.recommend_many(states, k)
+        generated = [r.generated for r in recs if r.generated is not None]
+        lines = sum(g.lines for g in generated)
+        timed = [s for r, s in zip(recs, seconds) if r.generated is not None]
+        info = {
+            "generated": len(generated),
+            "stopped_early": sum(1 for r in recs if r.generated is not None and len(r.generated.names) < k),
+            "padded_slots": sum(r.padded for r in recs if r.generated is not None),
+            "lines": lines,
+            "invalid": sum(g.invalid for g in generated),
+            "duplicates": sum(g.duplicates for g in generated),
+            "invalid_rate": sum(g.invalid for g in generated) / lines if lines else 0.0,
+            "duplicate_rate": sum(g.duplicates for g in generated) / lines if lines else 0.0,
+            "prompt_tokens_mean": float(np.mean([r.prompt.n_tokens for r in recs if r.prompt])) if generated else 0.0,
+            "history_cut": sum(1 for r in recs if r.prompt and r.prompt.shown < r.prompt.bought),
+            "seconds_p50": float(np.median(timed)) if timed else 0.0,
+            "seconds_total": float(sum(seconds)),
+            "baskets_per_second": len(timed) / sum(timed) if timed and sum(timed) > 0 else 0.0,
+            "batch_size": self.batch_size,
+            "beams": self.beams,
+        }
+        cats = np.array([r.categories for r in recs], np.int64).reshape(len(recs), k)
+        return Ranked(cats, len(recs) - len(generated), info)
