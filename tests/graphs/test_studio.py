@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import free_port
 from xpollinate.catalog.anchors import resolve
 from xpollinate.catalog.store import DataStore
 from xpollinate.graphs.runner import anchor_from_item
@@ -22,12 +22,6 @@ from xpollinate.review import import_labels
 
 REPO = Path(__file__).resolve().parents[2]
 OFFLINE_ENV = {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "1", "LANGSMITH_TRACING": "false"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 180.0) -> None:  # type: ignore[type-arg]

@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.conftest import free_port
 from xpollinate.catalog.build import build
 from xpollinate.catalog.store import DataStore
 from xpollinate.records import ScoredItem
@@ -96,12 +96,6 @@ def own_home(serve_home: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "home"
     shutil.copytree(serve_home, copy)
     return copy
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Service:
