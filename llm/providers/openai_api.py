@@ -1,6 +1,8 @@
 """`openai`: the official SDK, for OpenAI and any OpenAI-compatible server (vLLM, Ollama, llama.cpp).
 
-Structured output uses `response_format` with a JSON schema (strict for OpenAI itself);
+Structured output uses `response_format` with a strict JSON schema; string length bounds are
+dropped for OpenAI itself (it rejects them) and kept for compatible servers, whose grammars
+enforce them;
 servers without it can be set to `json_object` or `none` (then the answer is parsed).
 The SDK's own retries are off: retries are the client layer's, the same for every backend.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlparse
 
 import openai
 from pydantic import SecretStr
@@ -36,6 +39,7 @@ class OpenAIProvider:
     ) -> None:
         self.model = model
         self.base_url = base_url
+        self.is_openai = base_url is None or urlparse(base_url).hostname == "api.openai.com"
         self.structured_mode = response_format
         # Only api.openai.com insists on a key; a compatible server may run without one.
         if client is None:
@@ -56,7 +60,7 @@ class OpenAIProvider:
             "type": "json_schema",
             "json_schema": {
                 "name": request.schema_name,
-                "schema": openai_strict_schema(request.schema),
+                "schema": openai_strict_schema(request.schema, keep_lengths=not self.is_openai),
                 "strict": True,
             },
         }

@@ -57,3 +57,23 @@ def test_unreachable_server_is_a_transient_failure(tmp_path: Path) -> None:
     llm = make(f"http://127.0.0.1:{free_port()}/v1", tmp_path, max_retries=2, backoff_base_s=0.01, backoff_max_s=0.02)
     res = llm.structured("theme@v2", {"anchor_item": "Milk"})
     assert not res.ok and res.kind == "transient" and res.attempts == 3
+
+
+def test_string_bounds_reach_compatible_servers_but_not_openai(monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama.cpp's grammar enforces maxLength, so a small model cannot fill `reasoning` until
+    max_tokens cuts the JSON; OpenAI's strict mode rejects the keyword, so it is dropped there."""
+    from xpollinate.llm.providers.base import ChatRequest
+    from xpollinate.llm.providers.openai_api import OpenAIProvider
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    schema = ContextualEvaluation.model_json_schema()
+    request = ChatRequest(({"role": "user", "content": "x"},), schema, "ContextualEvaluation", 10, 0.0, 42)
+
+    def reasoning(provider: OpenAIProvider) -> dict[str, object]:
+        fmt = provider._response_format(request)
+        assert fmt is not None
+        return fmt["json_schema"]["schema"]["properties"]["reasoning"]
+
+    assert reasoning(OpenAIProvider("m", base_url="http://127.0.0.1:9/v1"))["maxLength"] == 500
+    assert "maxLength" not in reasoning(OpenAIProvider("gpt-4o-mini"))
+    assert "maxLength" not in reasoning(OpenAIProvider("gpt-4o-mini", base_url="https://api.openai.com/v1"))
