@@ -1,0 +1,1 @@
+"""The personal storefront: a household -> candidates -> re-ranking -> a page of themed placements."""
