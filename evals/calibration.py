@@ -27,6 +27,7 @@ from xpollinate.agents.calls import ask, is_lean
 from xpollinate.agents.recommend import GENERAL_CONTEXT
 from xpollinate.judges.llm_judge import pt_label
 from xpollinate.llm import LLM
+from xpollinate.metrics import mean_sd
 from xpollinate.prompts.schemas import YesProbabilities
 from xpollinate.records import Anchor, typed_label
 from xpollinate.retrieval.associations import Associations
@@ -234,7 +235,7 @@ def summary_table(pairs: Sequence[CalibrationPair], results: Sequence[ScorerResu
     for r in results:
         mask = np.array([s is not None for s in r.scores])
         s = np.array([x if x is not None else np.nan for x in r.scores], dtype=float)
-        pos, neg = s[mask & (labels == 1)], s[mask & (labels == 0)]
+        (pos_mean, pos_sd), (neg_mean, neg_sd) = mean_sd(s[mask & (labels == 1)]), mean_sd(s[mask & (labels == 0)])
         rows.append(
             {
                 "prompt": r.prompt,
@@ -242,10 +243,10 @@ def summary_table(pairs: Sequence[CalibrationPair], results: Sequence[ScorerResu
                 "pairs": int(mask.sum()),
                 "AUC": auc(labels[mask], s[mask]),
                 "within-anchor AUC": within_anchor_auc(anchor_pts[mask], labels[mask], s[mask]),
-                "positives mean": _mean(pos),
-                "positives sd": _sd(pos),
-                "negatives mean": _mean(neg),
-                "negatives sd": _sd(neg),
+                "positives mean": pos_mean,
+                "positives sd": pos_sd,
+                "negatives mean": neg_mean,
+                "negatives sd": neg_sd,
                 "distinct scores": len(np.unique(s[mask])),
                 "failures": r.failures,
                 "model calls": r.calls,
@@ -270,11 +271,3 @@ def pairs_frame(pairs: Sequence[CalibrationPair], results: Sequence[ScorerResult
     for r in results:
         frame[r.prompt] = r.scores
     return frame
-
-
-def _mean(x: np.ndarray) -> float:
-    return float(np.mean(x)) if len(x) else float("nan")
-
-
-def _sd(x: np.ndarray) -> float:
-    return float(np.std(x, ddof=1)) if len(x) > 1 else float("nan")

@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from xpollinate.metrics import mean_sd
 from xpollinate.ranking.metrics import KS, lift
 
 RUN = re.compile(
@@ -55,10 +56,9 @@ def display_name(variant: str) -> str:
 
 
 def _fmt(values: list[float], pct: bool = False) -> str:
-    mean = float(np.mean(values))
+    mean, sd = mean_sd(values)
     text = f"{mean:+.2f}" if pct else f"{mean:.4f}"
     if len(values) > 1:
-        sd = float(np.std(values, ddof=1))
         text += f" ± {sd:.2f}" if pct else f" ± {sd:.4f}"
     return text
 

@@ -1,5 +1,6 @@
-"""NDCG@k with graded (here binary) relevance, and the hits of ranked lists against relevant sets: the
-one implementation the cart ranker, the two-tower evaluation and GroCLM's set metrics share.
+"""NDCG@k with graded (here binary) relevance, the hits of ranked lists against relevant sets, and the
+spread over seeds: the one implementation the cart ranker, the two-tower evaluation, the judge
+calibration and GroCLM's set metrics share.
 
 `dcg(gains, k)` sums each row's gains in rank order over the log2 position discount; NDCG
 divides by the DCG of the same gains sorted best first (the ideal order).
@@ -43,3 +44,12 @@ def hits(ranked: np.ndarray, targets: list[np.ndarray], k: int) -> np.ndarray:
 def recall(hit: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
     """Per row: hits over relevant items (0 for a row with none)."""
     return hit.sum(1) / np.maximum(np.asarray(n_relevant, np.float64), 1)
+
+
+def mean_sd(values: object) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1) of a run's repeats; sd is NaN for a single value and
+    both are NaN for none (a spread of one seed is unknown, not zero)."""
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else float("nan")
