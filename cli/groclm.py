@@ -88,6 +88,128 @@ def _round(value: float) -> float | None:
     return None if value != value else round(value, 1)
 
 
+@app.command("train")
+@handle_errors
+def train_cmd(
+    max_minutes: Annotated[
+        float, typer.Option(help="Budget for both stages; each stops cleanly before overrunning.")
+    ] = 30.0,
+    stage1_minutes: Annotated[float, typer.Option(help="Stage 1's share of the budget (0: skip Stage 1).")] = 5.0,
+    stage2_examples: Annotated[int, typer.Option(help="Training-week baskets sampled for Stage 2.")] = 400,
+    from_week: Annotated[int, typer.Option(help="Stage 2's baskets from this week to --train-until.")] = 21,
+    max_prompt_tokens: Annotated[
+        int, typer.Option(help="Prompt length (chat markup included), kept at decoding.")
+    ] = 256,
+    max_targets: Annotated[int, typer.Option(help="Categories per Stage-2 answer at most.")] = 20,
+    batch_size: Annotated[int, typer.Option(help="Examples per step.")] = 8,
+    rank: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    learning_rate: Annotated[float, typer.Option(help="AdamW learning rate.")] = 5e-4,
+    seed: Annotated[int, typer.Option(help="Seeds the Stage-2 sample and the shuffles.")] = 0,
+    threads: Annotated[int, typer.Option(help="torch threads (1 suits a shared 2-core machine).")] = 1,
+    train_until: TrainUntilOption = 41,
+    min_households: Annotated[int, typer.Option(help="Repeating households a category needs for a cycle.")] = 5,
+    json_out: JsonOption = None,
+) -> None:
+    """GroCLM's two LoRA stages on SmolLM2-135M (one shared adapter): Stage 1 the rebuying cycles, Stage 2 the
+    next basket's categories from a household's history; published under $XP_HOME/groclm/.../adapters/."""
+    import torch
+
+    from xpollinate.catalog.store import DataStore
+    from xpollinate.groclm import stages
+    from xpollinate.groclm.adapter import adapters_root, publish_adapter
+    from xpollinate.groclm.backbone import fresh_backbone
+    from xpollinate.groclm.baselines import popularity
+    from xpollinate.groclm.baskets import CategoryBaskets
+    from xpollinate.groclm.rebuy import cycle_stats
+    from xpollinate.groclm.train import TARGET_MODULES, LoraSettings, make_optimizer, peft_model, run_stage
+    from xpollinate.reports import git_commit
+    from xpollinate.settings import run_home
+
+    if not max_minutes > 0 or not 0 <= stage1_minutes < max_minutes:
+        raise XPError(
+            f"--max-minutes must be positive and --stage1-minutes in [0, --max-minutes), got {max_minutes} and "
+            f"{stage1_minutes}"
+        )
+    for value, flag in (
+        (stage2_examples, "--stage2-examples"),
+        (max_targets, "--max-targets"),
+        (threads, "--threads"),
+    ):
+        if value < 1:
+            raise XPError(f"{flag} must be at least 1, got {value}")
+    if max_prompt_tokens < 128:
+        raise XPError(f"--max-prompt-tokens {max_prompt_tokens}: give at least 128 (the prompt's markup alone)")
+    settings = LoraSettings(rank=rank, alpha=2 * rank, learning_rate=learning_rate, batch_size=batch_size)
+    settings.check()
+    started = time.perf_counter()
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    store = DataStore.open()
+    with err.status("category baskets"):
+        cb = CategoryBaskets.from_store(store)
+    if train_until < 1 or train_until >= int(cb.week.max()):
+        raise XPError(f"--train-until {train_until}: choose a week from 1 to {int(cb.week.max()) - 1}")
+    with err.status("SmolLM2 (GGUF -> torch)"):
+        base = fresh_backbone()
+    tok = base.tokenizer
+    pop = popularity(cb, train_until)
+    with err.status("training examples"):
+        stats = cycle_stats(cb, train_until, min_households)
+        s1 = stages.stage1_examples(tok, stats) if stage1_minutes > 0 else []
+        s2 = stages.stage2_examples(
+            tok, cb, pop, train_until, stage2_examples, seed, from_week, max_prompt_tokens, max_targets
+        )
+    model = peft_model(base.model, settings)
+    optimizer = make_optimizer(model, settings)
+    pad = int(tok.pad_token_id)
+    runs = []
+    with stage_bars() as tick:
+        if s1:
+            runs.append(run_stage(model, optimizer, s1, "stage1", settings, stage1_minutes * 60, seed, pad, tick))
+        left = max_minutes * 60 - (time.perf_counter() - started)
+        runs.append(run_stage(model, optimizer, s2.examples, "stage2", settings, left, seed, pad, tick))
+    config: dict[str, Any] = {
+        "base_model": base.model_id,
+        "commit": git_commit(),
+        "data_build": store.build_id,
+        "train_until": train_until,
+        "categories": list(cb.names),
+        "max_prompt_tokens": max_prompt_tokens,
+        "max_targets": max_targets,
+        "lora": {**settings.__dict__, "target_modules": list(TARGET_MODULES)},
+        "seed": seed,
+        "threads": threads,
+        "stage1": {"categories_with_cycle": len(stats), "min_households": min_households},
+        "stage2": {
+            "from_week": from_week,
+            "baskets_sampled": len(s2.examples),
+            "eligible_baskets": s2.candidates,
+            "answers_cut": s2.targets_cut,
+            "histories_cut": s2.history_cut,
+            "prompt_tokens_mean": round(sum(len(e.prompt) for e in s2.examples) / len(s2.examples), 1),
+            "answer_tokens_mean": round(sum(len(e.answer) for e in s2.examples) / len(s2.examples), 1),
+        },
+        "runs": [r.to_json() for r in runs],
+        "train_seconds": round(sum(r.seconds for r in runs), 1),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "max_minutes": max_minutes,
+        "stage1_minutes": stage1_minutes,
+        "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    folder = publish_adapter(model, config, adapters_root(run_home(), store.build_id, train_until))
+    config["folder"] = str(folder)
+    if emit_json(json_out, {k: v for k, v in config.items() if k != "categories"}):
+        return
+    for r in runs:
+        first, last = r.to_json()["loss_first"], r.to_json()["loss_last5"]
+        out.print(
+            f"{r.name}: {r.steps}/{r.steps_planned} steps, {r.examples_seen} of {r.examples} examples, {r.tokens} "
+            f"tokens, {r.seconds:.0f} s{' (budget reached)' if r.stopped_by_budget else ''}; loss {first} -> {last} "
+            "(last 5 steps)"
+        )
+    out.print(f"adapter {folder} ({config['wall_seconds']:.0f} s in all)")
+
+
 @app.command("eval")
 @handle_errors
 def eval_cmd(

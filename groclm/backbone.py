@@ -55,6 +55,11 @@ def load_backbone(threads: int | None = None) -> Backbone:
         return _cached
 
 
+def fresh_backbone() -> Backbone:
+    """A new, uncached copy of the backbone (training and adapters change their copy's weights)."""
+    return _load()
+
+
 def _load() -> Backbone:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
