@@ -59,6 +59,7 @@ from xpollinate.cli import (  # noqa: E402  (sub-commands register on import)
     review,
     run,
     serve,
+    storefront,
     train,
     twotower,
 )
@@ -81,3 +82,4 @@ app.add_typer(twotower.app, name="twotower")
 app.add_typer(evals.app, name="eval")
 app.add_typer(config.app, name="config")
 app.add_typer(groclm.app, name="groclm")
+app.command("storefront")(storefront.storefront_cmd)

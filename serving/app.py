@@ -37,6 +37,7 @@ from xpollinate.serving.schemas import (
     Readiness,
     cart_request_model,
 )
+from xpollinate.serving.storefront_endpoint import add_storefront
 
 log = logging.getLogger("xpollinate.serving")
 
@@ -105,6 +106,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     app.state.holder = holder
     add_offline_docs(app, "xpollinate")
     add_pages(app, config, holder)
+    add_storefront(app, config)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSON:

@@ -1,0 +1,92 @@
+"""GET /v1/households/{id}/storefront: a household's storefront page, from the page cache when generated before.
+
+The storefront (data, LLM, ranker) is opened on the first request of a worker, not at start-up, so a
+service that never serves a page never loads it. A cached page is read and returned without
+re-validation (milliseconds); a miss generates the page in a worker thread, one at a time per process
+(a local model decodes one page at a time anyway), and caches it. Errors name the problem: an unknown
+household is 404, a bad context 422 naming `context`, a run directory without data 503.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the handler's annotations at run time.
+
+import threading
+from typing import Annotated, Any
+
+import orjson
+from fastapi import FastAPI, Path, Query
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from xpollinate.errors import XPError
+from xpollinate.serving.config import ServeConfig
+from xpollinate.storefront.errors import ContextError, UnknownHouseholdError
+from xpollinate.storefront.page import PageOptions, Storefront
+
+ROUTE = "/v1/households/{household_id}/storefront"
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), status, media_type="application/json")
+
+
+class StorefrontService:
+    """The worker's storefront, opened once on first use; page generation serialized by a lock."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self._storefront: Storefront | None = None
+        self._open_lock = threading.Lock()
+        self._generate_lock = threading.Lock()
+
+    def storefront(self) -> Storefront:
+        if self._storefront is None:
+            with self._open_lock:
+                if self._storefront is None:
+                    self._storefront = Storefront.open(self.config.home)
+        return self._storefront
+
+    def generate(self, household_id: int, context: str | None) -> dict[str, Any]:
+        with self._generate_lock:
+            page = self.storefront().page(household_id, context, PageOptions())
+        return page.model_dump(mode="json")
+
+
+def add_storefront(app: FastAPI, config: ServeConfig) -> StorefrontService:
+    """Register the storefront route on `app`."""
+    service = StorefrontService(config)
+
+    @app.get(
+        ROUTE,
+        summary="A household's storefront page: LLM-themed placements of catalog items (cached pages in milliseconds)",
+        responses={
+            404: {"description": "unknown household"},
+            422: {"description": "invalid context (empty or over 200 characters)"},
+            503: {"description": "the run directory lacks the data store"},
+        },
+    )
+    async def storefront(
+        household_id: Annotated[int, Path(ge=0, le=2**62, description="household id")],
+        context: Annotated[str | None, Query(description="shopping context, 1-200 characters")] = None,
+    ) -> Response:
+        try:
+            sf = service._storefront
+            if sf is None:
+                sf = await run_in_threadpool(service.storefront)
+            cached = sf.cached(household_id, context)
+            if cached is not None:
+                return _json(cached)
+            return _json(await run_in_threadpool(service.generate, household_id, context))
+        except UnknownHouseholdError as exc:
+            return _json({"detail": str(exc)}, 404)
+        except ContextError as exc:
+            return _json(
+                {
+                    "detail": f"invalid request: context: {exc}",
+                    "errors": [{"field": "context", "message": str(exc), "type": "value_error"}],
+                },
+                422,
+            )
+        except XPError as exc:
+            return _json({"detail": str(exc)}, 503)
+
+    return service
