@@ -52,6 +52,7 @@ from xpollinate.cli import (  # noqa: E402  (sub-commands register on import)
     config,
     data,
     evals,
+    experiments,
     groclm,
     index,
     prompts,
@@ -82,4 +83,5 @@ app.add_typer(twotower.app, name="twotower")
 app.add_typer(evals.app, name="eval")
 app.add_typer(config.app, name="config")
 app.add_typer(groclm.app, name="groclm")
+app.add_typer(experiments.app, name="experiments")
 app.command("storefront")(storefront.storefront_cmd)

@@ -139,15 +139,21 @@ class TrainResult:
 
 
 def train(
-    data: TrainingData, cfg: TwoTowerConfig, progress: Progress | None = None, threads: int | None = 1
+    data: TrainingData,
+    cfg: TwoTowerConfig,
+    progress: Progress | None = None,
+    threads: int | None = 1,
+    model: TwoTower | None = None,
 ) -> TrainResult:
     """Train the towers; `threads` sets torch's CPU threads for the run (1 by default: on this shared
-    2-core machine one thread ran a training step ~10x faster than two, which spin against other work)."""
+    2-core machine one thread ran a training step ~10x faster than two, which spin against other work).
+    `model`: a variant built by the caller (e.g. another item tower) instead of `build_model`'s (the
+    caller seeds torch before building it, for the same initial weights)."""
     if threads is not None:
         torch.set_num_threads(threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = build_model(data, cfg)
+    model = build_model(data, cfg) if model is None else model
     ext = cfg.extensions
     prior = torch.from_numpy(popularity_prior(data.counts, cfg.gamma, cfg.prior_alpha)) if ext.pop_prior else None
     seq, items = data.seq, data.items
