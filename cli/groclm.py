@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -243,6 +244,21 @@ def eval_cmd(
         bool, typer.Option(help="Also lm_trie_restock: only the household's past categories.")
     ] = False,
     lm_no_trie: Annotated[bool, typer.Option(help="Also lm_no_trie: free generation (the ablation).")] = False,
+    tuned: Annotated[
+        bool, typer.Option("--tuned", help="The fine-tuned model (groclm) on the LM subset; implies --lm.")
+    ] = False,
+    adapter: Annotated[
+        Optional[Path], typer.Option(help="The adapter folder for --tuned (default: the latest trained).")
+    ] = None,
+    untuned: Annotated[
+        bool, typer.Option(help="With --tuned: also the untuned model with the trie (lm_trie, the paper's AS1).")
+    ] = True,
+    tuned_beams: Annotated[
+        Optional[list[int]], typer.Option(help="With --tuned: also a beam search of this width (repeatable).")
+    ] = None,
+    latency_households: Annotated[
+        int, typer.Option(help="With --tuned: households decoded alone (batch 1) for the per-request latency.")
+    ] = 5,
     json_out: JsonOption = None,
 ) -> None:
     """Every baseline (popularity, personal top frequency, rebuy-cycle due, TIFU-KNN) on the test baskets: P, R
@@ -268,6 +284,11 @@ def eval_cmd(
         raise XPError(f"--min-history must be 0 or more, got {min_history}")
     if neighbours < 1:
         raise XPError(f"--neighbours must be at least 1, got {neighbours}")
+    lm = lm or tuned
+    if tuned_beams and any(b < 2 for b in tuned_beams):
+        raise XPError(f"--tuned-beams: give widths of 2 or more (1 is the greedy row), got {tuned_beams}")
+    if latency_households < 0:
+        raise XPError(f"--latency-households must be 0 or more, got {latency_households}")
     for value, flag in (
         (lm_households, "--lm-households"),
         (lm_examples, "--lm-examples"),
@@ -318,26 +339,56 @@ def eval_cmd(
                 cb, config, seed_list, ks, baselines=models, progress=_relay(tick, f"{config.task}: baselines x seeds")
             )
     lm_evaluations: dict[str, Any] = {}
+    tuned_info: dict[str, Any] | None = None
     if lm:
         from xpollinate.groclm.backbone import load_backbone
         from xpollinate.groclm.lm import LMRanker
 
-        with err.status("SmolLM2 (GGUF -> torch)"):
-            backbone = load_backbone(lm_threads)
         pop = models[0].popularity  # type: ignore[attr-defined]
-        lms: list[Any] = [
-            LMRanker(backbone, cb.names, pop, beams=lm_beams, batch_size=lm_batch, min_history=min_history)
-        ]
+        lms: list[Any] = []
+        common: dict[str, Any] = {"batch_size": lm_batch, "min_history": min_history}
+        if not tuned or untuned:
+            with err.status("SmolLM2 (GGUF -> torch)"):
+                backbone = load_backbone(lm_threads)
+            lms.append(LMRanker(backbone, cb.names, pop, beams=lm_beams, **common))
+        if tuned:
+            from xpollinate.groclm.adapter import adapters_root, load_tuned, resolve_adapter
+            from xpollinate.settings import run_home
+
+            folder = resolve_adapter(adapter, adapters_root(run_home(), store.build_id, train_until))
+            with err.status(f"SmolLM2 + adapter {folder.name}"):
+                tuned_model = load_tuned(folder, cb.names)
+            backbone, tuned_config = tuned_model.backbone, tuned_model.config
+            common |= {"max_prompt_tokens": tuned_model.max_prompt_tokens, "label": "groclm"}
+            lms.append(LMRanker(backbone, cb.names, pop, **common))
+            lms += [LMRanker(backbone, cb.names, pop, beams=b, **common) for b in sorted(set(tuned_beams or []))]
+        else:
+            common["beams"] = lm_beams
         if lm_restock:
-            lms.append(LMRanker(backbone, cb.names, pop, restock=True, beams=lm_beams, batch_size=lm_batch))
+            lms.append(LMRanker(backbone, cb.names, pop, restock=True, **common))
         if lm_no_trie:
-            lms.append(LMRanker(backbone, cb.names, pop, constrained=False, beams=lm_beams, batch_size=lm_batch))
+            lms.append(LMRanker(backbone, cb.names, pop, constrained=False, **common))
         with stage_bars(transient=True) as tick:
             for config in configs:
                 small = config.model_copy(update={"max_households": lm_households, "max_examples": lm_examples})
                 lm_evaluations[config.task] = evaluate(
                     cb, small, seed_list, ks, baselines=[*models, *lms], progress=_relay(tick, f"{config.task}: LM")
                 )
+        if tuned and latency_households:
+            from xpollinate.groclm.lm import latency
+            from xpollinate.groclm.tasks import build_examples
+
+            ex = build_examples(cb, configs[0].model_copy(update={"max_households": latency_households, "seed": 0}))
+            states = [(ex.counts[i], ex.since[i], int(ex.n_history[i]), None) for i in range(len(ex))]
+            states = [s for s in states if s[2] >= max(min_history, 1)][:latency_households]
+            with err.status(f"latency: {len(states)} households decoded alone"):
+                alone = latency(next(m for m in lms if m.name == "groclm"), states, max(ks))
+            tuned_info = {
+                "adapter": folder.name,
+                "config": {key: v for key, v in tuned_config.items() if key != "categories"},
+                "latency_seconds": [round(x, 3) for x in alone],
+                "latency_p50": float(statistics.median(alone)) if alone else None,
+            }
     seconds = time.perf_counter() - started
     payload: dict[str, Any] = {
         "data_build": store.build_id,
@@ -354,9 +405,21 @@ def eval_cmd(
             for model, per_seed in ev.info.items():
                 out.print(f"  {model}: {_lm_line(per_seed)}")
         out.print(f"{seconds:.1f} s")
+    if tuned_info is not None:
+        payload["tuned"] = tuned_info
     if results is not None:
-        path = _write_page(evaluations, payload, results, commit, neighbours, lm_evaluations)
+        path = _write_page(evaluations, payload, results, commit, neighbours, lm_evaluations, tuned_info)
         err.print(f"wrote {path}")
+        if tuned_info is not None:
+            import json
+
+            from xpollinate.groclm.lm_report import model_json
+            from xpollinate.publish import write_file
+
+            data = model_json(lm_evaluations, evaluations, tuned_info)
+            data["run"] = json.loads(path.with_suffix(".json").read_text())["run"]  # the page's command and commit
+            write_file(results / "groclm.json", (json.dumps(data, indent=2) + "\n").encode())
+            err.print(f"wrote {results / 'groclm.json'}")
 
 
 def _relay(tick: Callable[[str, int, int], None], stage: str) -> Callable[[str, int, int], None]:
@@ -420,6 +483,7 @@ def _write_page(
     commit: str | None,
     neighbours: int,
     lm_evaluations: dict[str, Any] | None = None,
+    tuned_info: dict[str, Any] | None = None,
 ) -> Path:
     import pandas as pd
 
@@ -452,99 +516,120 @@ def _write_page(
         )
     )
     for name, ev in (lm_evaluations or {}).items():
-        c = ev.config
-        text = (
-            f"The untuned SmolLM2-135M-Instruct (the paper's AS1: no LoRA stage) prompted with the household's "
-            f"history and decoded under the category trie, on a smaller subsample: {c.max_households} households "
-            f"per seed, at most {c.max_examples} of their baskets; the baselines are scored again on the same "
-            "baskets. " + " ".join(f"{model}: {_lm_line(per)}." for model, per in ev.info.items())
-        )
-        blocks.append((f"Task {name}: the LM subset", text, _frame(ev)))
+        blocks += _lm_blocks(name, ev, tuned_info)
+    if tuned_info is not None:
+        blocks.append(_training_block(tuned_info))
     lm_run = bool(lm_evaluations)
-    title = "GroCLM baselines" + (" and the untuned LM with the trie" if lm_run else "")
+    title = "GroCLM baselines" + (
+        " and the fine-tuned LM with the trie" if tuned_info else " and the untuned LM with the trie" if lm_run else ""
+    )
     report = Report(f"{title}: next-basket and in-basket category recommendation", blocks, headline=payload)
     return write_page(report, folder, "groclm-lm" if lm_run else "groclm-baselines", commit=commit)
+
+
+def _lm_blocks(name: str, ev: Any, tuned_info: dict[str, Any] | None) -> list[tuple[str, str, Any]]:
+    """The LM subset's table (every model on the same baskets), its decoding table, and the verdict."""
+    from xpollinate.groclm.lm_report import decoding_frame, verdict
+
+    c = ev.config
+    models = ", ".join(ev.info)
+    text = (
+        f"Every model on a smaller subsample, the same baskets for all: {c.max_households} households per seed, at "
+        f"most {c.max_examples} of their baskets. Language models ({models}): lm_* is the untuned "
+        "SmolLM2-135M-Instruct (lm_trie: the paper's AS1, no LoRA stage), groclm the same backbone with the two "
+        "LoRA stages merged in; each is prompted with the household's history and decoded under the category trie "
+        "(greedy unless _beamN; _restock: the household's past categories only; _no_trie: free text matched to "
+        "category names afterwards). A list the model ends before k is filled by popularity."
+    )
+    if tuned_info is not None:
+        text += " " + verdict(ev, tuned_info)
+    decoding = (
+        "Decoding, summed over the seeds: lists generated, answer lines, the share of lines naming no category "
+        "(invalid) or repeating one (duplicate), lists ended before k, categories per list and the share new to "
+        "the household, seconds per basket (p50; a batch's wall time over its size) and baskets per second "
+        "batched, the prompt's tokens and the past categories it shows of those bought."
+    )
+    if tuned_info is not None and tuned_info.get("latency_p50") is not None:
+        decoding += (
+            f" Decoded alone (batch of 1, as one request), groclm takes {tuned_info['latency_p50']:.2f} s per "
+            f"household (p50 of {len(tuned_info['latency_seconds'])})."
+        )
+    return [(f"Task {name}: the LM subset", text, _frame(ev)), (f"Task {name}: decoding", decoding, decoding_frame(ev))]
+
+
+def _training_block(tuned_info: dict[str, Any]) -> tuple[str, str, Any]:
+    from xpollinate.groclm.lm_report import training_frame
+
+    cfg = tuned_info["config"]
+    lora, s2 = cfg["lora"], cfg["stage2"]
+    text = (
+        f"Adapter {tuned_info['adapter']} ({cfg['base_model']}, data build {cfg['data_build']}), trained with "
+        f"`xp groclm train` at commit {cfg.get('commit', '?')}: one LoRA adapter shared by both stages (rank "
+        f"{lora['rank']}, alpha {lora['alpha']}, dropout {lora['dropout']}, on "
+        f"{', '.join(lora['target_modules'])}), AdamW at {lora['learning_rate']}, {lora['batch_size']} examples a "
+        f"step, one pass, {cfg['threads']} torch thread(s), a budget of {cfg['max_minutes']:g} minutes "
+        f"({cfg['stage1_minutes']:g} for Stage 1). Stage 1: one example per category with a rebuying cycle "
+        f"({cfg['stage1']['categories_with_cycle']}). Stage 2: {s2['baskets_sampled']} baskets sampled from weeks "
+        f"{s2['from_week']}-{cfg['train_until']} ({s2['eligible_baskets']} eligible), prompts of at most "
+        f"{cfg['max_prompt_tokens']} tokens (mean {s2['prompt_tokens_mean']}), answers of at most "
+        f"{cfg['max_targets']} categories (mean {s2['answer_tokens_mean']} tokens). Training took "
+        f"{cfg['train_seconds']:.0f} s ({cfg['wall_seconds']:.0f} s with loading)."
+    )
+    return ("Training", text, training_frame(cfg))
 
 
 @app.command("recommend")
 @handle_errors
 def recommend_cmd(
     household: Annotated[int, typer.Option(help="The household id.")],
-    k: Annotated[int, typer.Option("--k", help="Categories to list.")] = 10,
-    restock: Annotated[bool, typer.Option(help="Only the household's past categories (its own trie).")] = False,
-    beams: Annotated[int, typer.Option(help="Beams (1: greedy).")] = 1,
+    k: Annotated[int, typer.Option("--k", help="Categories to list (1-50).")] = 10,
+    task: Annotated[
+        Literal["next", "restock"], typer.Option(help="next: any category; restock: only past categories.")
+    ] = "next",
+    adapter: Annotated[
+        Optional[Path], typer.Option(help="The adapter folder (default: the latest trained on this data).")
+    ] = None,
+    untuned: Annotated[bool, typer.Option("--untuned", help="The untuned SmolLM2 with the trie (AS1).")] = False,
     threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
     json_out: JsonOption = None,
 ) -> None:
-    """The untuned SmolLM2's next-basket categories for one household, decoded under the category trie, from
-    its whole history as of the data's last day."""
-    from xpollinate.catalog.store import DataStore
-    from xpollinate.groclm.baselines import popularity
-    from xpollinate.groclm.baskets import CategoryBaskets
-    from xpollinate.groclm.evaluate import MAX_K
-    from xpollinate.groclm.rebuy import household_state
+    """A household's next-basket categories from its whole history (as of the data's last day): GroCLM (the
+    latest adapter, decoded under the category trie), or the best baseline when no adapter was trained."""
+    import torch
+
+    from xpollinate.groclm.service import MAX_K, open_service
 
     if not 1 <= k <= MAX_K:
         raise XPError(f"--k {k}: choose 1 to {MAX_K}")
-    if beams < 1 or threads < 1:
-        raise XPError(f"--beams and --threads must be at least 1, got {beams} and {threads}")
-    store = DataStore.open()
-    with err.status("category baskets"):
-        cb = CategoryBaskets.from_store(store)
-    spans = cb.households()
-    if household not in spans:
-        known = set(store.households()["household_id"].tolist())
-        if household in known:
-            reason = "it has no basket with a categorised item"
-        else:
-            raise XPError(
-                f"--household {household}: no such household in the data store "
-                f"({len(spans)} households with baskets, ids {min(spans)}-{max(spans)})"
-            )
-    else:
-        reason = None
-    started = time.perf_counter()
-    pop = popularity(cb, int(cb.week.max()))
-    payload: dict[str, Any] = {"household": household, "k": k, "restock": restock, "beams": beams}
-    if reason is not None:
-        order = [int(c) for c in sorted(range(cb.n_categories), key=lambda c: (-pop[c], c))][:k]
-        payload |= {
-            "model": "popularity",
-            "reason": f"no history: {reason}",
-            "categories": [cb.names[c] for c in order],
-        }
-    else:
+    if threads < 1:
+        raise XPError(f"--threads must be at least 1, got {threads}")
+    if untuned and adapter is not None:
+        raise XPError("--untuned and --adapter exclude each other: the untuned model has no adapter")
+    torch.set_num_threads(threads)
+    with err.status("category baskets" + ("" if untuned else " and the GroCLM adapter")):
+        service = open_service(adapter=adapter, use_model=not untuned)
+    if untuned:
+        from xpollinate.groclm.adapter import TunedModel
         from xpollinate.groclm.backbone import load_backbone
-        from xpollinate.groclm.lm import LMRanker
+        from xpollinate.groclm.prompting import MAX_TOKENS
 
-        start, end = spans[household]
-        counts, since = household_state(cb, start, end, int(cb.day.max()))
         with err.status("SmolLM2 (GGUF -> torch)"):
-            backbone = load_backbone(threads)
-        ranker = LMRanker(backbone, cb.names, pop, restock=restock, beams=beams, batch_size=1)
-        recs, _ = ranker.recommend_many([(counts, since, end - start, None)], k, beyond=not restock)
-        rec = recs[0]
-        assert rec.generated is not None and rec.prompt is not None
-        payload |= {
-            "model": ranker.name,
-            "categories": [cb.names[c] for c in rec.categories],
-            "generated": len(rec.generated.names),
-            "padded_by_popularity": rec.padded,
-            "history_baskets": end - start,
-            "history_categories": rec.prompt.bought,
-            "prompt_tokens": rec.prompt.n_tokens,
-            "history_shown": rec.prompt.shown,
-        }
-    payload["seconds"] = round(time.perf_counter() - started, 2)
+            service.model = TunedModel(load_backbone(threads), Path(), {"max_prompt_tokens": MAX_TOKENS})
+        service.label, service.model_reason = "lm", None
+    try:
+        payload = service.recommend(household, task, k)
+    except XPError as exc:
+        raise XPError(f"--household {household}: {exc}") from None
+    if service.model is not None and not untuned:
+        payload["adapter"] = service.model.folder.name
     if emit_json(json_out, payload):
         return
-    if "reason" in payload:
-        out.print(f"household {household}: popularity list ({payload['reason']})")
-    else:
-        out.print(
-            f"household {household}: {payload['model']}, {payload['generated']} generated"
-            + (f", {payload['padded_by_popularity']} padded by popularity" if payload["padded_by_popularity"] else "")
-        )
+    said = f"household {household}: {payload['source']}"
+    if payload.get("generated"):
+        said += f", {payload['generated']} generated"
+    if payload.get("reason"):
+        said += f" ({payload['reason']})"
+    out.print(said)
     for i, name in enumerate(payload["categories"], 1):
         out.print(f"  {i:>2}. {name}")
     out.print(f"{payload['seconds']:.1f} s")

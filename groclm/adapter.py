@@ -59,6 +59,16 @@ def resolve_adapter(path: Path | None, default_root: Path) -> Path:
     raise XPError(f"--adapter {path}: not a GroCLM adapter folder (no {CONFIG}) nor a folder with CURRENT")
 
 
+def latest_adapter(home: Path, build_id: str) -> Path | None:
+    """The adapter CURRENT names, of any training cut-off on this data build, the most recently published."""
+    roots = [p / "adapters" for p in (home / "groclm").glob(f"{build_id}-t*") if (p / "adapters" / "CURRENT").is_file()]
+    for root in sorted(roots, key=lambda r: (r / "CURRENT").stat().st_mtime, reverse=True):
+        name = read_pointer(root)
+        if name is not None and (root / name / CONFIG).is_file():
+            return root / name
+    return None
+
+
 def read_config(folder: Path) -> dict[str, Any]:
     try:
         return dict(json.loads((folder / CONFIG).read_text(encoding="utf-8")))

@@ -1,6 +1,6 @@
 """The language model as a GroCLM model: SmolLM2 prompted with a household's history (`prompting`), its
 answer decoded under the category trie (`decode`). Untuned, it is the paper's AS1 row (the vanilla instruct
-model); the LoRA stages come later.
+model); with the two LoRA stages merged in (`adapter.load_tuned`, `label` "groclm") it is GroCLM.
 
 Every list holds k distinct categories: the generated names first, then, when the model ends its list early,
 the trie's other categories by popularity (the restock variant pads with the household's other past
@@ -44,6 +44,7 @@ class LMRanker:
     batch_size: int = 8
     min_history: int = 1
     max_prompt_tokens: int = MAX_TOKENS
+    label: str = "lm"  # "lm": the untuned backbone; "groclm": the fine-tuned one
     trie: CategoryTrie = field(init=False)
 
     def __post_init__(self) -> None:
@@ -53,7 +54,13 @@ class LMRanker:
 
     @property
     def name(self) -> str:
-        return "lm_no_trie" if not self.constrained else ("lm_trie_restock" if self.restock else "lm_trie")
+        """lm_trie, lm_trie_restock, lm_no_trie (untuned); groclm, groclm_restock, groclm_no_trie (tuned); a
+        beam search adds _beamN."""
+        if self.label == "lm":
+            base = "lm_no_trie" if not self.constrained else ("lm_trie_restock" if self.restock else "lm_trie")
+        else:
+            base = self.label + ("_no_trie" if not self.constrained else ("_restock" if self.restock else ""))
+        return base + (f"_beam{self.beams}" if self.beams > 1 else "")
 
     def household_trie(self, counts: np.ndarray) -> CategoryTrie:
         """The full trie, or (restock) the household's past categories only."""
@@ -116,6 +123,10 @@ class LMRanker:
             "duplicate_rate": sum(g.duplicates for g in generated) / lines if lines else 0.0,
             "prompt_tokens_mean": float(np.mean([r.prompt.n_tokens for r in recs if r.prompt])) if generated else 0.0,
             "history_cut": sum(1 for r in recs if r.prompt and r.prompt.shown < r.prompt.bought),
+            "history_shown_mean": float(np.mean([r.prompt.shown for r in recs if r.prompt])) if generated else 0.0,
+            "history_bought_mean": float(np.mean([r.prompt.bought for r in recs if r.prompt])) if generated else 0.0,
+            "names_mean": float(np.mean([len(g.names) for g in generated])) if generated else 0.0,
+            "new_names_share": _new_share(recs, states),
             "seconds_p50": float(np.median(timed)) if timed else 0.0,
             "seconds_total": float(sum(seconds)),
             "baskets_per_second": len(timed) / sum(timed) if timed and sum(timed) > 0 else 0.0,
@@ -124,3 +135,36 @@ class LMRanker:
         }
         cats = np.array([r.categories for r in recs], np.int64).reshape(len(recs), k)
         return Ranked(cats, len(recs) - len(generated), info)
+
+
+def _new_share(recs: list[Recommendation], states: list[tuple[np.ndarray, np.ndarray, int, Any]]) -> float:
+    """Of the generated names, the share the household never bought (the rest repeat its history)."""
+    new = total = 0
+    for rec, (counts, _since, _n, _given) in zip(recs, states):
+        if rec.generated is None:
+            continue
+        k = len(rec.generated.names)
+        total += k
+        new += sum(1 for c in rec.categories[:k] if counts[c] == 0)
+    return new / total if total else 0.0
+
+
+def latency(ranker: LMRanker, states: list[tuple[np.ndarray, np.ndarray, int, Any]], k: int) -> list[float]:
+    """Seconds per household decoded alone (batch of 1): the per-request latency a service sees."""
+    alone = LMRanker(
+        ranker.backbone,
+        ranker.names,
+        ranker.popularity,
+        constrained=ranker.constrained,
+        restock=ranker.restock,
+        beams=ranker.beams,
+        batch_size=1,
+        min_history=ranker.min_history,
+        max_prompt_tokens=ranker.max_prompt_tokens,
+        label=ranker.label,
+    )
+    out = []
+    for state in states:
+        _, seconds = alone.recommend_many([state], k)
+        out.append(seconds[0])
+    return out

@@ -24,6 +24,7 @@ from xpollinate.serving import metrics
 from xpollinate.serving.auth import admin_allowed
 from xpollinate.serving.batcher import RankerBatcher
 from xpollinate.serving.cart_endpoint import CartEndpoint
+from xpollinate.serving.categories import add_categories
 from xpollinate.serving.config import ADMIN_TOKEN_ENV, ServeConfig
 from xpollinate.serving.holder import ReloadOutcome, StateHolder
 from xpollinate.serving.offline_docs import add_offline_docs
@@ -106,6 +107,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     app.state.holder = holder
     add_offline_docs(app, "xpollinate")
     add_pages(app, config, holder)
+    add_categories(app, config)
     add_storefront(app, config)
 
     @app.exception_handler(RequestValidationError)

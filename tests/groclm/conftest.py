@@ -40,3 +40,11 @@ def synthetic(baskets: list[tuple[int, int, int, list[int]]]) -> CategoryBaskets
 @pytest.fixture(scope="session")
 def fixture_cb(fixture_store: DataStore) -> CategoryBaskets:
     return CategoryBaskets.from_store(fixture_store)
+
+
+@pytest.fixture(scope="session")
+def backbone():
+    """The untuned SmolLM2 (GGUF -> torch), loaded once per session (~10-20 s), one torch thread."""
+    from xpollinate.groclm.backbone import load_backbone
+
+    return load_backbone(threads=1)

@@ -18,13 +18,6 @@ from xpollinate.groclm.tasks import TaskConfig, build_examples
 NAMES = ("CHEESE", "CHEESES", "EGGS")
 
 
-@pytest.fixture(scope="session")
-def backbone():
-    from xpollinate.groclm.backbone import load_backbone
-
-    return load_backbone(threads=1)
-
-
 def test_allowed_tokens_follow_the_trie_with_the_real_tokenizer(backbone) -> None:
     tok = backbone.tokenizer
     trie = category_trie(tok, NAMES)
@@ -79,13 +72,13 @@ def test_restock_decodes_only_past_categories(backbone, fixture_cb) -> None:
 def test_recommend_cli(fixture_home, monkeypatch, backbone) -> None:
     monkeypatch.setenv("XP_HOME", str(fixture_home))
     runner = CliRunner()
-    res = runner.invoke(app, ["groclm", "recommend", "--household", "3", "--k", "3", "--json", "-"])
+    res = runner.invoke(app, ["groclm", "recommend", "--household", "3", "--k", "3", "--untuned", "--json", "-"])
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
-    assert payload["model"] == "lm_trie" and len(payload["categories"]) == 3 and payload["seconds"] > 0
+    assert payload["source"] == "lm_trie" and len(payload["categories"]) == 3 and payload["seconds"] > 0
     assert len(set(payload["categories"])) == 3
     res = runner.invoke(app, ["groclm", "recommend", "--household", "999"])
-    assert res.exit_code == 2 and "--household 999: no such household" in " ".join(res.output.split())
+    assert res.exit_code == 2 and "--household 999: household 999 is not in the data" in " ".join(res.output.split())
     res = runner.invoke(app, ["groclm", "recommend", "--household", "3", "--k", "0"])
     assert res.exit_code == 2 and "--k 0" in res.output
 

@@ -1,0 +1,142 @@
+"""One household's category list, as `xp groclm recommend` and `GET /v1/households/{id}/categories` give it.
+
+The history is every basket the household made (as of the data's last day). Which model answers:
+
+- the fine-tuned GroCLM (the latest adapter, trie-constrained) when one is loaded;
+- otherwise the best baseline on next-basket F1@10, personal top frequency (its page: ahead of TIFU-KNN);
+- a household in the data with no categorised basket gets the popularity list, with the reason.
+
+Tasks: `next` (any category, the list filled by popularity when the history runs short) and `restock` (only
+categories the household bought before: its own trie, the paper's production set-up; the list may be shorter
+than k). An unknown household is an `UnknownHousehold` error naming the id; k is checked against 1-`MAX_K`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from xpollinate.errors import XPError
+from xpollinate.groclm.baselines import popularity
+from xpollinate.groclm.baskets import CategoryBaskets
+from xpollinate.groclm.lm import LMRanker
+from xpollinate.groclm.rebuy import household_state
+
+Task = Literal["next", "restock"]
+TASKS: tuple[Task, ...] = ("next", "restock")
+MAX_K = 50
+FALLBACK = "top_frequency"
+
+
+class UnknownHousehold(XPError):
+    """The household id is not in the data."""
+
+
+@dataclass
+class CategoryService:
+    """The data's baskets, popularity and, when given, the fine-tuned model."""
+
+    cb: CategoryBaskets
+    known: frozenset[int]  # every household of the store, baskets or not
+    model: Any | None = None  # a backbone with the adapter merged in (`adapter.TunedModel`), or None
+    model_reason: str | None = None  # why there is no model
+    label: str = "groclm"  # the model's name: groclm (fine-tuned), lm (the untuned backbone, AS1)
+    _spans: dict[int, tuple[int, int]] = field(init=False)
+    _pop: np.ndarray = field(init=False)
+    _rankers: dict[bool, LMRanker] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._spans = self.cb.households()
+        self._pop = popularity(self.cb, int(self.cb.week.max()) if len(self.cb.week) else 0)
+
+    @property
+    def source(self) -> str:
+        if self.model is None:
+            return FALLBACK
+        return "groclm" if self.label == "groclm" else "lm_trie"
+
+    def _ranker(self, restock: bool) -> LMRanker:
+        if restock not in self._rankers:
+            assert self.model is not None
+            self._rankers[restock] = LMRanker(
+                self.model.backbone,
+                self.cb.names,
+                self._pop,
+                restock=restock,
+                batch_size=1,
+                max_prompt_tokens=self.model.max_prompt_tokens,
+                label=self.label,
+            )
+        return self._rankers[restock]
+
+    def _popular(self, k: int) -> list[int]:
+        return [int(c) for c in np.lexsort((np.arange(len(self._pop)), -self._pop))[:k]]
+
+    def recommend(self, household: int, task: Task = "next", k: int = 10) -> dict[str, Any]:
+        """{household, task, k, source, reason, categories, generated, seconds}."""
+        if task not in TASKS:
+            raise XPError(f"task {task!r}: choose one of {', '.join(TASKS)}")
+        if not 1 <= k <= MAX_K:
+            raise XPError(f"k {k}: choose 1 to {MAX_K}")
+        if household not in self._spans and household not in self.known:
+            ids = sorted(self.known | set(self._spans))
+            raise UnknownHousehold(
+                f"household {household} is not in the data ({len(ids)} households, ids {ids[0]}-{ids[-1]})"
+            )
+        started = time.perf_counter()
+        body: dict[str, Any] = {"household": household, "task": task, "k": k}
+        if household not in self._spans:
+            cats = [] if task == "restock" else self._popular(k)
+            why = "no history: the household has no basket with a categorised item"
+            body |= {"source": "popularity", "reason": why, "categories": [self.cb.names[c] for c in cats]}
+            body |= {"generated": 0, "seconds": round(time.perf_counter() - started, 3)}
+            return body
+        start, end = self._spans[household]
+        counts, since = household_state(self.cb, start, end, int(self.cb.day.max()))
+        restock = task == "restock"
+        reason: str | None = None
+        if self.model is not None:
+            recs, _ = self._ranker(restock).recommend_many([(counts, since, end - start, None)], k, beyond=not restock)
+            rec = recs[0]
+            cats, generated = rec.categories, len(rec.generated.names) if rec.generated else 0
+        else:
+            recency = np.where(np.isnan(since), 0.0, 1.0 / (2.0 + np.nan_to_num(since)))
+            scores = counts + recency
+            order = np.lexsort((np.arange(len(scores)), -self._pop, -scores))
+            cats = [int(c) for c in order if not restock or counts[c] > 0][:k]
+            generated, reason = 0, self.model_reason
+        body |= {
+            "source": self.source,
+            "reason": reason,
+            "categories": [self.cb.names[c] for c in cats],
+            "generated": generated,
+            "history_baskets": end - start,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        return body
+
+
+def open_service(home: Any | None = None, adapter: Any | None = None, use_model: bool = True) -> CategoryService:
+    """The service over the data store under `home`: the adapter at `adapter` (a folder) or the latest one
+    trained on this data build, when `use_model`; without one, the baseline and the reason in `model_reason`.
+    A vocabulary changed since training is an error (`adapter.VocabularyChanged`)."""
+    from xpollinate.catalog.store import DataStore
+    from xpollinate.groclm.adapter import latest_adapter, load_tuned, resolve_adapter
+    from xpollinate.settings import run_home
+
+    store = DataStore.open(home)
+    cb = CategoryBaskets.from_store(store)
+    known = frozenset(int(h) for h in store.households()["household_id"].tolist())
+    service = CategoryService(cb, known)
+    if not use_model:
+        service.model_reason = "the language model is switched off"
+        return service
+    folder = adapter if adapter is not None else latest_adapter(home or run_home(), store.build_id)
+    if folder is None:
+        service.model_reason = "no GroCLM adapter trained on this data (xp groclm train)"
+        return service
+    service.model = load_tuned(resolve_adapter(folder, folder), cb.names)
+    return service
