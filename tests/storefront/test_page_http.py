@@ -54,6 +54,12 @@ def test_http_page_then_cached_page_and_bad_input(home: Path) -> None:
         assert answer.json()["errors"][0]["field"] == "context"
     assert client.get("/v1/households/abc/storefront").status_code == 422
 
+    view = client.get("/ui/households/1/storefront", params={"context": "hosting a barbecue"})
+    assert view.status_code == 200 and "Coffee Corner" in view.text and "page cache" in view.text
+    assert "placement_coherence@v1" in view.text and view.headers["content-security-policy"]
+    lost = client.get("/ui/households/999/storefront")
+    assert lost.status_code == 404 and "household 999 is not in the data store" in lost.text
+
 
 def test_cli_prints_a_page_and_its_json(home: Path) -> None:
     runner = CliRunner()
