@@ -93,6 +93,7 @@ def _payload(run: Any) -> dict[str, Any]:
             "valid_ndcg@10": round(run.fit.valid_ndcg10, 4),
             "train_queries": run.fit.train_queries,
             "valid_queries": run.fit.valid_queries,
+            "valid_households": run.fit.valid_households,
             "train_rows": run.fit.train_rows,
             "queries_without_positive_dropped": run.fit.dropped_queries,
         },
@@ -137,8 +138,9 @@ def _write_page(run: Any, payload: dict[str, Any], folder: Path, commit: str | N
         f"out-of-sample as at test time. Candidates per household: the two-tower top {s['candidates_retrieved']} "
         f"(next-basket and long-term lists round-robin) plus up to {s['candidates_from_history']} previously purchased "
         f"items (most often bought first), {s['mean_candidates_per_test_query']:.0f} on average at test. "
-        f"LightGBM LGBMRanker(objective='lambdarank'), 1 thread, early stopping on NDCG@10 of "
-        f"{run.fit.valid_queries} held-out training households: best iteration {run.fit.best_iteration}, "
+        f"LightGBM LGBMRanker(objective='lambdarank'), 1 thread, early stopping on the NDCG@10 of the "
+        f"{run.fit.valid_queries:,} queries of {run.fit.valid_households:,} held-out training households (whole "
+        f"households, seeded): best iteration {run.fit.best_iteration}, "
         f"validation NDCG@10 {run.fit.valid_ndcg10:.4f}."
     )
     gains = pd.DataFrame(

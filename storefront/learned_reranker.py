@@ -87,6 +87,7 @@ class FitResult:
     valid_ndcg10: float
     train_queries: int
     valid_queries: int
+    valid_households: int
     train_rows: int
     dropped_queries: int  # queries without a positive
     gains: dict[str, float] = field(default_factory=dict)  # share of total gain per feature
@@ -163,6 +164,7 @@ def fit(
         valid_ndcg10=float(ranker.best_score_["valid_0"]["ndcg@10"]),
         train_queries=int(train_q.sum()),
         valid_queries=int(valid_q.sum()),
+        valid_households=len(held),
         train_rows=int(tr.sum()),
         dropped_queries=int(len(positives) - len(useful)),
         gains={f: float(g) / total for f, g in zip(FEATURES, gain)},
