@@ -83,7 +83,9 @@ def best_baseline(summary: dict[str, dict[str, dict[str, Any]]], metric: str) ->
 def verdict(ev: Any, tuned_info: dict[str, Any] | None, metric: str = "f1@10") -> str:
     """The fine-tuned model against the best baseline on the same baskets, and the numbers behind the gap."""
     summary = ev.summary()
-    if "groclm" not in summary or metric not in summary["groclm"]:
+    if metric not in ev.metrics():
+        metric = f"f1@{max(ev.ks)}"
+    if "groclm" not in summary:
         return ""
     name, best = best_baseline(summary, metric)
     ours = summary["groclm"][metric]["mean"]
@@ -151,12 +153,13 @@ def model_json(
             "seeds": list(ev.seeds),
             "models": models,
         }
+        metric = "f1@10" if 10 in ev.ks else f"f1@{max(ev.ks)}"
         if "groclm" in ev.summary():
-            name, best = best_baseline(ev.summary(), "f1@10")
-            tasks[task]["f1@10_vs_best_baseline"] = {
-                "groclm": ev.summary()["groclm"]["f1@10"]["mean"],
+            name, best = best_baseline(ev.summary(), metric)
+            tasks[task][f"{metric}_vs_best_baseline"] = {
+                "groclm": ev.summary()["groclm"][metric]["mean"],
                 "best_baseline": name,
-                "best_baseline_f1@10": best,
+                f"best_baseline_{metric}": best,
             }
     full = {
         task: {

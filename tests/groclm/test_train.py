@@ -91,6 +91,7 @@ def home(fixture_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     return copy
 
 
+@pytest.mark.slow  # ~110 s on 2 shared cores: four model loads, a training run, decoding
 def test_train_eval_recommend_serve_end_to_end(home: Path, tmp_path: Path, backbone) -> None:
     runner = CliRunner()
     train = ["groclm", "train", "--train-until", "8", "--from-week", "2", "--stage2-examples", "4"]
