@@ -1,12 +1,16 @@
 """Storefront latency: cold page generation with the embedded model, then cached pages through HTTP.
 
-1. Cold: for a few households (seeded draw among those with at least --min-baskets baskets), each page is
-   generated with a fresh, empty LLM response cache (every call decoded), timed, and written to the run
-   directory's page cache (what `xp serve` answers from).
-2. Cached: `xp serve` is started on 127.0.0.1, each page is fetched once (the worker opens the storefront),
-   then `GET /v1/households/{id}/storefront` is driven at a fixed rate by the open-loop load generator
-   (`bench/loadgen.py`: latency from each request's scheduled start, no coordinated omission), and once
-   unpaced. Every answer must say it came from the page cache.
+`xp serve` runs on a fresh run directory: every part of the given one (data, models, indexes, the
+learned re-ranker) linked in, except the LLM response cache and the page cache, which start empty.
+
+1. Cold: one request for an unknown household opens the worker's storefront (timed apart, answered 404);
+   then for a few households (seeded draw among those with at least --min-baskets baskets) the first
+   `GET /v1/households/{id}/storefront` generates the page in the server (every LLM call decoded),
+   timed from the client.
+2. Cached: the same URLs driven at a fixed rate by the open-loop load generator (`bench/loadgen.py`:
+   latency from each request's scheduled start, no coordinated omission), and once unpaced. Every answer
+   must say it came from the page cache. One server process does both, so the cached pages are the
+   ones it generated, with the model and ranker it loaded.
 
     .venv/bin/python bench/storefront_latency.py [--households 3] [--llm local] [--rate 20] [--duration 20] \
         [--write docs/results]
@@ -47,47 +51,40 @@ def draw_households(home: Path | None, n: int, min_baskets: int, seed: int) -> l
     return [int(h) for h in rng.choice(eligible, size=min(n, len(eligible)), replace=False)]
 
 
-def cold_pages(home: Path | None, households: list[int], llm_spec: str, context: str | None) -> list[dict]:
-    from xpollinate.cache import ResponseCache
-    from xpollinate.llm import get_llm
-    from xpollinate.storefront.page import PageOptions, Storefront
+def fresh_home(home: Path, into: Path) -> Path:
+    """A run directory whose parts link to `home`'s, except the LLM response cache and the storefront's pages."""
+    into.mkdir(parents=True, exist_ok=True)
+    for part in home.iterdir():
+        if part.name in ("cache", "storefront"):
+            continue
+        (into / part.name).symlink_to(part.resolve())
+    (into / "storefront").mkdir()
+    for part in (home / "storefront").iterdir() if (home / "storefront").is_dir() else []:
+        if part.name != "pages":
+            (into / "storefront" / part.name).symlink_to(part.resolve())
+    return into
 
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="storefront-cold-") as fresh:
-        llm = get_llm(llm_spec, cache=ResponseCache(Path(fresh)))
-        started = time.perf_counter()
-        sf = Storefront.open(home, llm=llm)
-        _ = sf.vocabulary
-        open_s = time.perf_counter() - started
-        console.print(f"storefront opened in {open_s:.1f} s (data, ranker, vocabulary); ranker: {sf.order.name}")
-        for hid in households:
-            load = os.getloadavg()[0]
-            before = llm.usage.summary()["total"]
-            t0 = time.perf_counter()
-            page = sf.page(hid, context, PageOptions(), refresh=True)
-            seconds = time.perf_counter() - t0
-            after = llm.usage.summary()["total"]
-            prov = page.provenance
-            row = {
-                "household": hid,
-                "seconds": round(seconds, 1),
-                "LLM calls": len(prov.llm_calls),
-                "failed calls": sum(not c.ok for c in prov.llm_calls),
-                "prompt tokens": after["input_tokens"] - before["input_tokens"],
-                "generated tokens": after["output_tokens"] - before["output_tokens"],
-                "placements": len(page.placements),
-                "items": sum(len(p.items) for p in page.placements),
-                "dropped items": sum(d.kind == "item" for d in page.dropped),
-                "dropped placements": sum(d.kind == "placement" for d in page.dropped),
-                "keywords outside vocabulary": prov.keywords_outside_vocabulary,
-                "fallbacks": len(prov.fallbacks),
-                "load avg before": round(load, 2),
-                "titles": " / ".join(p.title for p in page.placements),
-            }
-            rows.append(row)
-            console.print(row)
-        meta = {"open_seconds": round(open_s, 1), "llm": str(llm.spec), "ranker": sf.order.name, "note": sf.order.note}
-    return rows, meta  # type: ignore[return-value]
+
+def page_row(hid: int, seconds: float, page: dict) -> dict:
+    prov = page["provenance"]
+    calls = prov["llm_calls"]
+    return {
+        "household": hid,
+        "seconds": round(seconds, 1),
+        "LLM calls": len(calls),
+        "failed calls": sum(not c["ok"] for c in calls),
+        "cached calls": prov["cache_hits"],
+        "prompt tokens": sum(c.get("prompt_tokens", 0) for c in calls),
+        "generated tokens": sum(c.get("generated_tokens", 0) for c in calls),
+        "placements": len(page["placements"]),
+        "items": sum(len(p["items"]) for p in page["placements"]),
+        "dropped items": sum(d["kind"] == "item" for d in page["dropped"]),
+        "dropped placements": sum(d["kind"] == "placement" for d in page["dropped"]),
+        "keywords outside vocabulary": prov["keywords_outside_vocabulary"],
+        "fallbacks": len(prov["fallbacks"]),
+        "load avg before": None,
+        "titles": " / ".join(p["title"] for p in page["placements"]),
+    }
 
 
 def free_port() -> int:
@@ -119,7 +116,7 @@ def start_server(home: Path | None, llm_spec: str, log: Path) -> tuple[subproces
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**os.environ, "XP_LLM": llm_spec},
+        env={**os.environ, "XP_LLM": llm_spec, **({"XP_HOME": str(home)} if home is not None else {})},
     )
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -149,30 +146,48 @@ def main() -> None:
 
     from xpollinate.reports import Report, git_commit, write_page
     from xpollinate.serving.process import stop_process
+    from xpollinate.settings import run_home
 
     commit = git_commit()
-    households = draw_households(args.home, args.households, args.min_baskets, args.seed)
-    console.print(f"households {households}; cold generation with {args.llm}")
-    rows, meta = cold_pages(args.home, households, args.llm, args.context)
-
+    source_home = (args.home or run_home()).resolve()
+    households = draw_households(source_home, args.households, args.min_baskets, args.seed)
+    console.print(f"households {households}; {args.llm} in the server")
     log = Path(tempfile.gettempdir()) / "storefront-latency-serve.log"
-    proc, port = start_server(args.home, args.llm, log)
-    try:
-        query = "" if args.context is None else "?" + urllib_quote(args.context)
-        paths = [f"/v1/households/{h}/storefront{query}" for h in households]
-        t0 = time.perf_counter()
-        first = [get(port, p) for p in paths]
-        first_s = time.perf_counter() - t0
-        for (status, body), path in zip(first, paths):
-            if status != 200 or not body["provenance"]["served_from_page_cache"]:
-                raise SystemExit(f"{path}: not served from the page cache (status {status})")
-        console.print(f"first requests (the worker opens the storefront): {first_s:.1f} s for {len(paths)}")
-        requests = [http_request("GET", p) for p in paths]
-        label = re.compile(rb'"served_from_page_cache":(true|false)')
-        paced = run_load(port, requests, args.rate, args.duration, args.connections, label_pattern=label)
-        unpaced = run_load(port, requests, 0.0, args.duration, args.connections, label_pattern=label)
-    finally:
-        stop_process(proc)
+    with tempfile.TemporaryDirectory(prefix="storefront-latency-") as tmp:
+        home = fresh_home(source_home, Path(tmp) / "home")
+        proc, port = start_server(home, args.llm, log)
+        try:
+            t0 = time.perf_counter()
+            status, body = get(port, "/v1/households/999999999/storefront")
+            open_s = time.perf_counter() - t0
+            if status != 404:
+                raise SystemExit(f"opening the storefront: status {status}: {body}")
+            console.print(f"the worker opened its storefront in {open_s:.1f} s")
+            query = "" if args.context is None else "?" + urllib_quote(args.context)
+            paths = [f"/v1/households/{h}/storefront{query}" for h in households]
+            rows, pages = [], []
+            for hid, path in zip(households, paths):
+                load = os.getloadavg()[0]
+                t0 = time.perf_counter()
+                status, page = get(port, path)
+                seconds = time.perf_counter() - t0
+                if status != 200 or page["provenance"]["served_from_page_cache"]:
+                    raise SystemExit(f"{path}: expected a generated page, got status {status}")
+                rows.append(page_row(hid, seconds, page) | {"load avg before": round(load, 2)})
+                pages.append(page)
+                console.print(rows[-1])
+            for path in paths:
+                status, page = get(port, path)
+                if status != 200 or not page["provenance"]["served_from_page_cache"]:
+                    raise SystemExit(f"{path}: not served from the page cache (status {status})")
+            requests = [http_request("GET", p) for p in paths]
+            label = re.compile(rb'"served_from_page_cache":(true|false)')
+            paced = run_load(port, requests, args.rate, args.duration, args.connections, label_pattern=label)
+            unpaced = run_load(port, requests, 0.0, args.duration, args.connections, label_pattern=label)
+        finally:
+            stop_process(proc)
+    prov = pages[0]["provenance"]
+    meta = {"open_seconds": round(open_s, 1), "llm": prov["llm"], "ranker": prov["ranker"], "note": prov["ranker_note"]}
 
     lat = []
     for name, res in (("paced", paced), ("unpaced (closed loop)", unpaced)):
@@ -207,20 +222,23 @@ def main() -> None:
                 f"ordered by: {meta['ranker']}" + (f" ({meta['note']})" if meta["note"] else "") + ". "
                 "Each page: placements@v1 (4 placements), placement_keywords@v1 per placement (enum over a "
                 "30-name shortlist of the catalog vocabulary), retrieval, placement_coherence@v1 per placement "
-                "(yes/no list, P(yes) per item, items under 0.3 dropped). The storefront (data, ranker, "
-                f"vocabulary vectors) opened in {meta['open_seconds']} s before the first page.",
+                "(yes/no list, P(yes) per item, items under 0.3 dropped). `xp serve` on 127.0.0.1 (1 worker) over a "
+                "fresh run directory (the given one's data and models, an empty LLM response cache and page "
+                f"cache); the worker opened its storefront (data, ranker) in {meta['open_seconds']} s, on a first "
+                "request for an unknown household (404), before the first page.",
                 None,
             ),
             (
                 "Cold generation per page",
-                "Each page generated with an empty LLM response cache (every call decoded on this machine's "
-                "CPU cores, shared with other jobs: see the load average). Seconds are wall-clock for the "
-                "whole page.",
+                "Each page's first request, generated by the server with an empty LLM response cache (every "
+                "call decoded on this machine's CPU cores, shared with other jobs: see the load average). "
+                "Seconds: the request's wall-clock, client side; the first page also builds the keyword "
+                "vocabulary's vectors unless the run directory has them.",
                 cold,
             ),
             (
                 "Cached pages through HTTP",
-                f"`xp serve` (1 worker) on 127.0.0.1; the pages above requested in turn by the open-loop load "
+                f"The same server; the pages above requested in turn by the open-loop load "
                 f"generator (`bench/loadgen.py`): paced at {args.rate:g} req/s for {args.duration:g} s, latency "
                 f"from each request's scheduled start; then unpaced (closed loop, {args.connections} "
                 f"connections) for {args.duration:g} s. 'from page cache': answers whose provenance says so. "

@@ -30,6 +30,8 @@ def ask(
             ok=bool(result.ok),
             seconds=round(time.perf_counter() - started, 3),
             message="" if result.ok else f"{result.kind}: {result.message}"[:300],
+            prompt_tokens=int(getattr(result.usage, "input_tokens", 0) or 0),
+            generated_tokens=int(getattr(result.usage, "output_tokens", 0) or 0),
         )
     )
     return result  # type: ignore[no-any-return]

@@ -44,6 +44,8 @@ class LLMCall(BaseModel):
     ok: bool
     seconds: float
     message: str = ""
+    prompt_tokens: int = 0  # 0 when answered from the cache
+    generated_tokens: int = 0
 
 
 class Provenance(BaseModel):
