@@ -211,6 +211,14 @@ def _dual_head(epochs: int, threads: int, results: Path | None, json_out: Path |
             f"Semantic head: {s['semantic_projection']}, L2-normalised; alpha = sigmoid(gate), gate starting at 0. "
             f"Lowest validation loss: {rows[[r.variant for r in run.results].index(best.variant)]['variant']}."
         )
+        base = next((r for r in run.results if r.variant == "baseline"), None)
+        for r in run.results:
+            if r.alpha is None:
+                continue
+            side = "the semantic head" if r.alpha > 0.5 else "the trainable tower"
+            text += f" {r.variant.capitalize()} semantic head: alpha {r.alpha:.3f}, the gate leans toward {side}" + (
+                f"; validation loss {r.valid_loss - base.valid_loss:+.4f} against the tower alone." if base else "."
+            )
         report = Report(
             "Experiment 5: dual-head item tower (semantic head + trainable tower, learned gate alpha)",
             [("Validation weeks", text, table)],
