@@ -25,7 +25,7 @@ def test_smollm2_page_keeps_keywords_in_the_vocabulary_and_ids_among_the_candida
     sf = Storefront(
         data, llm, order=ItemOrder(data.items), vocabulary=lambda: StorefrontVocabulary.build(data, folder=tmp_path)
     )
-    page = sf.page(1, context="hosting a barbecue", options=PageOptions(k=2, items=4, llm_rerank=True))
+    page = sf.page(1, context="hosting a barbecue", options=PageOptions(k=1, items=4, llm_rerank=True))
     vocab = sf.vocabulary
     assert page.provenance.keywords_outside_vocabulary == 0 and page.provenance.hallucinated_ids == 0
     assert page.provenance.llm.endswith("smollm2-135m-instruct") and page.provenance.llm_calls
