@@ -204,8 +204,10 @@ def _dual_head(epochs: int, threads: int, results: Path | None, json_out: Path |
         text = (
             f"Data build {s['data_build']}. Each variant: the project's two-tower model ({s['two_tower']['epochs']} "
             f"epoch(s), dim {s['two_tower']['dim']}, same seed and data) trained on weeks {s['training_weeks']} "
-            f"({s['training_baskets']:,} baskets); validation loss = InfoNCE (popularity prior, sampled negatives, one "
-            f"positive per basket, fixed seed) over the {s['validation_baskets']:,} baskets of weeks "
+            f"({s['training_baskets']:,} baskets); validation loss = the training objective without the same-type hard "
+            f"negatives: InfoNCE with the popularity prior, in-batch and sampled negatives, summed over the long-term "
+            f"and next-basket user vectors, one positive per basket (fixed seed), over the {s['validation_baskets']:,} "
+            f"baskets of weeks "
             f"{s['validation_weeks']}; Recall/NDCG@10 on each household's first basket from week "
             f"{s['validation_weeks'].split('-')[0]} on ({s['next_basket_queries']} households, full catalog). "
             f"Semantic head: {s['semantic_projection']}, L2-normalised; alpha = sigmoid(gate), gate starting at 0. "

@@ -99,7 +99,8 @@ def dual_head_model(data: TrainingData, cfg: TwoTowerConfig, variant: Variant) -
 def validation_loss(
     model: TwoTower, data: TrainingData, cfg: TwoTowerConfig, baskets: np.ndarray, seed: int = 0
 ) -> float:
-    """Mean InfoNCE over `baskets` (one positive drawn per basket, seeded), batches and negatives as in training."""
+    """Mean InfoNCE over `baskets` (one positive drawn per basket, seeded): in-batch and sampled negatives and the
+    popularity prior as in training (no same-type hard negatives), summed over both user vectors when dual."""
     model.eval()
     rng = np.random.default_rng(seed)
     seq, items = data.seq, data.items
