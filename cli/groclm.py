@@ -109,6 +109,9 @@ def train_cmd(
     threads: Annotated[int, typer.Option(help="torch threads (1 suits a shared 2-core machine).")] = 1,
     train_until: TrainUntilOption = 41,
     min_households: Annotated[int, typer.Option(help="Repeating households a category needs for a cycle.")] = 5,
+    keep_current: Annotated[
+        bool, typer.Option("--keep-current", help="Publish without pointing CURRENT at it (an ablation's adapter).")
+    ] = False,
     json_out: JsonOption = None,
 ) -> None:
     """GroCLM's two LoRA stages on SmolLM2-135M (one shared adapter): Stage 1 the rebuying cycles, Stage 2 the
@@ -197,7 +200,9 @@ def train_cmd(
         "stage1_minutes": stage1_minutes,
         "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
-    folder = publish_adapter(model, config, adapters_root(run_home(), store.build_id, train_until))
+    folder = publish_adapter(
+        model, config, adapters_root(run_home(), store.build_id, train_until), current=not keep_current
+    )
     config["folder"] = str(folder)
     if emit_json(json_out, {k: v for k, v in config.items() if k != "categories"}):
         return
@@ -259,6 +264,10 @@ def eval_cmd(
     latency_households: Annotated[
         int, typer.Option(help="With --tuned: households decoded alone (batch 1) for the per-request latency.")
     ] = 5,
+    ablation_adapter: Annotated[
+        Optional[list[Path]],
+        typer.Option(help="With --tuned: another adapter as a row (e.g. Stage 2 only: groclm_no_stage1; repeatable)."),
+    ] = None,
     json_out: JsonOption = None,
 ) -> None:
     """Every baseline (popularity, personal top frequency, rebuy-cycle due, TIFU-KNN) on the test baskets: P, R
@@ -362,6 +371,12 @@ def eval_cmd(
             common |= {"max_prompt_tokens": tuned_model.max_prompt_tokens, "label": "groclm"}
             lms.append(LMRanker(backbone, cb.names, pop, **common))
             lms += [LMRanker(backbone, cb.names, pop, beams=b, **common) for b in sorted(set(tuned_beams or []))]
+            ablations = []
+            for extra in ablation_adapter or []:
+                other = load_tuned(resolve_adapter(extra, extra), cb.names)
+                label = _ablation_label(other.config, other.folder.name)
+                lms.append(LMRanker(other.backbone, cb.names, pop, **(common | {"label": label})))
+                ablations.append({"label": label, "adapter": other.folder.name, "config": _public(other.config)})
         else:
             common["beams"] = lm_beams
         if lm_restock:
@@ -385,7 +400,8 @@ def eval_cmd(
                 alone = latency(next(m for m in lms if m.name == "groclm"), states, max(ks))
             tuned_info = {
                 "adapter": folder.name,
-                "config": {key: v for key, v in tuned_config.items() if key != "categories"},
+                "config": _public(tuned_config),
+                "ablations": ablations,
                 "latency_seconds": [round(x, 3) for x in alone],
                 "latency_p50": float(statistics.median(alone)) if alone else None,
             }
@@ -557,7 +573,20 @@ def _lm_blocks(name: str, ev: Any, tuned_info: dict[str, Any] | None) -> list[tu
     return [(f"Task {name}: the LM subset", text, _frame(ev)), (f"Task {name}: decoding", decoding, decoding_frame(ev))]
 
 
+def _public(config: dict[str, Any]) -> dict[str, Any]:
+    """An adapter's config without its category list (the results carry it elsewhere)."""
+    return {key: v for key, v in config.items() if key != "categories"}
+
+
+def _ablation_label(config: dict[str, Any], name: str) -> str:
+    """groclm_no_stage1 for an adapter trained on Stage 2 alone, else groclm_<adapter name>."""
+    stages = {r["name"] for r in config.get("runs", [])}
+    return "groclm_no_stage1" if stages == {"stage2"} else f"groclm_{name}"
+
+
 def _training_block(tuned_info: dict[str, Any]) -> tuple[str, str, Any]:
+    import pandas as pd
+
     from xpollinate.groclm.lm_report import training_frame
 
     cfg = tuned_info["config"]
@@ -575,7 +604,17 @@ def _training_block(tuned_info: dict[str, Any]) -> tuple[str, str, Any]:
         f"{cfg['max_targets']} categories (mean {s2['answer_tokens_mean']} tokens). Training took "
         f"{cfg['train_seconds']:.0f} s ({cfg['wall_seconds']:.0f} s with loading)."
     )
-    return ("Training", text, training_frame(cfg))
+    frame = training_frame(cfg)
+    for extra in tuned_info.get("ablations", []):
+        c = extra["config"]
+        text += (
+            f" {extra['label']}: adapter {extra['adapter']}, the same settings with a budget of {c['max_minutes']:g} "
+            f"minutes ({c['stage1_minutes']:g} for Stage 1), {c['train_seconds']:.0f} s of training."
+        )
+        more = training_frame(c)
+        more["stage"] = extra["label"] + ": " + more["stage"]
+        frame = pd.concat([frame, more], ignore_index=True)
+    return ("Training", text, frame)
 
 
 @app.command("recommend")
@@ -597,7 +636,7 @@ def recommend_cmd(
     latest adapter, decoded under the category trie), or the best baseline when no adapter was trained."""
     import torch
 
-    from xpollinate.groclm.service import MAX_K, open_service
+    from xpollinate.groclm.service import MAX_K, attach_model, open_service
 
     if not 1 <= k <= MAX_K:
         raise XPError(f"--k {k}: choose 1 to {MAX_K}")
@@ -606,8 +645,15 @@ def recommend_cmd(
     if untuned and adapter is not None:
         raise XPError("--untuned and --adapter exclude each other: the untuned model has no adapter")
     torch.set_num_threads(threads)
-    with err.status("category baskets" + ("" if untuned else " and the GroCLM adapter")):
-        service = open_service(adapter=adapter, use_model=not untuned)
+    with err.status("category baskets"):
+        service = open_service(use_model=False)
+    try:
+        service.check(household)
+    except XPError as exc:
+        raise XPError(f"--household {household}: {exc}") from None
+    if not untuned:
+        with err.status("the GroCLM adapter"):
+            attach_model(service, adapter=adapter)
     if untuned:
         from xpollinate.groclm.adapter import TunedModel
         from xpollinate.groclm.backbone import load_backbone

@@ -33,8 +33,11 @@ def adapters_root(home: Path, build_id: str, train_until: int) -> Path:
     return home / "groclm" / f"{build_id}-t{train_until}" / "adapters"
 
 
-def publish_adapter(model: Any, config: dict[str, Any], root: Path, name: str | None = None) -> Path:
-    """Save the peft `model`'s adapter and `config` under `root/name` atomically; point CURRENT at it."""
+def publish_adapter(
+    model: Any, config: dict[str, Any], root: Path, name: str | None = None, current: bool = True
+) -> Path:
+    """Save the peft `model`'s adapter and `config` under `root/name` atomically; point CURRENT at it (unless
+    not `current`: an ablation's adapter is kept beside the one served)."""
     name = name or time.strftime("a%Y%m%d-%H%M%S", time.gmtime())
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{name}"
@@ -42,7 +45,8 @@ def publish_adapter(model: Any, config: dict[str, Any], root: Path, name: str | 
     model.save_pretrained(str(tmp))
     (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     publish_dir(tmp, root / name)
-    write_pointer(root, name)
+    if current:
+        write_pointer(root, name)
     return root / name
 
 

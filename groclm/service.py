@@ -44,6 +44,8 @@ class CategoryService:
     model: Any | None = None  # a backbone with the adapter merged in (`adapter.TunedModel`), or None
     model_reason: str | None = None  # why there is no model
     label: str = "groclm"  # the model's name: groclm (fine-tuned), lm (the untuned backbone, AS1)
+    home: Any | None = None  # the run directory (None: $XP_HOME)
+    build_id: str = ""  # the data build the adapters are looked up for
     _spans: dict[int, tuple[int, int]] = field(init=False)
     _pop: np.ndarray = field(init=False)
     _rankers: dict[bool, LMRanker] = field(init=False, default_factory=dict)
@@ -75,17 +77,21 @@ class CategoryService:
     def _popular(self, k: int) -> list[int]:
         return [int(c) for c in np.lexsort((np.arange(len(self._pop)), -self._pop))[:k]]
 
+    def check(self, household: int) -> None:
+        """Raise `UnknownHousehold` unless the household is in the data (with or without baskets)."""
+        if household not in self._spans and household not in self.known:
+            ids = sorted(self.known | set(self._spans))
+            raise UnknownHousehold(
+                f"household {household} is not in the data ({len(ids)} households, ids {ids[0]}-{ids[-1]})"
+            )
+
     def recommend(self, household: int, task: Task = "next", k: int = 10) -> dict[str, Any]:
         """{household, task, k, source, reason, categories, generated, seconds}."""
         if task not in TASKS:
             raise XPError(f"task {task!r}: choose one of {', '.join(TASKS)}")
         if not 1 <= k <= MAX_K:
             raise XPError(f"k {k}: choose 1 to {MAX_K}")
-        if household not in self._spans and household not in self.known:
-            ids = sorted(self.known | set(self._spans))
-            raise UnknownHousehold(
-                f"household {household} is not in the data ({len(ids)} households, ids {ids[0]}-{ids[-1]})"
-            )
+        self.check(household)
         started = time.perf_counter()
         body: dict[str, Any] = {"household": household, "task": task, "k": k}
         if household not in self._spans:
@@ -120,23 +126,30 @@ class CategoryService:
 
 
 def open_service(home: Any | None = None, adapter: Any | None = None, use_model: bool = True) -> CategoryService:
-    """The service over the data store under `home`: the adapter at `adapter` (a folder) or the latest one
-    trained on this data build, when `use_model`; without one, the baseline and the reason in `model_reason`.
-    A vocabulary changed since training is an error (`adapter.VocabularyChanged`)."""
+    """The service over the data store under `home`, with the model `attach_model` finds when `use_model`."""
     from xpollinate.catalog.store import DataStore
-    from xpollinate.groclm.adapter import latest_adapter, load_tuned, resolve_adapter
-    from xpollinate.settings import run_home
 
     store = DataStore.open(home)
     cb = CategoryBaskets.from_store(store)
     known = frozenset(int(h) for h in store.households()["household_id"].tolist())
-    service = CategoryService(cb, known)
+    service = CategoryService(cb, known, home=home, build_id=store.build_id)
     if not use_model:
         service.model_reason = "the language model is switched off"
         return service
-    folder = adapter if adapter is not None else latest_adapter(home or run_home(), store.build_id)
+    attach_model(service, adapter)
+    return service
+
+
+def attach_model(service: CategoryService, adapter: Any | None = None) -> None:
+    """Load the adapter at `adapter` (a folder), or the latest trained on this data build, into the service;
+    without one, the service keeps the baseline and says why (`model_reason`). A category vocabulary changed
+    since training is an error (`adapter.VocabularyChanged`)."""
+    from xpollinate.groclm.adapter import latest_adapter, load_tuned, resolve_adapter
+    from xpollinate.settings import run_home
+
+    folder = adapter if adapter is not None else latest_adapter(service.home or run_home(), service.build_id)
     if folder is None:
         service.model_reason = "no GroCLM adapter trained on this data (xp groclm train)"
-        return service
-    service.model = load_tuned(resolve_adapter(folder, folder), cb.names)
-    return service
+        return
+    service.model = load_tuned(resolve_adapter(folder, folder), service.cb.names)
+    service.model_reason = None
