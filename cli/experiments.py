@@ -9,13 +9,14 @@ import typer
 from rich.table import Table
 
 from xpollinate.cli.common import JsonOption, emit_json, err, handle_errors, out, stage_bars
+from xpollinate.cli.options import LLMOption
 from xpollinate.errors import XPError
 
 app = typer.Typer(
     help="The storefront's experiments (retrieval + re-ranking), each with a results page.", no_args_is_help=True
 )
 
-Experiment = Literal["rerank", "dual-head"]
+Experiment = Literal["rerank", "dual-head", "llm-rerank", "narration"]
 METRIC_COLUMNS = [f"{m}@{k}" for m in ("Recall", "NDCG", "Hit") for k in (5, 10, 20)]
 
 
@@ -31,7 +32,10 @@ def run_cmd(
         typer.Option(help="Sample this many test households (seeded) for training and test; default all."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the household sample and of LightGBM.")] = 13,
-    candidates: Annotated[int, typer.Option(help="Two-tower candidates per household.")] = 100,
+    candidates: Annotated[
+        Optional[int],
+        typer.Option(help="Two-tower candidates per household (100); llm-rerank: the top M of LightGBM's order (20)."),
+    ] = None,
     history: Annotated[int, typer.Option(help="Previously purchased items merged into the candidates.")] = 100,
     epochs: Annotated[int, typer.Option(help="dual-head: training epochs of each variant.")] = 1,
     threads: Annotated[int, typer.Option(help="torch threads when a two-tower model must be trained.")] = 1,
@@ -39,6 +43,10 @@ def run_cmd(
         Optional[Path],
         typer.Option(help="Write the results page (storefront-rerank / experiment-dual-head: md, html, json) here."),
     ] = None,
+    contexts: Annotated[
+        str, typer.Option(help="llm-rerank: the context set (default: barbecue and new baby; barbecue; baby).")
+    ] = "default",
+    llm: LLMOption = None,
     json_out: JsonOption = None,
 ) -> None:
     """rerank: two-tower candidates (+ the household's previous purchases) re-ranked by LightGBM lambdarank,
@@ -47,13 +55,31 @@ def run_cmd(
     when missing, and publishes the re-ranker the storefront uses.
 
     dual-head: the item tower beside a frozen or trainable semantic head (MiniLM), mixed by a learned gate
-    alpha, against the tower alone: alpha, validation InfoNCE loss and next-basket Recall/NDCG@10."""
+    alpha, against the tower alone: alpha, validation InfoNCE loss and next-basket Recall/NDCG@10.
+
+    llm-rerank (experiment 3): the LLM re-ranker against LightGBM's order and a shuffle of the same top M
+    items, its hallucination/missing/duplicate rates, and how contexts move its top 5.
+
+    narration (experiment 2): an LLM profile of each sampled household (default 20), embedded and searched over
+    the item texts, against the trained user tower, the template profile, previous purchases and popularity:
+    category precision@10 and Recall/NDCG/Hit@10 on the held-out weeks."""
     from xpollinate.catalog.store import DataStore
     from xpollinate.reports import git_commit
 
     if name == "dual-head":
         _dual_head(epochs, threads, results, json_out)
         return
+    if name == "narration":
+        from xpollinate.cli import experiment_narration
+
+        experiment_narration.run(households, seed, llm, threads, results, json_out)
+        return
+    if name == "llm-rerank":
+        from xpollinate.cli import experiment_llm_rerank
+
+        experiment_llm_rerank.run(households, candidates, contexts, seed, llm, results, json_out)
+        return
+    candidates = 100 if candidates is None else candidates
     from xpollinate.storefront.evaluate import run_rerank
 
     if candidates < 1 or history < 0:
