@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,13 @@ def run(
     check_sizes(n, m)
     context_set(contexts)
     commit = git_commit() if results is not None else None
+    started = time.perf_counter()
     llm = get_llm(llm_spec)
     with stage_bars(transient=True) as progress:
         result = run_llm_rerank(DataStore.open(), llm, n, m, contexts, seed, progress=progress)
     result.settings["llm_threads"] = llm.settings.threads or "all cores"
+    result.settings["response_cache"] = "on" if llm.settings.cache and llm.cache is not None else "off"
+    result.timings["whole run (data, model load, calls)"] = time.perf_counter() - started
     payload = payload_of(result)
     if not emit_json(json_out, payload):
         table = Table(title=f"next basket, the same {m} items of {result.settings['households']} households")
@@ -97,13 +101,19 @@ def write(result: Any, payload: dict[str, Any], folder: Path, commit: str | None
         f"in those weeks; the LLM sees only its baskets before them). {s['households']} households, seeded "
         f"(seed {s['seed']}): the first {s['households']} of a seeded order of the {s['test_households']:,} test "
         f"households whose top {m} held at least one target item ({s['households_with_a_target_in_the_m']} of the "
-        f"{s['households_looked_at']} looked at qualified until the sample was full); a household with none scores "
-        f"0 under every order. The {m} items: the top {m} of the learned re-ranker ({s['learned_reranker']}, "
+        f"first {s.get('households_examined', s['households_looked_at'])} in that order); a household with none "
+        f"scores 0 under every order. The {m} items: the top {m} of the learned re-ranker ({s['learned_reranker']}, "
         f"LightGBM lambdarank) over the household's candidates (two-tower top {s['candidates_retrieved']} from "
         f"{s['two_tower_model']} plus up to {s['candidates_from_history']} previously bought items, "
         f"excluded-class items left out). All three orders rank the same {m} items; Recall/NDCG count every item "
         f"of the target basket, so Recall's ceiling is the share of target items among the {m}: "
-        f"{result.ceiling:.4f}. LLM: {s['llm']}, prompt llm_rerank@v1, no context for this table."
+        f"{result.ceiling:.4f}"
+        + (
+            f" (with M = {m}, every order holds all {m} in its top 10: Recall@10 is the ceiling for all)"
+            if m == 10
+            else ""
+        )
+        + f". LLM: {s['llm']}, prompt llm_rerank@v1, no context for this table."
     )
     verdict = (
         f"LLM re-ranker vs LightGBM, NDCG@10: {versus(ll, lg, 'NDCG@10')}; Recall@10: {versus(ll, lg, 'Recall@10')}. "
@@ -142,7 +152,7 @@ def write(result: Any, payload: dict[str, Any], folder: Path, commit: str | None
         f"{ev['cold calls']} cold LLM calls took {ev['cold seconds (sum)']} s "
         f"({ev['cold seconds per call (mean)']} s each on average; {ev['prompt tokens']:,} prompt and "
         f"{ev['generated tokens']:,} generated tokens in all; LLM threads: {s.get('llm_threads')}), "
-        f"{ev['cache hits']} calls answered by the response cache. The prompt gives 7-digit item ids, which the model writes digit by digit: most of the generated "
+        f"{ev['cache hits']} calls answered by the response cache (cache {s.get('response_cache', 'on')}). The prompt gives 7-digit item ids, which the model writes digit by digit: most of the generated "
         "tokens are ids."
     )
     per = pd.DataFrame(result.per_household)

@@ -280,6 +280,7 @@ def build_cases(
     catalog = store.items(["item_id", "text", "category"]).set_index("item_id")
     ids = data.items.item_ids
     cases: list[Case] = []
+    examined = len(looked)
     for q, basket in enumerate(looked):
         rows = np.flatnonzero(p.query == q)
         top = rows[np.argsort(-scores[rows], kind="stable")][:m]
@@ -301,6 +302,7 @@ def build_cases(
             )
         )
         if len(cases) == households:
+            examined = q + 1
             break
     if not cases:
         raise XPError(f"none of {len(looked)} sampled test households has a target item among its top {m}")
@@ -311,6 +313,7 @@ def build_cases(
         "learned_reranker_two_tower_model": reranker.manifest.get("two_tower_test_model"),
         "test_weeks": f"{first_test}-{data.seq.last_week}",
         "households_looked_at": int(len(looked)),
+        "households_examined": examined,
         "households_with_a_target_in_the_m": len(cases),
         "test_households": int(len(np.unique(data.seq.household_id[test]))),
         "candidates_retrieved": N_RETRIEVED,
