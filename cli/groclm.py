@@ -653,7 +653,7 @@ def recommend_cmd(
         raise XPError(f"--household {household}: {exc}") from None
     if not untuned:
         with err.status("the GroCLM adapter"):
-            attach_model(service, adapter=adapter)
+            attach_model(service, adapter=adapter, threads=threads)
     if untuned:
         from xpollinate.groclm.adapter import TunedModel
         from xpollinate.groclm.backbone import load_backbone

@@ -140,12 +140,17 @@ def open_service(home: Any | None = None, adapter: Any | None = None, use_model:
     return service
 
 
-def attach_model(service: CategoryService, adapter: Any | None = None) -> None:
+def attach_model(service: CategoryService, adapter: Any | None = None, threads: int = 1) -> None:
     """Load the adapter at `adapter` (a folder), or the latest trained on this data build, into the service;
     without one, the service keeps the baseline and says why (`model_reason`). A category vocabulary changed
-    since training is an error (`adapter.VocabularyChanged`)."""
+    since training is an error (`adapter.VocabularyChanged`). torch gets `threads` intra-op threads: a
+    service thread decoding with torch's default on shared cores was found ~8x slower than one thread."""
+    import torch
+
     from xpollinate.groclm.adapter import latest_adapter, load_tuned, resolve_adapter
     from xpollinate.settings import run_home
+
+    torch.set_num_threads(threads)
 
     folder = adapter if adapter is not None else latest_adapter(service.home or run_home(), service.build_id)
     if folder is None:
