@@ -539,7 +539,8 @@ def _write_page(
     title = "GroCLM baselines" + (
         " and the fine-tuned LM with the trie" if tuned_info else " and the untuned LM with the trie" if lm_run else ""
     )
-    report = Report(f"{title}: next-basket and in-basket category recommendation", blocks, headline=payload)
+    tasks = " and ".join({"next": "next-basket", "inbasket": "in-basket"}.get(n, n) for n in evaluations)
+    report = Report(f"{title}: {tasks} category recommendation", blocks, headline=payload)
     return write_page(report, folder, "groclm-lm" if lm_run else "groclm-baselines", commit=commit)
 
 
