@@ -11,9 +11,10 @@ import numpy as np
 
 from xpollinate.groclm.baselines import Baseline, make_baselines
 from xpollinate.groclm.baskets import CategoryBaskets
-from xpollinate.groclm.metrics import KS, mean_sd, set_metrics
+from xpollinate.groclm.metrics import KS, set_metrics
 from xpollinate.groclm.tasks import TaskConfig, build_examples
 from xpollinate.groclm.tifu import TifuParams
+from xpollinate.metrics import mean_sd
 
 SEEDS = (0, 1, 2)
 MAX_K = 100  # the paper stops at 20; longer lists are no recommendation

@@ -2,7 +2,7 @@
 
 The paper scores predictions and truth as sets: P@k = hits in the top k / k, R@k = hits / true categories,
 F1@k = 2 P R / (P + R) (0 when both are 0), each per basket, then averaged over baskets. Hits come from the
-shared `xpollinate.metrics`; seeds are summarised as mean ± sd (ddof=1).
+shared `xpollinate.metrics`, and so is the mean ± sd (ddof=1) over seeds.
 """
 
 from __future__ import annotations
@@ -30,9 +30,3 @@ def set_metrics(ranked: np.ndarray, targets: list[np.ndarray], ks: tuple[int, ..
         f1 = np.divide(2 * p * r, p + r, out=np.zeros_like(p), where=(p + r) > 0)
         out[f"p@{k}"], out[f"r@{k}"], out[f"f1@{k}"] = float(p.mean()), float(r.mean()), float(f1.mean())
     return out
-
-
-def mean_sd(values: list[float]) -> tuple[float, float]:
-    """Mean and sample sd (ddof=1; NaN for one value) over seeds."""
-    arr = np.asarray(values, np.float64)
-    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else float("nan")

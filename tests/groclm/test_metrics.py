@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from xpollinate.groclm.metrics import mean_sd, set_metrics
+from xpollinate.groclm.metrics import set_metrics
+from xpollinate.metrics import mean_sd
 
 
 def test_set_metrics_by_hand() -> None:
