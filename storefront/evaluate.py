@@ -73,7 +73,7 @@ def two_tower_models(
     """The model in use (trained now with the default settings if there is none; without tags when no
     tag table exists) and its twin cut `VALIDATION_WEEKS` earlier (trained once, saved unpublished)."""
     from xpollinate.retrieval.twotower.experiments import train_and_save
-    from xpollinate.retrieval.twotower.training import prepare, restore, train
+    from xpollinate.retrieval.twotower.training import restore
 
     trained = []
     try:
@@ -91,21 +91,10 @@ def two_tower_models(
         vdata, vmodel, vsaved = restore(store, home, name)
         valid = (vdata, vmodel, vcfg, vsaved.item_vectors, name)
     else:
-        vdata = prepare(store, vcfg, home, need_tags=vcfg.extensions.tags)
-        result = train(vdata, vcfg, progress, threads)
-        manifest = {
-            "build_id": vdata.build_id,
-            "tags": vdata.tag_source if vcfg.extensions.tags else None,
-            "extensions": vcfg.extensions.label(),
-            "losses": [round(x, 4) for x in result.losses],
-            "train_seconds": round(result.seconds, 1),
-            "examples": result.examples,
-            "train_baskets": int(len(vdata.split.train)),
-            "first_test_week": vdata.split.first_test_week,
-            "purpose": "candidates for training the learned re-ranker (weeks before the validation weeks)",
-        }
-        tags = vdata.tags if vcfg.extensions.tags else None
-        artifacts.save(vcfg, result.model, result.item_vectors, vdata.seen, tags, manifest, home, name, publish=False)
+        purpose = "candidates for training the learned re-ranker (weeks before the validation weeks)"
+        result, _, vdata = train_and_save(
+            store, vcfg, home, progress, threads, name=name, publish=False, purpose=purpose
+        )
         trained.append(f"validation twin {name}: {result.seconds:.0f} s")
         result.model.eval()
         valid = (vdata, result.model, vcfg, result.item_vectors, name)

@@ -29,8 +29,12 @@ def train_and_save(
     progress: Progress | None = None,
     threads: int | None = 1,
     data: TrainingData | None = None,
+    name: str | None = None,
+    publish: bool = True,
+    purpose: str | None = None,
 ) -> tuple[TrainResult, Path, TrainingData]:
-    """Train on the time split's training baskets and publish the artifact as the model in use."""
+    """Train on the time split's training baskets and save the artifact: published as the model in use, or
+    (`publish=False`) kept under `name` beside it, e.g. a twin cut earlier for another model's training data."""
     data = data or prepare(store, cfg, home, progress)
     result = train(data, cfg, progress, threads)
     manifest = {
@@ -45,9 +49,10 @@ def train_and_save(
         "items": int(data.items.n),
         "items_seen_in_training": int(data.seen.sum()),
     }
-    path = artifacts.save(
-        cfg, result.model, result.item_vectors, data.seen, data.tags if cfg.extensions.tags else None, manifest, home
-    )
+    if purpose:
+        manifest["purpose"] = purpose
+    tags = data.tags if cfg.extensions.tags else None
+    path = artifacts.save(cfg, result.model, result.item_vectors, data.seen, tags, manifest, home, name, publish)
     return result, path, data
 
 
