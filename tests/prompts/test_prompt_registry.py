@@ -95,12 +95,13 @@ def test_latest_version_and_unknown_refs() -> None:
     r = default_registry()
     assert r.get("theme").ref == "theme@v3"
     assert [t.version for t in r.versions("theme")] == ["v1", "v2", "v3"]
-    with pytest.raises(
-        PromptNotFoundError,
-        match="known: (.*, )?evaluator, evaluator_batch, fit, judge, (.*, )?match, naive, pick, "
-        "pick_free, (.*, )?relevance, relevance_batch, theme, theme_recs",
-    ):
+    with pytest.raises(PromptNotFoundError, match="known: ") as unknown:
         r.get("themes@v1")
+    known = str(unknown.value).split("known: ", 1)[1].split(", ")
+    assert known == sorted(known)  # the message lists every prompt name, in order
+    assert {"evaluator", "evaluator_batch", "fit", "judge", "match", "naive", "pick", "theme", "theme_recs"} <= set(
+        known
+    )
     with pytest.raises(PromptNotFoundError, match="theme has theme@v1, theme@v2, theme@v3"):
         r.get("theme@v9")
     with pytest.raises(PromptNotFoundError, match="expected name@vN"):
