@@ -10,7 +10,7 @@ computed here from the per-dimension scores, never taken from the model.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, Field, computed_field, create_model, model_validator
 
@@ -112,18 +112,27 @@ class Picks(BaseModel):
         return [(p, "") for p in self.picks]
 
 
-def picks_model(names: Sequence[str], max_picks: int) -> type[Picks]:
-    """`Picks` whose items must be one of `names` (a JSON-schema enum the decoder is constrained by).
+M = TypeVar("M", bound=BaseModel)
+
+
+def enum_list_model(base: type[M], field: str, names: Sequence[str], max_items: int, what: str) -> type[M]:
+    """`base` with its list `field` restricted to `names` (a JSON-schema enum the decoder is constrained by)
+    and 1 to `max_items` entries; `what` names the answer in the error for an empty `names`.
 
     llama.cpp's grammar ignores `uniqueItems`, so repeats are possible and removed afterwards."""
     if not names:
-        raise ValueError("a grounded answer needs at least one allowed name")
+        raise ValueError(f"{what} needs at least one allowed name")
     allowed = Literal[tuple(dict.fromkeys(names))]  # type: ignore[valid-type]
     return create_model(  # type: ignore[call-overload, no-any-return]
-        "Picks",
-        __base__=Picks,
-        picks=(list[allowed], Field(min_length=1, max_length=max_picks)),  # type: ignore[valid-type]
+        base.__name__,
+        __base__=base,
+        **{field: (list[allowed], Field(min_length=1, max_length=max_items))},  # type: ignore[valid-type]
     )
+
+
+def picks_model(names: Sequence[str], max_picks: int) -> type[Picks]:
+    """`Picks` whose items must be one of `names`."""
+    return enum_list_model(Picks, "picks", names, max_picks, "a grounded answer")
 
 
 class ContextRecommendations(BaseModel):

@@ -8,9 +8,11 @@ prompts declare no output model, so the storefront passes these to `LLM.structur
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, create_model
+
+from xpollinate.prompts.schemas import enum_list_model
 
 TITLE_MAX_CHARS = 40
 WHY_MAX_CHARS = 80
@@ -45,17 +47,8 @@ class Keywords(BaseModel):
 
 
 def keywords_model(names: Sequence[str], max_keywords: int) -> type[Keywords]:
-    """`Keywords` whose items must be one of `names` (a JSON-schema enum), so every keyword retrieves items.
-
-    llama.cpp's grammar ignores `uniqueItems`: repeats are possible and removed afterwards."""
-    if not names:
-        raise ValueError("a keyword answer needs at least one allowed name")
-    allowed = Literal[tuple(dict.fromkeys(names))]  # type: ignore[valid-type]
-    return create_model(  # type: ignore[call-overload, no-any-return]
-        "Keywords",
-        __base__=Keywords,
-        keywords=(list[allowed], Field(min_length=1, max_length=max_keywords)),  # type: ignore[valid-type]
-    )
+    """`Keywords` whose items must be one of `names` (a JSON-schema enum), so every keyword retrieves items."""
+    return enum_list_model(Keywords, "keywords", names, max_keywords, "a keyword answer")
 
 
 class Ranking(BaseModel):
