@@ -10,9 +10,8 @@ processes (`--workers`) give the parallelism. Responses are encoded by orjson.
 import logging
 import os
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -30,6 +29,7 @@ from xpollinate.serving.holder import ReloadOutcome, StateHolder
 from xpollinate.serving.offline_docs import add_offline_docs
 from xpollinate.serving.pages import add_pages
 from xpollinate.serving.recommend import item_xp_view, recommend_cart_batched
+from xpollinate.serving.responses import JSON
 from xpollinate.serving.schemas import (
     CartRequestBase,
     CartResponse,
@@ -41,15 +41,6 @@ from xpollinate.serving.schemas import (
 from xpollinate.serving.storefront_endpoint import add_storefront
 
 log = logging.getLogger("xpollinate.serving")
-
-
-class JSON(Response):
-    """orjson-encoded JSON (numpy scalars included)."""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def _field(error: dict) -> str:

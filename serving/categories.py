@@ -15,7 +15,6 @@ Errors name the problem: k outside 1-50 or an unknown task is 422 naming the fie
 import threading
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import FastAPI, Path, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
@@ -23,12 +22,13 @@ from starlette.concurrency import run_in_threadpool
 from xpollinate.errors import XPError
 from xpollinate.groclm.service import MAX_K, CategoryService, UnknownHousehold, open_service
 from xpollinate.serving.config import ServeConfig
+from xpollinate.serving.responses import JSON, OpenedOnFirstUse
 
 ROUTE = "/v1/households/{household_id}/categories"
 
 
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), status, media_type="application/json")
+def _json(payload: Any, status: int = 200) -> JSON:
+    return JSON(payload, status)
 
 
 class CategoriesRoute:
@@ -36,16 +36,11 @@ class CategoriesRoute:
 
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
-        self._service: CategoryService | None = None
-        self._open_lock = threading.Lock()
+        self._service = OpenedOnFirstUse(lambda: open_service(config.home))
         self._answer_lock = threading.Lock()
 
     def service(self) -> CategoryService:
-        if self._service is None:
-            with self._open_lock:
-                if self._service is None:
-                    self._service = open_service(self.config.home)
-        return self._service
+        return self._service.get()
 
     def answer(self, household_id: int, task: Literal["next", "restock"], k: int) -> dict[str, Any]:
         service = self.service()

@@ -12,7 +12,6 @@ household is 404, a bad context 422 naming `context`, a run directory without da
 import threading
 from typing import Annotated, Any
 
-import orjson
 from fastapi import FastAPI, Path, Query
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from xpollinate.errors import XPError
 from xpollinate.serving.config import ServeConfig
 from xpollinate.serving.page_layout import CSP, notice, page
+from xpollinate.serving.responses import JSON, OpenedOnFirstUse
 from xpollinate.serving.storefront_view import storefront_html
 from xpollinate.storefront.errors import ContextError, UnknownHouseholdError
 from xpollinate.storefront.page import PageOptions, Storefront
@@ -29,8 +29,8 @@ UI_ROUTE = "/ui/households/{household_id}/storefront"
 HTML_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 
 
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), status, media_type="application/json")
+def _json(payload: Any, status: int = 200) -> JSON:
+    return JSON(payload, status)
 
 
 class StorefrontService:
@@ -38,16 +38,11 @@ class StorefrontService:
 
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
-        self._storefront: Storefront | None = None
-        self._open_lock = threading.Lock()
+        self._storefront = OpenedOnFirstUse(lambda: Storefront.open(config.home))
         self._generate_lock = threading.Lock()
 
     def storefront(self) -> Storefront:
-        if self._storefront is None:
-            with self._open_lock:
-                if self._storefront is None:
-                    self._storefront = Storefront.open(self.config.home)
-        return self._storefront
+        return self._storefront.get()
 
     def generate(self, household_id: int, context: str | None) -> dict[str, Any]:
         with self._generate_lock:
@@ -62,7 +57,7 @@ def add_storefront(app: FastAPI, config: ServeConfig) -> StorefrontService:
     async def answer(household_id: int, context: str | None) -> tuple[int, dict[str, Any]]:
         """(status, page or error payload): the cached page, else a generated one; errors named."""
         try:
-            sf = service._storefront
+            sf = service._storefront.opened
             if sf is None:
                 sf = await run_in_threadpool(service.storefront)
             cached = sf.cached(household_id, context)
