@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional, ParamSpec, TypeVar
@@ -22,6 +22,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from xpollinate.errors import XPError
 
@@ -105,3 +106,17 @@ def emit_json(path: Path | None, payload: Any) -> bool:
         return True
     path.write_text(text + "\n", encoding="utf-8")
     return False
+
+
+def metrics_table(
+    title: str, first: str, rows: Mapping[str, Mapping[str, float]], columns: Sequence[str] | None = None
+) -> Table:
+    """A table of named rows of metrics (4 decimals): `columns` in order, or the first row's keys."""
+    cols = list(columns) if columns is not None else list(next(iter(rows.values()), {}))
+    table = Table(title=title)
+    table.add_column(first)
+    for c in cols:
+        table.add_column(c, justify="right")
+    for name, row in rows.items():
+        table.add_row(name, *[f"{row[c]:.4f}" for c in cols])
+    return table

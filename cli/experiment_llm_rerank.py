@@ -6,9 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
-from xpollinate.cli.common import emit_json, err, out, stage_bars
+from xpollinate.cli.common import emit_json, err, metrics_table, out, stage_bars
 
 DEFAULT_HOUSEHOLDS = 12
 DEFAULT_CANDIDATES = 20
@@ -44,13 +42,8 @@ def run(
     result.timings["whole run (data, model load, calls)"] = time.perf_counter() - started
     payload = payload_of(result)
     if not emit_json(json_out, payload):
-        table = Table(title=f"next basket, the same {m} items of {result.settings['households']} households")
-        table.add_column("order")
-        for c in COLUMNS:
-            table.add_column(c, justify="right")
-        for name, row in result.metrics.items():
-            table.add_row(name, *[f"{row[c]:.4f}" for c in COLUMNS])
-        out.print(table)
+        title = f"next basket, the same {m} items of {result.settings['households']} households"
+        out.print(metrics_table(title, "order", result.metrics, COLUMNS))
         out.print(f"ceiling (share of target items among the {m}): {result.ceiling:.4f}")
         for key, value in result.evals.items():
             out.print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.table import Table
-
-from xpollinate.cli.common import emit_json, err, out, stage_bars
+from xpollinate.cli.common import emit_json, err, metrics_table, out, stage_bars
 
 
 def run(
@@ -37,14 +35,8 @@ def run(
     data = narration_report.payload(result)
     if not emit_json(json_out, data):
         s = result.settings
-        table = Table(title=f"{s['households']} households, held-out weeks {s['test_weeks']}")
-        table.add_column("method")
-        columns = list(next(iter(result.metrics.values())))
-        for c in columns:
-            table.add_column(c, justify="right")
-        for method, row in result.metrics.items():
-            table.add_row(method, *[f"{row[c]:.4f}" for c in columns])
-        out.print(table)
+        title = f"{s['households']} households, held-out weeks {s['test_weeks']}"
+        out.print(metrics_table(title, "method", result.metrics))
         secs = data["llm_seconds_per_household"]
         out.print(
             f"LLM {s['llm']}: {secs['mean']} s per household (median {secs['median']}), "

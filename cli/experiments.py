@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Optional
 import typer
 from rich.table import Table
 
-from xpollinate.cli.common import JsonOption, emit_json, err, handle_errors, out, stage_bars
+from xpollinate.cli.common import JsonOption, emit_json, err, handle_errors, metrics_table, out, stage_bars
 from xpollinate.cli.options import LLMOption
 from xpollinate.errors import XPError
 
@@ -92,15 +92,8 @@ def run_cmd(
         )
     payload = _payload(run)
     if not emit_json(json_out, payload):
-        table = Table(
-            title=f"next basket of {run.settings['test_queries']} households (weeks {run.settings['test_weeks']})"
-        )
-        table.add_column("method")
-        for c in METRIC_COLUMNS:
-            table.add_column(c, justify="right")
-        for method, row in run.metrics.items():
-            table.add_row(method, *[f"{row[c]:.4f}" for c in METRIC_COLUMNS])
-        out.print(table)
+        title = f"next basket of {run.settings['test_queries']} households (weeks {run.settings['test_weeks']})"
+        out.print(metrics_table(title, "method", run.metrics, METRIC_COLUMNS))
         out.print(f"candidate pool recall {run.pool_recall:.4f}; best iteration {run.fit.best_iteration}")
         gains = sorted(run.fit.gains.items(), key=lambda kv: -kv[1])
         out.print("gain: " + ", ".join(f"{k} {v:.3f}" for k, v in gains))
