@@ -9,6 +9,9 @@ The history is every basket the household made (as of the data's last day). Whic
 Tasks: `next` (any category, the list filled by popularity when the history runs short) and `restock` (only
 categories the household bought before: its own trie, the paper's production set-up; the list may be shorter
 than k). An unknown household is an `UnknownHousehold` error naming the id; k is checked against 1-`MAX_K`.
+
+With `items` > 0 each listed category also gets the two-tower model's best items for the household inside it
+(`category_items`), loaded on the first such request; without a two-tower model the answer says why.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 from xpollinate.errors import XPError
 from xpollinate.groclm.baselines import popularity
 from xpollinate.groclm.baskets import CategoryBaskets
+from xpollinate.groclm.category_items import MAX_ITEMS, CategoryItems, open_category_items
 from xpollinate.groclm.lm import LMRanker
 from xpollinate.groclm.rebuy import household_state
 
@@ -46,9 +50,11 @@ class CategoryService:
     label: str = "groclm"  # the model's name: groclm (fine-tuned), lm (the untuned backbone, AS1)
     home: Any | None = None  # the run directory (None: $XP_HOME)
     build_id: str = ""  # the data build the adapters are looked up for
+    store: Any | None = None  # the data store, for the two-tower items (None: no items)
     _spans: dict[int, tuple[int, int]] = field(init=False)
     _pop: np.ndarray = field(init=False)
     _rankers: dict[bool, LMRanker] = field(init=False, default_factory=dict)
+    _items: tuple[CategoryItems | None, str | None] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._spans = self.cb.households()
@@ -85,12 +91,24 @@ class CategoryService:
                 f"household {household} is not in the data ({len(ids)} households, ids {ids[0]}-{ids[-1]})"
             )
 
-    def recommend(self, household: int, task: Task = "next", k: int = 10) -> dict[str, Any]:
-        """{household, task, k, source, reason, categories, generated, seconds}."""
+    def category_items(self) -> tuple[CategoryItems | None, str | None]:
+        """The two-tower items per category (loaded once), or (None, why there are none)."""
+        if self._items is None:
+            if self.store is None:
+                self._items = (None, "no two-tower items: the service was opened without its data store")
+            else:
+                self._items = open_category_items(self.store, self.home)
+        return self._items
+
+    def recommend(self, household: int, task: Task = "next", k: int = 10, items: int = 0) -> dict[str, Any]:
+        """{household, task, k, source, reason, categories, generated, seconds}, and with `items` > 0 the
+        two-tower's `items` per category (`items_source`) or `items_reason`."""
         if task not in TASKS:
             raise XPError(f"task {task!r}: choose one of {', '.join(TASKS)}")
         if not 1 <= k <= MAX_K:
             raise XPError(f"k {k}: choose 1 to {MAX_K}")
+        if not 0 <= items <= MAX_ITEMS:
+            raise XPError(f"items {items}: choose 0 to {MAX_ITEMS} per category")
         self.check(household)
         started = time.perf_counter()
         body: dict[str, Any] = {"household": household, "task": task, "k": k}
@@ -98,8 +116,8 @@ class CategoryService:
             cats = [] if task == "restock" else self._popular(k)
             why = "no history: the household has no basket with a categorised item"
             body |= {"source": "popularity", "reason": why, "categories": [self.cb.names[c] for c in cats]}
-            body |= {"generated": 0, "seconds": round(time.perf_counter() - started, 3)}
-            return body
+            body |= {"generated": 0}
+            return self._with_items(body, household, items, started)
         start, end = self._spans[household]
         counts, since = household_state(self.cb, start, end, int(self.cb.day.max()))
         restock = task == "restock"
@@ -120,8 +138,18 @@ class CategoryService:
             "categories": [self.cb.names[c] for c in cats],
             "generated": generated,
             "history_baskets": end - start,
-            "seconds": round(time.perf_counter() - started, 3),
         }
+        return self._with_items(body, household, items, started)
+
+    def _with_items(self, body: dict[str, Any], household: int, items: int, started: float) -> dict[str, Any]:
+        if items:
+            model, why = self.category_items()
+            if model is None:
+                body["items_reason"] = why
+            else:
+                per, path = model.for_categories(household, body["categories"], items)
+                body |= {"items": per, "items_source": f"two-tower {model.model}: {path}"}
+        body["seconds"] = round(time.perf_counter() - started, 3)
         return body
 
 
@@ -132,7 +160,7 @@ def open_service(home: Any | None = None, adapter: Any | None = None, use_model:
     store = DataStore.open(home)
     cb = CategoryBaskets.from_store(store)
     known = frozenset(int(h) for h in store.households()["household_id"].tolist())
-    service = CategoryService(cb, known, home=home, build_id=store.build_id)
+    service = CategoryService(cb, known, home=home, build_id=store.build_id, store=store)
     if not use_model:
         service.model_reason = "the language model is switched off"
         return service

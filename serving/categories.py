@@ -6,8 +6,11 @@ route never loads a language model. Without an adapter the best baseline answers
 `reason` says why); a household with no categorised basket gets popularity with the reason. Decoding runs in
 a worker thread, one household at a time per process (the model decodes one answer at a time anyway).
 
-Errors name the problem: k outside 1-50 or an unknown task is 422 naming the field, an unknown household
-404, a run directory without data (or an adapter whose category vocabulary no longer matches) 503.
+`items` (default 3, 0 to skip) adds the two-tower model's best items for the household in each listed
+category when a two-tower model is trained on this data (`items_source`), else `items_reason` says why.
+
+Errors name the problem: k outside 1-50, items outside 0-10 or an unknown task is 422 naming the field, an
+unknown household 404, a run directory without data (or an adapter whose category vocabulary no longer matches) 503.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the handler's annotations at run time.
@@ -20,6 +23,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from xpollinate.errors import XPError
+from xpollinate.groclm.category_items import MAX_ITEMS
 from xpollinate.groclm.service import MAX_K, CategoryService, UnknownHousehold, open_service
 from xpollinate.serving.config import ServeConfig
 from xpollinate.serving.responses import JSON, OpenedOnFirstUse
@@ -42,10 +46,10 @@ class CategoriesRoute:
     def service(self) -> CategoryService:
         return self._service.get()
 
-    def answer(self, household_id: int, task: Literal["next", "restock"], k: int) -> dict[str, Any]:
+    def answer(self, household_id: int, task: Literal["next", "restock"], k: int, items: int) -> dict[str, Any]:
         service = self.service()
         with self._answer_lock:
-            return service.recommend(household_id, task, k)
+            return service.recommend(household_id, task, k, items)
 
 
 def add_categories(app: FastAPI, config: ServeConfig) -> CategoriesRoute:
@@ -57,7 +61,7 @@ def add_categories(app: FastAPI, config: ServeConfig) -> CategoriesRoute:
         summary="A household's next-basket product categories (GroCLM with the category trie, or the best baseline)",
         responses={
             404: {"description": "unknown household"},
-            422: {"description": "invalid task or k"},
+            422: {"description": "invalid task, k or items"},
             503: {"description": "the run directory lacks the data store, or the adapter no longer fits the data"},
         },
     )
@@ -68,9 +72,12 @@ def add_categories(app: FastAPI, config: ServeConfig) -> CategoriesRoute:
             Query(description="next: any category; restock: only categories the household bought before"),
         ] = "next",
         k: Annotated[int, Query(ge=1, le=MAX_K, description=f"categories to list, 1-{MAX_K}")] = 10,
+        items: Annotated[
+            int, Query(ge=0, le=MAX_ITEMS, description=f"two-tower items per category, 0-{MAX_ITEMS} (0: none)")
+        ] = 3,
     ) -> Response:
         try:
-            return _json(await run_in_threadpool(route.answer, household_id, task, k))
+            return _json(await run_in_threadpool(route.answer, household_id, task, k, items))
         except UnknownHousehold as exc:
             return _json({"detail": str(exc)}, 404)
         except XPError as exc:
