@@ -19,6 +19,11 @@ from xpollinate.errors import XPError
 SECONDS_PER_DAY = 86_400
 
 
+def categorised(items: pd.DataFrame) -> pd.DataFrame:
+    """The items that carry a product category: grocery and GM with a category (excluded ones carry none)."""
+    return items[items["item_class"].isin(["grocery", "gm"]) & (items["category"] != "")]
+
+
 @dataclass(frozen=True)
 class CategoryBaskets:
     """Baskets as category sets (a sparse basket x category 0/1 matrix) and, for the in-basket task, each
@@ -63,7 +68,7 @@ class CategoryBaskets:
     def from_frames(cls, baskets: pd.DataFrame, items: pd.DataFrame) -> CategoryBaskets:
         """From the store's `baskets` (basket_id, household_id, week, timestamp, item_ids) and `items`
         (item_id, category, item_class) tables; baskets with no categorised item are dropped."""
-        kept = items[items["item_class"].isin(["grocery", "gm"]) & (items["category"] != "")]
+        kept = categorised(items)
         names = tuple(sorted(kept["category"].unique()))
         lookup = pd.Series(np.arange(len(names)), index=list(names))
         item_cat = pd.Series(kept["category"].map(lookup).to_numpy(np.int64), index=kept["item_id"].to_numpy())

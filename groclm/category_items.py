@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from xpollinate.errors import XPError
+from xpollinate.groclm.baskets import categorised
 
 MAX_ITEMS = 10  # items per category at most
 
@@ -59,7 +60,6 @@ def open_category_items(store: Any, home: Path | None) -> tuple[CategoryItems | 
         recommender = Recommender(store, home)
     except XPError as exc:  # no model, or one trained on another data build
         return None, f"no two-tower items: {exc}"
-    items = store.items(["item_id", "category", "item_class"])
-    kept = items[items["item_class"].isin(["grocery", "gm"]) & (items["category"] != "")]
+    kept = categorised(store.items(["item_id", "category", "item_class"]))
     by_category = {str(c): [int(i) for i in ids] for c, ids in kept.groupby("category")["item_id"]}
     return CategoryItems(recommender, by_category, recommender.saved.path.name), None
