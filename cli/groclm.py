@@ -112,6 +112,27 @@ def train_cmd(
     keep_current: Annotated[
         bool, typer.Option("--keep-current", help="Publish without pointing CURRENT at it (an ablation's adapter).")
     ] = False,
+    stage1_steps: Annotated[
+        Optional[int], typer.Option(help="Stage 1's step budget (0: skip Stage 1; default: its minutes alone).")
+    ] = None,
+    stage2_steps: Annotated[
+        Optional[int], typer.Option(help="Stage 2's step budget (0: Stage 1 only; default: the minutes alone).")
+    ] = None,
+    save_steps: Annotated[
+        Optional[list[int]],
+        typer.Option(help="Also publish Stage 2's adapter after this many steps (repeatable; a data-size curve)."),
+    ] = None,
+    save_stage1: Annotated[
+        bool, typer.Option("--save-stage1", help="Also publish the adapter after Stage 1 (the Stage-1-only row).")
+    ] = False,
+    init_adapter: Annotated[
+        Optional[Path],
+        typer.Option(help="Start Stage 2 from this adapter (its Stage 1 shared by several runs); skips Stage 1."),
+    ] = None,
+    prompt_style: Annotated[
+        Literal["plain", "cycles"],
+        typer.Option(help="Stage 2's prompt: plain, or cycles (each shown category's rebuying cycle in context)."),
+    ] = "plain",
     json_out: JsonOption = None,
 ) -> None:
     """GroCLM's two LoRA stages on SmolLM2-135M (one shared adapter): Stage 1 the rebuying cycles, Stage 2 the
@@ -120,7 +141,7 @@ def train_cmd(
 
     from xpollinate.catalog.store import DataStore
     from xpollinate.groclm import stages
-    from xpollinate.groclm.adapter import adapters_root, publish_adapter
+    from xpollinate.groclm.adapter import adapters_root, check_vocabulary, publish_adapter
     from xpollinate.groclm.backbone import fresh_backbone
     from xpollinate.groclm.baselines import popularity
     from xpollinate.groclm.baskets import CategoryBaskets
@@ -143,6 +164,15 @@ def train_cmd(
             raise XPError(f"{flag} must be at least 1, got {value}")
     if max_prompt_tokens < 128:
         raise XPError(f"--max-prompt-tokens {max_prompt_tokens}: give at least 128 (the prompt's markup alone)")
+    for budget, flag in ((stage1_steps, "--stage1-steps"), (stage2_steps, "--stage2-steps")):
+        if budget is not None and budget < 0:
+            raise XPError(f"{flag} must be 0 or more, got {budget}")
+    snapshots = sorted(set(save_steps or []))
+    if snapshots and (snapshots[0] < 1 or (stage2_steps is not None and snapshots[-1] >= stage2_steps)):
+        raise XPError(f"--save-steps {snapshots}: give Stage-2 steps from 1 to below --stage2-steps ({stage2_steps})")
+    if init_adapter is not None and stage1_steps:
+        raise XPError("--init-adapter and --stage1-steps exclude each other: the init adapter's Stage 1 is used")
+    do_stage1 = init_adapter is None and stage1_minutes > 0 and stage1_steps != 0
     settings = LoraSettings(rank=rank, alpha=2 * rank, learning_rate=learning_rate, batch_size=batch_size)
     settings.check()
     started = time.perf_counter()
@@ -157,52 +187,101 @@ def train_cmd(
         base = fresh_backbone()
     tok = base.tokenizer
     pop = popularity(cb, train_until)
+    init_config: dict[str, Any] | None = None
+    if init_adapter is not None:
+        from xpollinate.groclm.adapter import read_config, resolve_adapter
+
+        init_adapter = resolve_adapter(init_adapter, init_adapter)
+        init_config = read_config(init_adapter)
+        check_vocabulary(init_config.get("categories", []), cb.names, f"the init adapter {init_adapter.name}")
+        if init_config.get("data_build") != store.build_id or int(init_config.get("train_until", -1)) != train_until:
+            raise XPError(
+                f"--init-adapter {init_adapter}: trained on data build {init_config.get('data_build')} to week "
+                f"{init_config.get('train_until')}, not {store.build_id} to week {train_until}"
+            )
+        trained = init_config.get("lora", {})
+        if int(trained.get("rank", rank)) != rank:
+            raise XPError(f"--init-adapter {init_adapter}: its LoRA rank is {trained.get('rank')}, not --rank {rank}")
     with err.status("training examples"):
         stats = cycle_stats(cb, train_until, min_households)
-        s1 = stages.stage1_examples(tok, stats) if stage1_minutes > 0 else []
+        s1 = stages.stage1_examples(tok, stats) if do_stage1 else []
+        cycles = stages.cycle_lookup(stats) if prompt_style == "cycles" else None
         s2 = stages.stage2_examples(
-            tok, cb, pop, train_until, stage2_examples, seed, from_week, max_prompt_tokens, max_targets
+            tok, cb, pop, train_until, stage2_examples, seed, from_week, max_prompt_tokens, max_targets, cycles
         )
-    model = peft_model(base.model, settings)
+    if init_adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(base.model, str(init_adapter), is_trainable=True)
+    else:
+        model = peft_model(base.model, settings)
     optimizer = make_optimizer(model, settings)
     pad = int(tok.pad_token_id)
-    runs = []
+    runs: list[Any] = []
+    root = adapters_root(run_home(), store.build_id, train_until)
+    name = time.strftime("a%Y%m%d-%H%M%S", time.gmtime())
+
+    def describe(done: list[Any]) -> dict[str, Any]:
+        return {
+            "base_model": base.model_id,
+            "commit": git_commit(),
+            "data_build": store.build_id,
+            "train_until": train_until,
+            "categories": list(cb.names),
+            "max_prompt_tokens": max_prompt_tokens,
+            "max_targets": max_targets,
+            "prompt_style": prompt_style,
+            "lora": {**settings.__dict__, "target_modules": list(TARGET_MODULES)},
+            "seed": seed,
+            "threads": threads,
+            "stage1": {"categories_with_cycle": len(stats), "min_households": min_households},
+            "stage2": {
+                "from_week": from_week,
+                "baskets_sampled": len(s2.examples),
+                "eligible_baskets": s2.candidates,
+                "answers_cut": s2.targets_cut,
+                "histories_cut": s2.history_cut,
+                "prompt_tokens_mean": round(sum(len(e.prompt) for e in s2.examples) / len(s2.examples), 1),
+                "answer_tokens_mean": round(sum(len(e.answer) for e in s2.examples) / len(s2.examples), 1),
+                "history_shown_mean": s2.shown_mean,
+            },
+            "init_adapter": (
+                None
+                if init_config is None or init_adapter is None
+                else {"name": init_adapter.name, "runs": init_config.get("runs", [])}
+            ),
+            "runs": [r.to_json() for r in done],
+            "train_seconds": round(sum(r.seconds for r in done), 1),
+            "wall_seconds": round(time.perf_counter() - started, 1),
+            "max_minutes": max_minutes,
+            "stage1_minutes": stage1_minutes,
+            "stage1_steps": stage1_steps,
+            "stage2_steps": stage2_steps,
+            "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        }
+
+    def snapshot(run: Any) -> None:
+        if run.steps in snapshots:
+            publish_adapter(model, describe([*runs, run]), root, f"{name}-s2-{run.steps}", current=False)
+
     with stage_bars() as tick:
         if s1:
-            runs.append(run_stage(model, optimizer, s1, "stage1", settings, stage1_minutes * 60, seed, pad, tick))
-        left = max_minutes * 60 - (time.perf_counter() - started)
-        runs.append(run_stage(model, optimizer, s2.examples, "stage2", settings, left, seed, pad, tick))
-    config: dict[str, Any] = {
-        "base_model": base.model_id,
-        "commit": git_commit(),
-        "data_build": store.build_id,
-        "train_until": train_until,
-        "categories": list(cb.names),
-        "max_prompt_tokens": max_prompt_tokens,
-        "max_targets": max_targets,
-        "lora": {**settings.__dict__, "target_modules": list(TARGET_MODULES)},
-        "seed": seed,
-        "threads": threads,
-        "stage1": {"categories_with_cycle": len(stats), "min_households": min_households},
-        "stage2": {
-            "from_week": from_week,
-            "baskets_sampled": len(s2.examples),
-            "eligible_baskets": s2.candidates,
-            "answers_cut": s2.targets_cut,
-            "histories_cut": s2.history_cut,
-            "prompt_tokens_mean": round(sum(len(e.prompt) for e in s2.examples) / len(s2.examples), 1),
-            "answer_tokens_mean": round(sum(len(e.answer) for e in s2.examples) / len(s2.examples), 1),
-        },
-        "runs": [r.to_json() for r in runs],
-        "train_seconds": round(sum(r.seconds for r in runs), 1),
-        "wall_seconds": round(time.perf_counter() - started, 1),
-        "max_minutes": max_minutes,
-        "stage1_minutes": stage1_minutes,
-        "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    }
-    folder = publish_adapter(
-        model, config, adapters_root(run_home(), store.build_id, train_until), current=not keep_current
-    )
+            runs.append(
+                run_stage(model, optimizer, s1, "stage1", settings, stage1_minutes * 60, seed, pad, tick, stage1_steps)
+            )
+            if save_stage1:
+                publish_adapter(model, describe(runs), root, f"{name}-stage1", current=False)
+        if stage2_steps != 0:
+            left = max_minutes * 60 - (time.perf_counter() - started)
+            runs.append(
+                run_stage(
+                    model, optimizer, s2.examples, "stage2", settings, left, seed, pad, tick, stage2_steps, snapshot
+                )
+            )
+    if not runs:
+        raise XPError("nothing to train: Stage 1 is skipped and --stage2-steps is 0")
+    config = describe(runs)
+    folder = publish_adapter(model, config, root, name, current=not keep_current)
     config["folder"] = str(folder)
     if emit_json(json_out, {k: v for k, v in config.items() if k != "categories"}):
         return
@@ -268,6 +347,28 @@ def eval_cmd(
         Optional[list[Path]],
         typer.Option(help="With --tuned: another adapter as a row (e.g. Stage 2 only: groclm_no_stage1; repeatable)."),
     ] = None,
+    min_names: Annotated[
+        int, typer.Option(help="With --tuned: also groclm_minM, its list not closed before M names (0: no row).")
+    ] = 0,
+    tune_min_names: Annotated[
+        Optional[str],
+        typer.Option(
+            help="With --tuned: pick M (comma-separated, e.g. 0,5,10) and restock on/off on the validation weeks' "
+            "LM subset (--tune-households x --tune-examples per seed); the chosen row is added."
+        ),
+    ] = None,
+    tune_households: Annotated[int, typer.Option(help="Households per seed for --tune-min-names.")] = 10,
+    tune_examples: Annotated[int, typer.Option(help="Baskets per seed for --tune-min-names.")] = 10,
+    tune_baselines: Annotated[
+        bool,
+        typer.Option(
+            "--tune-baselines",
+            help="Choose TIFU-KNN's parameters and cooc_personal's weight on the validation weeks (first seed).",
+        ),
+    ] = False,
+    inbasket_weight: Annotated[
+        float, typer.Option(help="cooc_personal's weight of the household's own rate (in-basket task).")
+    ] = 1.0,
     json_out: JsonOption = None,
 ) -> None:
     """Every baseline (popularity, personal top frequency, rebuy-cycle due, TIFU-KNN) on the test baskets: P, R
@@ -279,6 +380,7 @@ def eval_cmd(
     from xpollinate.groclm.baselines import make_baselines
     from xpollinate.groclm.baskets import CategoryBaskets
     from xpollinate.groclm.evaluate import MAX_K, evaluate
+    from xpollinate.groclm.inbasket import inbasket_baselines
     from xpollinate.groclm.tasks import TASKS, TaskConfig
     from xpollinate.groclm.tifu import TifuParams
     from xpollinate.reports import git_commit
@@ -298,7 +400,15 @@ def eval_cmd(
         raise XPError(f"--tuned-beams: give widths of 2 or more (1 is the greedy row), got {tuned_beams}")
     if latency_households < 0:
         raise XPError(f"--latency-households must be 0 or more, got {latency_households}")
+    if not inbasket_weight > 0:
+        raise XPError(f"--inbasket-weight must be positive, got {inbasket_weight}")
+    m_grid = _min_names(tune_min_names) if tune_min_names is not None else ()
+    for m in (min_names, *m_grid):
+        if not 0 <= m <= max(ks):
+            raise XPError(f"--min-names {m}: choose 0 to the largest --k ({max(ks)}); a list holds at most k names")
     for value, flag in (
+        (tune_households, "--tune-households"),
+        (tune_examples, "--tune-examples"),
         (lm_households, "--lm-households"),
         (lm_examples, "--lm-examples"),
         (lm_beams, "--lm-beams"),
@@ -339,13 +449,32 @@ def eval_cmd(
                 f"--household {unknown[0]}: no such household in the data store "
                 f"({len(known)} households, ids {min(known)}-{max(known)})"
             )
+    tifu_params = TifuParams(neighbours=neighbours)
+    validation: dict[str, Any] = {}
+    if tune_baselines:
+        from xpollinate.groclm.tuning import tune_tifu, tune_weight
+
+        val = configs[0].model_copy(update={"split": "val", "task": "next"})
+        with err.status("TIFU-KNN's grid on the validation weeks"):
+            tifu_params, validation["tifu_knn"] = tune_tifu(cb, val, seed_list[:1])
+        with err.status("cooc_personal's weight on the validation weeks"):
+            inbasket_weight, validation["cooc_personal"] = tune_weight(
+                cb, val.model_copy(update={"task": "inbasket"}), seed_list[:1], min_history=min_history
+            )
+        validation["chosen"] = {"tifu_knn": tifu_params.model_dump(), "cooc_personal_weight": inbasket_weight}
     with err.status("baselines on the training weeks (cycles, popularity, TIFU-KNN neighbours)"):
-        models = make_baselines(cb, train_until, min_history, TifuParams(neighbours=neighbours))
+        models = make_baselines(cb, train_until, min_history, tifu_params)
+        in_basket = inbasket_baselines(cb, train_until, inbasket_weight, min_history)
     evaluations: dict[str, Any] = {}
     with stage_bars(transient=True) as tick:
         for config in configs:
             evaluations[config.task] = evaluate(
-                cb, config, seed_list, ks, baselines=models, progress=_relay(tick, f"{config.task}: baselines x seeds")
+                cb,
+                config,
+                seed_list,
+                ks,
+                baselines=[*models, *(in_basket if config.task == "inbasket" else [])],
+                progress=_relay(tick, f"{config.task}: baselines x seeds"),
             )
     lm_evaluations: dict[str, Any] = {}
     tuned_info: dict[str, Any] | None = None
@@ -372,10 +501,19 @@ def eval_cmd(
             lms.append(LMRanker(backbone, cb.names, pop, **common))
             lms += [LMRanker(backbone, cb.names, pop, beams=b, **common) for b in sorted(set(tuned_beams or []))]
             ablations = []
+            cycles = None
             for extra in ablation_adapter or []:
                 other = load_tuned(resolve_adapter(extra, extra), cb.names)
                 label = _ablation_label(other.config, other.folder.name)
-                lms.append(LMRanker(other.backbone, cb.names, pop, **(common | {"label": label})))
+                if label in {m.name for m in lms}:
+                    label = f"{label}_{other.folder.name}"
+                if other.config.get("prompt_style") == "cycles" and cycles is None:
+                    from xpollinate.groclm.rebuy import cycle_stats
+                    from xpollinate.groclm.stages import cycle_lookup
+
+                    cycles = cycle_lookup(cycle_stats(cb, train_until, other.config["stage1"]["min_households"]))
+                more = {"label": label, "cycles": cycles if other.config.get("prompt_style") == "cycles" else None}
+                lms.append(LMRanker(other.backbone, cb.names, pop, **(common | more)))
                 ablations.append({"label": label, "adapter": other.folder.name, "config": _public(other.config)})
         else:
             common["beams"] = lm_beams
@@ -383,21 +521,57 @@ def eval_cmd(
             lms.append(LMRanker(backbone, cb.names, pop, restock=True, **common))
         if lm_no_trie:
             lms.append(LMRanker(backbone, cb.names, pop, constrained=False, **common))
+        if tuned and min_names:
+            lms.append(LMRanker(backbone, cb.names, pop, min_names=min_names, **common))
+        chosen = None
+        if tuned and m_grid:
+            from xpollinate.groclm.tuning import pick
+
+            grid = [
+                LMRanker(backbone, cb.names, pop, min_names=m, restock=r, **common)
+                for r in ((False, True) if lm_restock else (False,))
+                for m in m_grid
+            ]
+            val = configs[0].model_copy(
+                update={
+                    "split": "val",
+                    "task": "next",
+                    "max_households": tune_households,
+                    "max_examples": tune_examples,
+                }
+            )
+            with stage_bars(transient=True) as tick:
+                val_ev = evaluate(cb, val, seed_list, ks, baselines=[*models, *grid], progress=_relay(tick, "val: LM"))
+            chosen = pick(val_ev.summary(), [g.name for g in grid])
+            validation["decoding"] = {"evaluation": val_ev, "chosen": chosen}
+            if chosen not in {m.name for m in lms}:
+                lms.append(next(g for g in grid if g.name == chosen))
         with stage_bars(transient=True) as tick:
             for config in configs:
                 small = config.model_copy(update={"max_households": lm_households, "max_examples": lm_examples})
+                rows = lms
+                if config.task == "inbasket" and tuned:  # the in-basket rows: GroCLM and its chosen decoding
+                    rows = [m for m in lms if m.name in {"groclm", chosen, f"groclm_min{min_names}"}]
+                extra_baselines = in_basket if config.task == "inbasket" else []
                 lm_evaluations[config.task] = evaluate(
-                    cb, small, seed_list, ks, baselines=[*models, *lms], progress=_relay(tick, f"{config.task}: LM")
+                    cb,
+                    small,
+                    seed_list,
+                    ks,
+                    baselines=[*models, *extra_baselines, *rows],
+                    progress=_relay(tick, f"{config.task}: LM"),
                 )
-        if tuned and latency_households:
+        if tuned:
             from xpollinate.groclm.lm import latency
             from xpollinate.groclm.tasks import build_examples
 
-            ex = build_examples(cb, configs[0].model_copy(update={"max_households": latency_households, "seed": 0}))
-            states = [(ex.counts[i], ex.since[i], int(ex.n_history[i]), None) for i in range(len(ex))]
-            states = [s for s in states if s[2] >= max(min_history, 1)][:latency_households]
-            with err.status(f"latency: {len(states)} households decoded alone"):
-                alone = latency(next(m for m in lms if m.name == "groclm"), states, max(ks))
+            alone: list[float] = []
+            if latency_households:
+                ex = build_examples(cb, configs[0].model_copy(update={"max_households": latency_households, "seed": 0}))
+                states = [(ex.counts[i], ex.since[i], int(ex.n_history[i]), None) for i in range(len(ex))]
+                states = [s for s in states if s[2] >= max(min_history, 1)][:latency_households]
+                with err.status(f"latency: {len(states)} households decoded alone"):
+                    alone = latency(next(m for m in lms if m.name == "groclm"), states, max(ks))
             tuned_info = {
                 "adapter": folder.name,
                 "config": _public(tuned_config),
@@ -423,8 +597,15 @@ def eval_cmd(
         out.print(f"{seconds:.1f} s")
     if tuned_info is not None:
         payload["tuned"] = tuned_info
+    if validation:
+        from xpollinate.groclm.lm_tables import validation_json
+
+        payload["validation"] = validation_json(validation)
+        if "decoding" in validation and not json_out:
+            out.print(_rich_table("next (validation weeks, LM subset)", validation["decoding"]["evaluation"]))
+            out.print(f"chosen decoding: {validation['decoding']['chosen']}")
     if results is not None:
-        path = _write_page(evaluations, payload, results, commit, neighbours, lm_evaluations, tuned_info)
+        path = _write_page(evaluations, payload, results, commit, tifu_params, lm_evaluations, tuned_info, validation)
         err.print(f"wrote {path}")
         if tuned_info is not None:
             import json
@@ -433,6 +614,8 @@ def eval_cmd(
             from xpollinate.publish import write_file
 
             data = model_json(lm_evaluations, evaluations, tuned_info)
+            data["validation"] = payload.get("validation")
+            data["tables"] = _tables_json(lm_evaluations, tuned_info)
             data["run"] = json.loads(path.with_suffix(".json").read_text())["run"]  # the page's command and commit
             write_file(results / "groclm.json", (json.dumps(data, indent=2) + "\n").encode())
             err.print(f"wrote {results / 'groclm.json'}")
@@ -497,9 +680,10 @@ def _write_page(
     payload: dict[str, Any],
     folder: Path,
     commit: str | None,
-    neighbours: int,
+    tifu: Any,
     lm_evaluations: dict[str, Any] | None = None,
     tuned_info: dict[str, Any] | None = None,
+    validation: dict[str, Any] | None = None,
 ) -> Path:
     import pandas as pd
 
@@ -515,8 +699,11 @@ def _write_page(
         + (f"at most {c.max_examples}" if c.max_examples else "all")
         + " of their baskets; a household's history is every basket it made before. "
         "next: predict the basket's categories; inbasket: half the basket's items are given (seeded), predict the "
-        "other half's categories (no baseline reads the given half yet). TIFU-KNN: r_b 0.9, r_g 0.6, 3 groups, "
-        f"alpha 0.2, {neighbours} neighbours. P/R/F1@k per basket, averaged over "
+        "other half's categories (cooccurrence and cooc_personal read the given half; the other baselines do "
+        f"not). TIFU-KNN: r_b {tifu.within_decay}, r_g {tifu.group_decay}, {tifu.groups} groups, alpha "
+        f"{tifu.alpha}, {tifu.neighbours} neighbours"
+        + (" (chosen on the validation weeks)" if validation and validation.get("chosen") else "")
+        + ". P/R/F1@k per basket, averaged over "
         "baskets; mean ± sd (ddof=1) over the seeds. Seeds: " + ", ".join(map(str, first.seeds)) + "."
     )
     blocks: list[tuple[str, str, Any]] = [("Set-up", setup, None)]
@@ -531,6 +718,10 @@ def _write_page(
             samples,
         )
     )
+    if tuned_info is not None and lm_evaluations:
+        from xpollinate.groclm.lm_tables import paper_blocks
+
+        blocks += paper_blocks(lm_evaluations, tuned_info, validation or {})
     for name, ev in (lm_evaluations or {}).items():
         blocks += _lm_blocks(name, ev, tuned_info)
     if tuned_info is not None:
@@ -574,15 +765,49 @@ def _lm_blocks(name: str, ev: Any, tuned_info: dict[str, Any] | None) -> list[tu
     return [(f"Task {name}: the LM subset", text, _frame(ev)), (f"Task {name}: decoding", decoding, decoding_frame(ev))]
 
 
+def _tables_json(lm_evaluations: dict[str, Any], tuned_info: dict[str, Any] | None) -> dict[str, Any]:
+    """Per task, each row's F1 at every k (mean, sd) and its adapter's training (the paper-shaped tables)."""
+    from xpollinate.groclm.lm_tables import configs_by_row, training_of
+
+    out: dict[str, Any] = {}
+    for task, ev in lm_evaluations.items():
+        summary = ev.summary()
+        configs = configs_by_row(list(summary), tuned_info or {"config": {}})
+        out[task] = {
+            name: {f"f1@{k}": summary[name][f"f1@{k}"] for k in ev.ks} | {"training": training_of(configs[name])}
+            for name in summary
+        }
+    return out
+
+
 def _public(config: dict[str, Any]) -> dict[str, Any]:
     """An adapter's config without its category list (the results carry it elsewhere)."""
     return {key: v for key, v in config.items() if key != "categories"}
 
 
+def _min_names(text: str) -> tuple[int, ...]:
+    try:
+        grid = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
+    except ValueError:
+        raise XPError(f"--tune-min-names {text!r}: give comma-separated integers, e.g. 0,5,10") from None
+    if not grid:
+        raise XPError(f"--tune-min-names {text!r}: give one or more integers, e.g. 0,5,10")
+    return grid
+
+
 def _ablation_label(config: dict[str, Any], name: str) -> str:
-    """groclm_no_stage1 for an adapter trained on Stage 2 alone, else groclm_<adapter name>."""
-    stages = {r["name"] for r in config.get("runs", [])}
-    return "groclm_no_stage1" if stages == {"stage2"} else f"groclm_{name}"
+    """What an extra adapter is, from its config: groclm_no_stage2 (Stage 1 alone), groclm_no_stage1 (Stage 2
+    alone, plain prompt), groclm_incontext (Stage 2 alone, cycles in the prompt), groclm_s2_N (Stage 1, then N
+    Stage-2 steps: a point of the data-size curve), else groclm_<adapter name>."""
+    runs = {r["name"]: r for r in config.get("runs", [])}
+    stage1 = "stage1" in runs or bool((config.get("init_adapter") or {}).get("runs"))
+    if set(runs) == {"stage1"}:
+        return "groclm_no_stage2"
+    if "stage2" in runs and not stage1:
+        return "groclm_incontext" if config.get("prompt_style") == "cycles" else "groclm_no_stage1"
+    if "stage2" in runs and config.get("prompt_style", "plain") == "plain":
+        return f"groclm_s2_{runs['stage2']['steps']}"
+    return f"groclm_{name}"
 
 
 def _training_block(tuned_info: dict[str, Any]) -> tuple[str, str, Any]:

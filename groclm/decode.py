@@ -7,8 +7,9 @@ without its leading space, exactly as the name tokenizes alone). At each step on
 - a token that continues a category name not yet in the answer (names already finished are dropped from
   the trie, so the list holds no duplicates);
 - the newline once a whole name is spelled;
-- the end of the list (the model's end-of-turn token) at the start of a line, after at least one name;
-  after `k` names, or when no name is left, the end of the list is the only choice.
+- the end of the list (the model's end-of-turn token) at the start of a line, after at least one name
+  (after at least `min_names` names when that is set: a tuned model that stops after a few names is made to
+  go on); after `k` names, or when no name is left, the end of the list is the only choice.
 
 Generation is transformers' `generate` with a `LogitsProcessor` that masks every other token to -inf (greedy,
 or beam search with `beams` > 1: the paper's beam search, 1-3 beams to fit a CPU), batched with left padding.
@@ -55,8 +56,10 @@ class AllowedTokens:
     """The allowed-token function: the ids the trie permits after a generated token stream (see the module
     docstring). Caches the trie minus each set of finished names, so a step costs a trie walk."""
 
-    def __init__(self, eos: int, k: int) -> None:
-        self.eos, self.k = eos, k
+    def __init__(self, eos: int, k: int, min_names: int = 0) -> None:
+        if not 0 <= min_names <= k:
+            raise ValueError(f"min_names must be 0 to k ({k}), got {min_names}")
+        self.eos, self.k, self.min_names = eos, k, min_names
         self._without: dict[tuple[int, frozenset[str]], CategoryTrie] = {}
 
     def __call__(self, trie: CategoryTrie, generated: Sequence[int]) -> list[int]:
@@ -72,7 +75,7 @@ class AllowedTokens:
         if rest is None:
             rest = self._without[key] = trie.without(finished) if finished else trie
         allowed = rest.allowed(prefix)
-        if not prefix and finished:
+        if not prefix and finished and len(finished) >= self.min_names:
             allowed.add(self.eos)
         return sorted(allowed) if allowed else [self.eos]
 
@@ -137,9 +140,11 @@ def generate_lists(
     k: int,
     beams: int = 1,
     constrained: bool = True,
+    min_names: int = 0,
 ) -> tuple[list[Generated], float]:
-    """One answer per prompt (a batch, left-padded), each decoded under its own trie; and the batch's
-    seconds. Free answers (`constrained=False`) get room for k lines of 8 tokens."""
+    """One answer per prompt (a batch, left-padded), each decoded under its own trie (the list not closed
+    before `min_names` names while names are left); and the batch's seconds. Free answers
+    (`constrained=False`) get room for k lines of 8 tokens."""
     import torch
     from transformers import GenerationConfig, LogitsProcessorList
 
@@ -161,7 +166,7 @@ def generate_lists(
         pad_token_id=int(tok.pad_token_id),
     )
     processors = LogitsProcessorList(
-        [_processor(tries, prompt_len, beams, AllowedTokens(eos, k))] if constrained else []
+        [_processor(tries, prompt_len, beams, AllowedTokens(eos, k, min_names))] if constrained else []
     )
     with torch.inference_mode():
         out = model.generate(**enc, generation_config=config, logits_processor=processors)

@@ -18,7 +18,7 @@ import numpy as np
 
 from xpollinate.groclm.baselines import Ranked
 from xpollinate.groclm.decode import Generated, category_trie, generate_lists
-from xpollinate.groclm.prompting import MAX_TOKENS, Prompt, build_prompt
+from xpollinate.groclm.prompting import MAX_TOKENS, Cycles, Prompt, build_prompt
 from xpollinate.groclm.tasks import Examples
 from xpollinate.groclm.trie import CategoryTrie
 
@@ -45,6 +45,8 @@ class LMRanker:
     min_history: int = 1
     max_prompt_tokens: int = MAX_TOKENS
     label: str = "lm"  # "lm": the untuned backbone; "groclm": the fine-tuned one
+    min_names: int = 0  # the list is not closed before this many names (0: the model decides)
+    cycles: Cycles | None = None  # rebuying cycles stated in the prompt (an adapter trained with them)
     trie: CategoryTrie = field(init=False)
 
     def __post_init__(self) -> None:
@@ -60,7 +62,11 @@ class LMRanker:
             base = "lm_no_trie" if not self.constrained else ("lm_trie_restock" if self.restock else "lm_trie")
         else:
             base = self.label + ("_no_trie" if not self.constrained else ("_restock" if self.restock else ""))
-        return base + (f"_beam{self.beams}" if self.beams > 1 else "")
+        return (
+            base
+            + (f"_min{self.min_names}" if self.min_names else "")
+            + (f"_beam{self.beams}" if self.beams > 1 else "")
+        )
 
     def household_trie(self, counts: np.ndarray) -> CategoryTrie:
         """The full trie, or (restock) the household's past categories only."""
@@ -89,13 +95,19 @@ class LMRanker:
                 cats, padded = self._fill([], np.zeros_like(counts), k, True)
                 recs[i] = Recommendation(cats, None, None, padded)
                 continue
-            prompt = build_prompt(tok, self.names, counts, since, n_baskets, given, self.max_prompt_tokens)
+            prompt = build_prompt(tok, self.names, counts, since, n_baskets, given, self.max_prompt_tokens, self.cycles)
             todo.append((i, prompt, self.household_trie(counts)))
         todo.sort(key=lambda t: t[1].n_tokens)
         for start in range(0, len(todo), self.batch_size):
             batch = todo[start : start + self.batch_size]
             answers, secs = generate_lists(
-                self.backbone, [p.text for _, p, _ in batch], [t for _, _, t in batch], k, self.beams, self.constrained
+                self.backbone,
+                [p.text for _, p, _ in batch],
+                [t for _, _, t in batch],
+                k,
+                self.beams,
+                self.constrained,
+                min(self.min_names, k),
             )
             for (i, prompt, _), answer in zip(batch, answers):
                 cats, padded = self._fill(answer.names, states[i][0], k, beyond)
@@ -162,6 +174,8 @@ def latency(ranker: LMRanker, states: list[tuple[np.ndarray, np.ndarray, int, An
         min_history=ranker.min_history,
         max_prompt_tokens=ranker.max_prompt_tokens,
         label=ranker.label,
+        min_names=ranker.min_names,
+        cycles=ranker.cycles,
     )
     out = []
     for state in states:

@@ -44,9 +44,19 @@ def history_order(counts: np.ndarray, since: np.ndarray) -> np.ndarray:
     return bought[np.lexsort((bought, since[bought], -counts[bought]))]
 
 
-def _line(name: str, count: float, since: float) -> str:
+Cycles = dict[int, tuple[float, float]]  # category index -> (mean, sd) days of its rebuying cycle (sd NaN: unknown)
+
+
+def _line(name: str, count: float, since: float, cycle: tuple[float, float] | None | bool = False) -> str:
+    """One history line; with `cycle` (not False) the category's rebuying cycle follows (None: no cycle)."""
     days = "today" if since == 0 else ("1 day ago" if since == 1 else f"{int(since)} days ago")
-    return f"- {spell(name)}: {int(count)} basket{'s' if count != 1 else ''}, {days}"
+    line = f"- {spell(name)}: {int(count)} basket{'s' if count != 1 else ''}, {days}"
+    if cycle is False:
+        return line
+    if cycle is None or isinstance(cycle, bool):
+        return line + ", cycle unknown"
+    mean, sd = cycle
+    return line + (f", every {mean:.0f} days" + (f" ± {sd:.0f}" if sd == sd else ""))
 
 
 def build_prompt(
@@ -57,11 +67,13 @@ def build_prompt(
     n_baskets: int,
     given: Sequence[int] | np.ndarray | None = None,
     max_tokens: int = MAX_TOKENS,
+    cycles: Cycles | None = None,
 ) -> Prompt:
     """The prompt for one example: `counts`/`since` per category of `names` (the household's history),
-    `given` the category indices already in the basket (in-basket task)."""
+    `given` the category indices already in the basket (in-basket task), `cycles` the rebuying cycles to
+    state beside each shown category (the in-context alternative to Stage 1; fewer categories fit)."""
     order = history_order(counts, since)
-    lines = [_line(names[c], counts[c], since[c]) for c in order]
+    lines = [_line(names[c], counts[c], since[c], False if cycles is None else cycles.get(int(c))) for c in order]
     context = (
         "Current basket: " + ", ".join(spell(names[c]) for c in given) + "\n"
         if given is not None and len(given)
@@ -70,7 +82,8 @@ def build_prompt(
 
     def render(shown: list[str]) -> str:
         if shown:
-            head = f"Previous purchases ({n_baskets} baskets; category: baskets holding it, last bought):\n"
+            cyc = ", rebuying cycle" if cycles is not None else ""
+            head = f"Previous purchases ({n_baskets} baskets; category: baskets holding it, last bought{cyc}):\n"
             history = head + "\n".join(shown) + ("\n- ..." if len(shown) < len(lines) else "") + "\n"
         else:
             history = "Previous purchases: none\n"

@@ -26,7 +26,7 @@ import pandas as pd
 from xpollinate.errors import XPError
 from xpollinate.groclm.baskets import CategoryBaskets
 from xpollinate.groclm.decode import name_ids, separator_id
-from xpollinate.groclm.prompting import SYSTEM, build_prompt, history_order, spell
+from xpollinate.groclm.prompting import SYSTEM, Cycles, build_prompt, history_order, spell
 from xpollinate.groclm.rebuy import household_state
 
 STAGE1_TASK = (
@@ -98,6 +98,12 @@ class Stage2Data:
     candidates: int  # training baskets eligible
     targets_cut: int  # answers cut to max_targets
     history_cut: int  # prompts whose history was cut to fit
+    shown_mean: float = 0.0  # history categories shown per prompt, on average
+
+
+def cycle_lookup(stats: pd.DataFrame) -> Cycles:
+    """`rebuy.cycle_stats` as the prompt's in-context cycles: category index -> (mean, sd) days."""
+    return {int(r.category): (float(r.mean_days), float(r.sd_days)) for r in stats.itertuples(index=False)}
 
 
 def stage2_examples(
@@ -110,6 +116,7 @@ def stage2_examples(
     from_week: int = 21,
     max_prompt_tokens: int = 256,
     max_targets: int = 20,
+    cycles: Cycles | None = None,
 ) -> Stage2Data:
     """`n` training-week baskets (weeks `from_week`-`train_until`, with an earlier basket) as examples."""
     if not 1 <= from_week <= train_until:
@@ -121,15 +128,18 @@ def stage2_examples(
         raise XPError(f"no training basket with an earlier one in weeks {from_week}-{train_until}")
     rng = np.random.default_rng([seed, 7])
     rows = rng.choice(eligible, size=min(n, len(eligible)), replace=False)
-    examples, targets_cut, history_cut = [], 0, 0
+    examples, targets_cut, history_cut, shown = [], 0, 0, 0
     for r in rows:
         start, _ = spans[int(cb.household[r])]
         stop = start + int(np.searchsorted(cb.seconds[start : int(r) + 1], cb.seconds[r], side="left"))
         counts, since = household_state(cb, start, stop, int(cb.day[r]))
-        prompt = build_prompt(tokenizer, cb.names, counts, since, stop - start, None, max_prompt_tokens)
+        prompt = build_prompt(tokenizer, cb.names, counts, since, stop - start, None, max_prompt_tokens, cycles)
+        shown += prompt.shown
         order = target_order(cb.categories(int(r)), counts, since, popularity)
         targets_cut += len(order) > max_targets
         history_cut += prompt.shown < prompt.bought
         names = [cb.names[c] for c in order[:max_targets]]
         examples.append(Example(_ids(tokenizer, prompt.text), answer_ids(tokenizer, names)))
-    return Stage2Data(examples, np.asarray(rows, np.int64), len(eligible), targets_cut, history_cut)
+    return Stage2Data(
+        examples, np.asarray(rows, np.int64), len(eligible), targets_cut, history_cut, round(shown / len(rows), 2)
+    )

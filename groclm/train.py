@@ -121,13 +121,21 @@ def run_stage(
     seed: int = 0,
     pad_id: int = 0,
     progress: Progress | None = None,
+    max_steps: int | None = None,
+    on_step: Callable[[StageRun], None] | None = None,
 ) -> StageRun:
-    """One pass over `examples` (shuffled with `seed`), stopping before a step that would pass `max_seconds`."""
+    """One pass over `examples` (shuffled with `seed`), stopping before a step that would pass `max_seconds`
+    or after `max_steps` steps (a step budget: runs compared at equal steps see the same batches, since the
+    shuffle depends on the seed alone). `on_step` sees the run after every step (e.g. to save a snapshot)."""
     import torch
 
+    if max_steps is not None and max_steps < 0:
+        raise XPError(f"{name}: a step budget must be 0 or more, got {max_steps}")
     order = list(examples)
     random.Random(seed).shuffle(order)
     batches = [order[i : i + settings.batch_size] for i in range(0, len(order), settings.batch_size)]
+    if max_steps is not None:
+        batches = batches[:max_steps]
     run = StageRun(name, len(examples), len(batches))
     say = progress or (lambda _s, _n, _t: None)
     say(name, 0, len(batches))
@@ -152,7 +160,10 @@ def run_stage(
         run.loss.append(float(loss.detach()))
         now = time.perf_counter()
         step_seconds, last = now - last, now
+        run.seconds = now - started
         say(name, run.steps, len(batches))
+        if on_step is not None:
+            on_step(run)
     run.seconds = time.perf_counter() - started
     model.eval()
     return run
