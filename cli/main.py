@@ -51,6 +51,7 @@ from xpollinate.cli import (  # noqa: E402  (sub-commands register on import)
     candidates,
     config,
     data,
+    distill,
     evals,
     experiments,
     groclm,
@@ -85,3 +86,4 @@ app.add_typer(config.app, name="config")
 app.add_typer(groclm.app, name="groclm")
 app.add_typer(experiments.app, name="experiments")
 app.command("storefront")(storefront.storefront_cmd)
+app.add_typer(distill.app, name="distill")

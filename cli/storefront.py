@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -23,6 +23,10 @@ def storefront_cmd(
     llm_rerank: Annotated[
         bool, typer.Option("--llm-rerank", help="Re-order each placement's items with the LLM re-ranker.")
     ] = False,
+    generator: Annotated[
+        Literal["teacher", "student"],
+        typer.Option(help="Who writes themes and keywords: teacher (the LLM) or student (xp distill train)."),
+    ] = "teacher",
     refresh: Annotated[bool, typer.Option(help="Generate again instead of serving the cached page.")] = False,
     llm: LLMOption = None,
     json_out: JsonOption = None,
@@ -34,7 +38,9 @@ def storefront_cmd(
     from xpollinate.storefront.page import PageOptions, Storefront
 
     context = check_context(context)  # bad input fails before anything loads
-    options = PageOptions(k=k, items=items, keywords=keywords, threshold=threshold, llm_rerank=llm_rerank).check()
+    options = PageOptions(
+        k=k, items=items, keywords=keywords, threshold=threshold, llm_rerank=llm_rerank, generator=generator
+    ).check()
     with err.status("storefront: data store and models"):
         sf = Storefront.open(llm=llm)
     with err.status(f"storefront: household {household}"):
@@ -60,7 +66,9 @@ def storefront_cmd(
             what = f"item {d.item_id}" if d.item_id is not None else d.kind
             out.print(f"  - {d.placement or '-'}: {what}: {d.reason}", highlight=False)
     out.print(
-        f"\n{prov.llm}, ranker {prov.ranker}; {len(prov.llm_calls)} LLM calls ({prov.cache_hits} from the cache)",
+        f"\n{prov.llm}"
+        + (f", themes and keywords by the student {prov.student}" if prov.generator == "student" else "")
+        + f", ranker {prov.ranker}; {len(prov.llm_calls)} LLM calls ({prov.cache_hits} from the cache)",
         highlight=False,
     )
     for fallback in prov.fallbacks:

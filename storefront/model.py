@@ -54,6 +54,8 @@ class Provenance(BaseModel):
     llm: str
     prompts: dict[str, str] = Field(default_factory=dict, description="prompt ref -> SHA-256 of its text")
     ranker: str = Field(description="what ordered the items: the learned re-ranker, else the fallback order")
+    generator: str = Field("teacher", description="what wrote themes and keywords: teacher (the LLM) or student")
+    student: str | None = Field(None, description="the student's base model, adapter and format, when it generated")
     ranker_note: str = ""
     llm_calls: list[LLMCall] = Field(default_factory=list)
     cache_hits: int = 0

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from xpollinate.catalog.store import DataStore
 from xpollinate.llm import LLM, get_llm
@@ -43,6 +44,9 @@ from xpollinate.storefront.retrieval import retrieve
 from xpollinate.storefront.schemas import PlacementIdea
 from xpollinate.storefront.vocabulary import SHORTLIST, StorefrontVocabulary
 
+if TYPE_CHECKING:
+    from xpollinate.storefront.student import Student
+
 PROMPTS = (placements.PROMPT, keywords.PROMPT, coherence.PROMPT, llm_reranker.PROMPT)
 DEFAULT_ITEMS = 6
 SPARE = 2  # items retrieved beyond the placement's size, so the filter can drop some
@@ -58,6 +62,7 @@ class PageOptions:
     threshold: float = ITEM_THRESHOLD  # judge P(yes) below which an item is dropped
     min_items: int = MIN_ITEMS  # a placement with fewer kept items is dropped
     llm_rerank: bool = False  # re-order each placement's kept items with the LLM re-ranker
+    generator: Literal["teacher", "student"] = "teacher"  # themes and keywords: the LLM, or the distilled student
 
     def check(self) -> PageOptions:
         limits = {"k": (1, 12), "keywords": (1, 10), "items": (1, 30), "shortlist": (2, 200), "min_items": (1, 30)}
@@ -67,6 +72,8 @@ class PageOptions:
                 raise StorefrontError(f"{name} = {value}: choose {lo} to {hi}")
         if not 0.0 <= self.threshold <= 1.0:
             raise StorefrontError(f"threshold = {self.threshold}: choose 0 to 1")
+        if self.generator not in ("teacher", "student"):
+            raise StorefrontError(f"generator = {self.generator!r}: choose teacher or student")
         if self.min_items > self.items:
             raise StorefrontError(f"min_items ({self.min_items}) cannot exceed items ({self.items})")
         return self
@@ -89,6 +96,8 @@ class Storefront:
         self.order = order or item_order(data.items)
         self._make_vocabulary = vocabulary or (lambda: StorefrontVocabulary.build(data))
         self._vocabulary: StorefrontVocabulary | None = None
+        self.student_home: Path | None = None  # where the student adapter is found (None: the run directory)
+        self._student: Student | None = None
 
     @classmethod
     def open(cls, home: Path | None = None, llm: LLM | str | None = None, cache: bool = True) -> Storefront:
@@ -97,13 +106,24 @@ class Storefront:
         model = llm if isinstance(llm, LLM) else get_llm(llm)
         folder = (home / "index" / "embeddings") if home else None
         data = StorefrontData.from_store(store)
-        return cls(
+        sf = cls(
             data,
             model,
             PageCache(pages_dir(home)) if cache else None,
             order=item_order(data.items, store, home),
             vocabulary=lambda: StorefrontVocabulary.build(data, folder=folder),
         )
+        sf.student_home = home
+        return sf
+
+    def student(self) -> Student:
+        """The distilled student (loaded on first use, reloaded when CURRENT moves); an error when none is trained."""
+        from xpollinate.storefront.student import Student, find_adapter
+
+        folder = find_adapter(self.student_home)
+        if self._student is None or self._student.folder != folder:
+            self._student = Student.load(path=folder)
+        return self._student
 
     @property
     def vocabulary(self) -> StorefrontVocabulary:
@@ -114,18 +134,21 @@ class Storefront:
     def key(self, household_id: int, context: str | None, options: PageOptions) -> str:
         """The page cache key (see `page_cache`)."""
         registry = self.llm.registry
-        return page_key(
-            {
-                "version": PAGE_VERSION,
-                "household": household_id,
-                "context": context,
-                "options": asdict(options),
-                "llm": self.llm.identity(),
-                "prompts": {ref: registry.get(ref).sha256 for ref in PROMPTS},
-                "data": self.data.build_id,
-                "ranker": self.order.name,
-            }
-        )
+        parts = {
+            "version": PAGE_VERSION,
+            "household": household_id,
+            "context": context,
+            "options": {k: v for k, v in asdict(options).items() if k != "generator"},
+            "llm": self.llm.identity(),
+            "prompts": {ref: registry.get(ref).sha256 for ref in PROMPTS},
+            "data": self.data.build_id,
+            "ranker": self.order.name,
+        }
+        if options.generator == "student":  # a student page never shares a key with a teacher page
+            from xpollinate.storefront.student import adapter_id, find_adapter
+
+            parts["student"] = adapter_id(find_adapter(self.student_home))
+        return page_key(parts)
 
     def cached(self, household_id: int, context: str | None = None, options: PageOptions | None = None) -> dict | None:
         """The cached page as JSON-able data (no validation: the HTTP hot path), None on a miss; bad input raises."""
@@ -175,7 +198,10 @@ class Storefront:
         if history.empty:
             fallbacks.append("empty history: the page is one popularity placement (no LLM call)")
         else:
-            themes = propose_placements(self.llm, summary, context, options.k, calls)
+            if options.generator == "student":
+                themes = self.student().themes(summary, context, options.k, calls)
+            else:
+                themes = propose_placements(self.llm, summary, context, options.k, calls)
             if themes.failure:
                 fallbacks.append(f"no placement themes ({themes.failure}): the page is one popularity placement")
             for _ in range(themes.repeats):
@@ -189,12 +215,13 @@ class Storefront:
         if not shown:
             shown = [self._popular(history, options)]
         fallbacks += [f"{e}: fallback order used" for e in dict.fromkeys(self.order.errors)]
-        registry = self.llm.registry
         provenance = Provenance(
             page_version=PAGE_VERSION,
             data_build=self.data.build_id,
             llm=str(self.llm.spec),
-            prompts={ref: registry.get(ref).sha256 for ref in sorted({c.prompt for c in calls})},
+            prompts=dict(sorted({c.prompt: c.prompt_sha256 for c in calls if c.prompt_sha256}.items())),
+            generator=options.generator,
+            student=self._student.identity() if options.generator == "student" and self._student else None,
             ranker=self.order.name,
             ranker_note=self.order.note,
             llm_calls=calls,
@@ -231,8 +258,17 @@ class Storefront:
         kept: list[Placement] = []
         outside = hallucinated = 0
         items = self.data.items
-        for idea, shortlist in zip(ideas, shortlists):
-            kw = placement_keywords(self.llm, vocab, idea, shortlist, context, options.keywords, calls)
+        by_student = (
+            self.student().keywords(vocab, ideas, shortlists, context, options.keywords, calls)
+            if options.generator == "student"
+            else None
+        )
+        for n, (idea, shortlist) in enumerate(zip(ideas, shortlists)):
+            kw = (
+                by_student[n]
+                if by_student is not None
+                else placement_keywords(self.llm, vocab, idea, shortlist, context, options.keywords, calls)
+            )
             outside += len(kw.outside)
             for name in kw.outside:
                 dropped.append(

@@ -1,0 +1,176 @@
+"""Student against teacher on the held-out households: judge scores, constraint validity and latency.
+
+For each held-out household of the teacher dataset, two pages are generated through the real pipeline with
+the same options (k placements, keywords, items; the same vocabulary shortlists, retrieval and re-ranker):
+one whose themes and keywords the teacher writes (answered from the LLM response cache that the collection
+filled: the same calls), one the student writes. The judge (`placement_coherence@v1`) is the TEACHER model on
+both, with the item threshold at 0, so no item is dropped and the score is the mean P(fits theme) over every
+item shown. Latency is themes + keywords per page: the teacher's from its cold collection calls, the
+student's measured here (its model loaded beforehand, no cache involved).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from xpollinate.storefront.distill_data import DistillDataError, DistillDataset
+from xpollinate.storefront.model import StorefrontPage
+from xpollinate.storefront.page import PageOptions, Storefront
+from xpollinate.storefront.student import KEYWORDS_CALL, THEMES_CALL
+from xpollinate.storefront.student_format import parse_themes
+
+Progress = Callable[[str, int, int], None]
+TARGET_SHARE = 0.9  # the student's mean judge score must be at least 90% of the teacher's
+
+
+@dataclass
+class PageScore:
+    """One page's numbers."""
+
+    generator: str
+    placements: int  # LLM placements on the page (not the popularity fallback)
+    items: int
+    judged_items: int
+    judge_mean: float | None  # mean P(fits theme) over the judged items
+    themes_valid: bool  # themes answer parsed (student) / schema-valid (teacher), exactly k placements
+    keywords: int
+    keywords_outside: int
+    generation_seconds: float | None  # themes + keywords (teacher: cold collection calls)
+    titles: list[str] = field(default_factory=list)
+    fallbacks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HouseholdResult:
+    household_id: int
+    teacher: PageScore
+    student: PageScore
+    student_answer: str  # the student's raw themes answer
+
+
+@dataclass
+class StudentEval:
+    households: list[HouseholdResult]
+    settings: dict[str, Any]
+    summary: dict[str, Any]
+    seconds: dict[str, float]
+
+
+def eval_options(k: int, keywords: int, items: int) -> PageOptions:
+    """The comparison's page: nothing dropped by the judge, so its score covers every item shown."""
+    return PageOptions(k=k, keywords=keywords, items=items, threshold=0.0, min_items=1).check()
+
+
+def _score(page: StorefrontPage, k: int, generator: str, seconds: float | None, themes_valid: bool) -> PageScore:
+    llm = [p for p in page.placements if p.source == "llm"]
+    judged = [i.coherence for p in llm for i in p.items if i.coherence is not None]
+    return PageScore(
+        generator=generator,
+        placements=len(llm),
+        items=sum(len(p.items) for p in llm),
+        judged_items=len(judged),
+        judge_mean=round(statistics.fmean(judged), 4) if judged else None,
+        themes_valid=themes_valid,
+        keywords=sum(len(p.keywords) for p in llm),
+        keywords_outside=page.provenance.keywords_outside_vocabulary,
+        generation_seconds=None if seconds is None else round(seconds, 3),
+        titles=[p.title for p in llm],
+        fallbacks=list(page.provenance.fallbacks),
+    )
+
+
+def run_student_eval(
+    sf: Storefront, dataset: DistillDataset, items: int = 6, progress: Progress | None = None
+) -> StudentEval:
+    manifest = dataset.manifest()
+    records = [r for r in dataset.records() if r.split == "test"]
+    test = [h for h in manifest.split.test if any(r.household == h and r.task == "themes" for r in records)]
+    if not test:
+        raise DistillDataError(
+            f"no held-out household of {dataset.folder} has teacher answers: run `xp distill collect` first"
+        )
+    say = progress or (lambda _s, _n, _t: None)
+    options = eval_options(manifest.k, manifest.keywords, items)
+    started = time.perf_counter()
+    student = sf.student()
+    load_seconds = time.perf_counter() - started
+    results: list[HouseholdResult] = []
+    say("held-out households", 0, len(test))
+    for n, h in enumerate(test):
+        history = sf.data.history(h)
+        mine = [r for r in records if r.household == h]
+        cold = [r.seconds for r in mine if not r.cached]
+        teacher_seconds = sum(cold) if len(cold) == len(mine) else None
+        themes_rec = next(r for r in mine if r.task == "themes")
+        teacher_page = sf.generate(history, None, options)
+        teacher_valid = themes_rec.ok and len((themes_rec.output or {}).get("placements", [])) == manifest.k
+        student_page = sf.generate(history, None, PageOptions(**{**asdict(options), "generator": "student"}))
+        s_seconds = sum(
+            c.seconds for c in student_page.provenance.llm_calls if c.prompt in (THEMES_CALL, KEYWORDS_CALL)
+        )
+        answer = student.last_themes.text if student.last_themes else ""
+        results.append(
+            HouseholdResult(
+                h,
+                _score(teacher_page, manifest.k, "teacher", teacher_seconds, teacher_valid),
+                _score(
+                    student_page, manifest.k, "student", s_seconds, parse_themes(answer, manifest.k).valid(manifest.k)
+                ),
+                answer,
+            )
+        )
+        say("held-out households", n + 1, len(test))
+    return StudentEval(
+        results,
+        {
+            "teacher": manifest.teacher,
+            "judge": str(sf.llm.spec),
+            "student": student.identity(),
+            "student_config": {k: student.config.get(k) for k in ("steps", "examples", "train_households", "lora")},
+            "k": manifest.k,
+            "keywords": manifest.keywords,
+            "shortlist": manifest.shortlist,
+            "items": items,
+            "split_seed": manifest.split.seed,
+            "held_out": test,
+            "data_build": sf.data.build_id,
+            "ranker": sf.order.name,
+        },
+        summarise(results),
+        {"student load": round(load_seconds, 1), "total": round(time.perf_counter() - started, 1)},
+    )
+
+
+def _mean(values: list[float | None]) -> float | None:
+    got = [v for v in values if v is not None]
+    return round(statistics.fmean(got), 4) if got else None
+
+
+def summarise(results: list[HouseholdResult]) -> dict[str, Any]:
+    """Means over the held-out households, validity shares, the latency ratio and the 10% verdict."""
+    out: dict[str, Any] = {"households": len(results)}
+    for side in ("teacher", "student"):
+        pages = [getattr(r, side) for r in results]
+        out[side] = {
+            "judge_mean": _mean([p.judge_mean for p in pages]),
+            "judged_items": sum(p.judged_items for p in pages),
+            "placements": sum(p.placements for p in pages),
+            "themes_valid_share": round(sum(p.themes_valid for p in pages) / len(pages), 4) if pages else None,
+            "keywords": sum(p.keywords for p in pages),
+            "keywords_outside_vocabulary": sum(p.keywords_outside for p in pages),
+            "generation_seconds_mean": _mean([p.generation_seconds for p in pages]),
+        }
+    t, s = out["teacher"], out["student"]
+    ratio = (
+        round(s["generation_seconds_mean"] / t["generation_seconds_mean"], 4)
+        if t["generation_seconds_mean"] and s["generation_seconds_mean"] is not None
+        else None
+    )
+    out["latency_ratio"] = ratio
+    out["judge_share"] = round(s["judge_mean"] / t["judge_mean"], 4) if t["judge_mean"] and s["judge_mean"] else None
+    out["within_10_percent"] = bool(out["judge_share"] is not None and out["judge_share"] >= TARGET_SHARE)
+    return out
