@@ -118,14 +118,18 @@ def paper_blocks(lm_evaluations: dict[str, Any], tuned_info: dict[str, Any], val
             + comparison(ev, [r for r in lm_rows if r.startswith("groclm")], BASELINES)
         )
         blocks.append(("Table 2: next basket, main comparison", text, table(ev, [*BASELINES, *lm_rows], tuned_info)))
-        rows3 = ["groclm", "groclm_no_stage2", "groclm_no_stage1", "groclm_no_trie"]
+        twin1 = equal_steps(ev, "groclm_no_stage1", tuned_info)
+        rows3 = ["groclm", *([twin1] if twin1 and twin1 != "groclm" else []), "groclm_no_stage1"]
+        rows3 += ["groclm_no_stage2", "groclm_no_trie"]
         text3 = (
             "Ablations at equal steps: groclm_no_stage2 is the full model's own Stage-1 adapter (no Stage-2 "
-            "step), groclm_no_stage1 trains Stage 2 alone for the same Stage-2 steps as groclm (same baskets, same "
-            "order); groclm_no_trie decodes groclm's adapter as free text (invalid and duplicate lines counted). "
+            "step); groclm_no_stage1 trains Stage 2 alone (the same baskets in the same order) and is compared with "
+            "the full run at the same number of Stage-2 steps"
+            + (f" ({twin1})" if twin1 else "")
+            + "; groclm_no_trie decodes groclm's adapter as free text (invalid and duplicate lines counted). "
         )
-        if "groclm_no_stage1" in summary:
-            d = _f1(ev, "groclm", "f1@10") - _f1(ev, "groclm_no_stage1", "f1@10")
+        if twin1:
+            d = _f1(ev, twin1) - _f1(ev, "groclm_no_stage1")
             text3 += f"Stage 1 changes F1@10 by {d:+.3f} at equal Stage-2 steps. "
         if "groclm_no_stage2" in summary:
             text3 += (
@@ -134,22 +138,19 @@ def paper_blocks(lm_evaluations: dict[str, Any], tuned_info: dict[str, Any], val
                 f"list and scores F1@10 {_f1(ev, 'groclm_no_stage2'):.3f}."
             )
         blocks.append(("Table 3: ablations (equal steps)", text3, table(ev, rows3, tuned_info, decoding=True)))
-        if "groclm_incontext" in summary:
-            d = _f1(ev, "groclm_incontext") - _f1(ev, "groclm")
+        twin4 = equal_steps(ev, "groclm_incontext", tuned_info)
+        if "groclm_incontext" in summary and twin4:
+            d = _f1(ev, "groclm_incontext") - _f1(ev, twin4)
             text4 = (
                 "Rebuying cycles in context instead of Stage 1: groclm_incontext's prompt states each shown "
                 "category's cycle (mean ± sd days, training weeks) beside its count and recency, and is trained "
-                "on Stage 2 alone for the same Stage-2 steps as groclm (Stage 1 + the plain prompt). The cycles "
-                "take room in the same prompt budget, so fewer categories are shown (history_shown). "
-                f"In-context cycles change F1@10 by {d:+.3f} against Stage 1."
+                f"on Stage 2 alone; {twin4} is Stage 1 + the plain prompt at the same Stage-2 steps (the same "
+                "baskets in the same order). The cycles take room in the same prompt budget (256 tokens), so fewer "
+                "categories are shown (history_shown). "
+                f"In-context cycles change F1@10 by {d:+.3f} against Stage 1 at equal steps."
             )
-            blocks.append(
-                (
-                    "Table 4: in-context rebuying statistics",
-                    text4,
-                    table(ev, ["groclm", "groclm_incontext"], tuned_info, True),
-                )
-            )
+            rows4 = [twin4, "groclm_incontext"] + (["groclm"] if twin4 != "groclm" else [])
+            blocks.append(("Table 4: in-context rebuying statistics", text4, table(ev, rows4, tuned_info, True)))
         blocks.append(figure4_block(ev, tuned_info))
     ev5 = lm_evaluations.get("inbasket")
     if ev5 is not None:
@@ -167,6 +168,18 @@ def paper_blocks(lm_evaluations: dict[str, Any], tuned_info: dict[str, Any], val
     return blocks
 
 
+def equal_steps(ev: Any, name: str, tuned_info: dict[str, Any]) -> str | None:
+    """The full run's row (Stage 1 + plain prompt: groclm or a groclm_s2_N snapshot) with as many Stage-2
+    steps as `name`, or None."""
+    summary = ev.summary()
+    if name not in summary:
+        return None
+    candidates = ["groclm", *(n for n in summary if n.startswith("groclm_s2_"))]
+    configs = configs_by_row([n for n in [*candidates, name] if n in summary], tuned_info)
+    steps = training_of(configs[name])["stage2_steps"]
+    return next((c for c in candidates if c in configs and training_of(configs[c])["stage2_steps"] == steps), None)
+
+
 def figure4_block(ev: Any, tuned_info: dict[str, Any]) -> BLOCK:
     """F1@10 against the Stage-2 baskets seen, every point from the same Stage-1 adapter."""
     summary = ev.summary()
@@ -179,8 +192,9 @@ def figure4_block(ev: Any, tuned_info: dict[str, Any]) -> BLOCK:
     frame = pd.DataFrame(rows).sort_values("stage2_steps", kind="stable") if rows else pd.DataFrame()
     text = (
         "Stage-2 data size: F1@10 after 0 (the Stage-1 adapter), 8, 16 and all Stage-2 steps of 8 baskets, on the "
-        "same test baskets. The intermediate points are snapshots of the full model's own run (the same Stage 1, "
-        "the same baskets in the same order), so each size's baskets hold the smaller sizes'."
+        "same test baskets. The 0, 8 and 16 points are snapshots of a re-run of the full model's training (same "
+        "seed and settings; its per-step losses equal the full run's to 4 decimals), so every point shares one "
+        "Stage 1 and each size's baskets hold the smaller sizes'."
     )
     return ("Figure 4: Stage-2 training baskets", text, frame)
 

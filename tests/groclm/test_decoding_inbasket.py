@@ -117,3 +117,16 @@ def test_training_of_counts_the_init_adapters_stage1() -> None:
 def test_eval_refuses_bad_decoding_options(extra: list[str], message: str) -> None:
     res = CliRunner().invoke(app, ["groclm", "eval", *extra])
     assert res.exit_code == 2 and message in " ".join(res.output.split()), res.output
+
+
+def test_extra_adapters_are_labelled_from_their_training() -> None:
+    from xpollinate.cli.groclm import _ablation_label
+
+    s1 = {"name": "stage1", "steps": 26}
+    s2 = {"name": "stage2", "steps": 16}
+    assert _ablation_label({"runs": [s1]}, "a") == "groclm_no_stage2"
+    assert _ablation_label({"runs": [s2]}, "a") == "groclm_no_stage1"
+    assert _ablation_label({"runs": [s2], "prompt_style": "cycles"}, "a") == "groclm_incontext"
+    assert _ablation_label({"runs": [s1, s2]}, "a") == "groclm_s2_16"
+    assert _ablation_label({"runs": [s2], "init_adapter": {"runs": [s1]}}, "a") == "groclm_s2_16"
+    assert _ablation_label({"runs": [s1, s2], "prompt_style": "cycles"}, "a") == "groclm_a"
