@@ -16,7 +16,7 @@ app = typer.Typer(
     help="The storefront's experiments (retrieval + re-ranking), each with a results page.", no_args_is_help=True
 )
 
-Experiment = Literal["rerank", "dual-head", "llm-rerank", "narration"]
+Experiment = Literal["rerank", "dual-head", "llm-rerank", "narration", "enrichment", "occasions"]
 METRIC_COLUMNS = [f"{m}@{k}" for m in ("Recall", "NDCG", "Hit") for k in (5, 10, 20)]
 
 
@@ -37,7 +37,7 @@ def run_cmd(
         typer.Option(help="Two-tower candidates per household (100); llm-rerank: the top M of LightGBM's order (20)."),
     ] = None,
     history: Annotated[int, typer.Option(help="Previously purchased items merged into the candidates.")] = 100,
-    epochs: Annotated[int, typer.Option(help="dual-head: training epochs of each variant.")] = 1,
+    epochs: Annotated[int, typer.Option(help="dual-head, enrichment, occasions: training epochs of each variant.")] = 1,
     threads: Annotated[int, typer.Option(help="torch threads when a two-tower model must be trained.")] = 1,
     results: Annotated[
         Optional[Path],
@@ -62,12 +62,24 @@ def run_cmd(
 
     narration (experiment 2): an LLM profile of each sampled household (default 20), embedded and searched over
     the item texts, against the trained user tower, the template profile, previous purchases and popularity:
-    category precision@10 and Recall/NDCG/Hit@10 on the held-out weeks."""
+    category precision@10 and Recall/NDCG/Hit@10 on the held-out weeks.
+
+    enrichment (experiment 1): item text = template vs template + the LLM's category description (MiniLM),
+    same two-tower training as dual-head; Recall@10/20, NDCG@10 and the descriptions' model-free quality.
+
+    occasions (experiment 4): the LLM's occasion labels per category as multi-hot item features, against the
+    same model without them. Both read the table of `xp experiments profile-categories`."""
     from xpollinate.catalog.store import DataStore
     from xpollinate.reports import git_commit
 
     if name == "dual-head":
         _dual_head(epochs, threads, results, json_out)
+        return
+    if name in ("enrichment", "occasions"):
+        from xpollinate.cli import experiment_enrichment, experiment_occasions
+
+        runner = experiment_enrichment.run if name == "enrichment" else experiment_occasions.run
+        runner(epochs, threads, results, json_out)
         return
     if name == "narration":
         from xpollinate.cli import experiment_narration
@@ -100,6 +112,23 @@ def run_cmd(
         out.print(f"saved {run.artifact}")
     if results is not None:
         err.print(f"wrote {_write_page(run, payload, results, commit)}")
+
+
+@app.command("profile-categories")
+@handle_errors
+def profile_categories_cmd(
+    llm: LLMOption = None,
+    per_call: Annotated[int, typer.Option(help="Product categories per LLM call.")] = 8,
+    limit: Annotated[
+        Optional[int], typer.Option(help="Only the N most purchased categories (quick runs); default all.")
+    ] = None,
+) -> None:
+    """The LLM pass of experiments 1 and 4: a short description and 1-3 shopping occasions per product category
+    (category_profile@v1, several categories per call, cached and resumable), published under
+    $XP_HOME/storefront/category_profiles/. Failed calls are recorded per category."""
+    from xpollinate.cli import experiment_enrichment
+
+    experiment_enrichment.profile(llm, per_call, limit)
 
 
 def _payload(run: Any) -> dict[str, Any]:

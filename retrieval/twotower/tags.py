@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,19 +154,25 @@ def load_tags(home: Path | None = None) -> tuple[pd.DataFrame, Path]:
         raise TagsNotBuiltError(f"cannot read the tag table {path} ({exc}); run `xp twotower tag` again") from exc
 
 
-def tag_matrix(item_categories: pd.Series, table: pd.DataFrame) -> np.ndarray:
-    """Multi-hot (N, |vocabulary|) float32: each item gets its category's tags."""
-    col = {t: i for i, t in enumerate(ATTRIBUTE_TAGS)}
+def tag_matrix(
+    item_categories: pd.Series,
+    table: pd.DataFrame,
+    vocabulary: Sequence[str] = ATTRIBUTE_TAGS,
+    column: str = "tags",
+) -> np.ndarray:
+    """Multi-hot (N, |vocabulary|) float32: each item gets its category's labels (`column` of the table, e.g.
+    the attribute tags, or another per-category label list over its own `vocabulary`)."""
+    col = {t: i for i, t in enumerate(vocabulary)}
     per_cat: dict[str, np.ndarray] = {}
-    for cat, tags in zip(table["category"], table["tags"]):
-        vec = np.zeros(len(ATTRIBUTE_TAGS), np.float32)
+    for cat, tags in zip(table["category"], table[column]):
+        vec = np.zeros(len(vocabulary), np.float32)
         for t in tags:
             if t in col:
                 vec[col[t]] = 1.0
         per_cat[cat] = vec
-    empty = np.zeros(len(ATTRIBUTE_TAGS), np.float32)
+    empty = np.zeros(len(vocabulary), np.float32)
     return (
         np.stack([per_cat.get(c, empty) for c in item_categories])
         if len(item_categories)
-        else np.zeros((0, len(ATTRIBUTE_TAGS)), np.float32)
+        else np.zeros((0, len(vocabulary)), np.float32)
     )
