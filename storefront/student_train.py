@@ -61,8 +61,24 @@ class TrainingData:
     failed_skipped: int
 
 
+def check_enough(records: list[CallRecord]) -> None:
+    """Too few usable teacher answers of training households is an error saying how many there are (checked
+    before any model loads)."""
+    train = [r for r in records if r.split == "train"]
+    ok = [r for r in train if r.ok and r.output is not None]
+    themes = sum(r.task == "themes" for r in ok)
+    keywords = len(ok) - themes
+    if len(ok) < MIN_EXAMPLES or not themes or not keywords:
+        raise DistillDataError(
+            f"the teacher dataset has {themes} themes and {keywords} keywords answers of training households "
+            f"({len(train) - len(ok)} failed calls skipped); the student needs at least {MIN_EXAMPLES} with both "
+            "tasks: collect more with `xp distill collect --households N`"
+        )
+
+
 def training_data(tokenizer: Any, records: list[CallRecord]) -> TrainingData:
-    """The training households' successful calls as examples; too few is an error saying how many there are."""
+    """The training households' successful calls as examples (held-out households never train)."""
+    check_enough(records)
     train = [r for r in records if r.split == "train"]
     examples, themes, keywords, failed = [], 0, 0, 0
     for r in train:
@@ -73,12 +89,6 @@ def training_data(tokenizer: Any, records: list[CallRecord]) -> TrainingData:
         examples.append(ex)
         themes += r.task == "themes"
         keywords += r.task == "keywords"
-    if len(examples) < MIN_EXAMPLES or not themes or not keywords:
-        raise DistillDataError(
-            f"the teacher dataset has {themes} themes and {keywords} keywords answers of training households "
-            f"({failed} failed calls skipped); the student needs at least {MIN_EXAMPLES} with both tasks: "
-            "collect more with `xp distill collect --households N`"
-        )
     return TrainingData(examples, themes, keywords, len({r.household for r in train}), failed)
 
 
@@ -113,9 +123,11 @@ def train_student(
     if minutes <= 0 or (max_steps is not None and max_steps < 1):
         raise DistillDataError(f"--minutes {minutes} --max-steps {max_steps}: give a positive budget")
     manifest = dataset.manifest()
+    records = dataset.records()
+    check_enough(records)
     started = time.perf_counter()
     backbone = fresh_backbone()
-    data = training_data(backbone.tokenizer, dataset.records())
+    data = training_data(backbone.tokenizer, records)
     model = peft_model(backbone.model, settings)
     optimizer = make_optimizer(model, settings)
     budget, steps_left = minutes * 60.0, max_steps

@@ -106,3 +106,35 @@ def test_no_student_is_a_clear_error_and_keys_keep_teacher_and_student_apart(
     (folder / "groclm.json").write_text(json.dumps({"format": "student-v1", "steps": 2}))  # retrained
     assert sf.key(1, None, PageOptions(generator="student")) != student_key
     assert adapter_id(folder).startswith("s1-")
+
+
+@pytest.mark.slow
+def test_collect_train_page_and_eval_end_to_end(backbone, fixture_store: DataStore, tmp_path: Path) -> None:
+    """Scripted teacher -> dataset -> one real LoRA step on SmolLM2 -> a student page -> the comparison."""
+    from xpollinate.groclm.train import LoraSettings
+    from xpollinate.storefront.distill_collect import collect, plan
+    from xpollinate.storefront.distill_data import DistillDataset
+    from xpollinate.storefront.student_eval import run_student_eval
+    from xpollinate.storefront.student_train import train_student
+
+    sf, _, _ = storefront(fixture_store)
+    dataset = DistillDataset(tmp_path / "teacher")
+    collect(sf, dataset, plan(sf, 3, 1, seed=0, k=2, keywords=2, shortlist=8))
+    run = train_student(
+        dataset, minutes=2, max_steps=1, settings=LoraSettings(batch_size=4), home=tmp_path, name="tiny"
+    )
+    assert run.steps == 1 and run.data.themes == 3 and run.data.keywords == 6
+    config = json.loads((run.adapter / "groclm.json").read_text())
+    assert config["format"] == "student-v1" and config["steps"] == 1 and config["examples"]["themes"] == 3
+    assert find_adapter(tmp_path) == run.adapter
+    sf.student_home = tmp_path
+    page = sf.page(dataset.manifest().split.test[0], options=PageOptions(k=2, keywords=2, generator="student"))
+    prov = page.provenance
+    assert prov.generator == "student" and prov.student and "tiny" in prov.student
+    assert prov.llm_calls[0].prompt == "student/themes" and prov.keywords_outside_vocabulary == 0
+    assert "placements@v1" not in prov.prompts and "placement_keywords@v1" not in prov.prompts
+    result = run_student_eval(sf, dataset, items=3)
+    s = result.summary
+    assert s["households"] == 1 and s["student"]["keywords_outside_vocabulary"] == 0
+    assert s["teacher"]["themes_valid_share"] == 1.0 and s["teacher"]["judge_mean"] is not None
+    assert s["latency_ratio"] is not None and isinstance(s["within_10_percent"], bool)
