@@ -89,7 +89,8 @@ def verdict(ev: Any, tuned_info: dict[str, Any] | None, metric: str = "f1@10") -
         return ""
     name, best = best_baseline(summary, metric)
     ours = summary["groclm"][metric]["mean"]
-    tuned_rows = [n for n in summary if n.startswith("groclm") and "no_trie" not in n]
+    ablations = ("groclm_no_stage", "groclm_s2_", "groclm_incontext")  # other adapters, not decodings
+    tuned_rows = [n for n in summary if n.startswith("groclm") and "no_trie" not in n and not n.startswith(ablations)]
     top = max(tuned_rows, key=lambda n: summary[n][metric]["mean"])
     gap = best - ours
     rel = gap / best if best else 0.0

@@ -57,7 +57,7 @@ def table(ev: Any, rows: list[str], tuned_info: dict[str, Any], decoding: bool =
     """P/R/F1@10 and F1 at every k per row present, each LM row with its adapter's training and (optionally)
     its decoding counts."""
     summary = ev.summary()
-    present = [r for r in rows if r in summary]
+    present = [r for r in dict.fromkeys(rows) if r in summary]  # each row once, in order
     configs = configs_by_row(present, tuned_info)
     out = []
     for name in present:
@@ -76,7 +76,15 @@ def table(ev: Any, rows: list[str], tuned_info: dict[str, Any], decoding: bool =
                 "prompt_tokens": round(d["prompt_tokens"], 1),
             }
         out.append(row)
-    return pd.DataFrame(out)
+    return _no_float_counts(pd.DataFrame(out))
+
+
+def _no_float_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Step and second counts as integers ('-' where a row has none), not floats widened by the gaps."""
+    for col in ("stage1_steps", "stage2_steps", "stage2_baskets", "train_s"):
+        if col in frame:
+            frame[col] = [("-" if v is None or v != v else str(int(v))) for v in frame[col]]
+    return frame
 
 
 def _f1(ev: Any, name: str, metric: str = "f1@10") -> float:

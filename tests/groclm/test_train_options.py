@@ -61,13 +61,15 @@ def test_step_budgets_snapshots_and_init_adapter(home: Path) -> None:
 
     res = runner.invoke(
         app,
-        [*TINY, "--init-adapter", str(stage1), "--stage2-steps", "1", "--prompt-style", "cycles", "--json", "-"],
+        [*TINY, "--init-adapter", str(stage1), "--stage2-steps", "1", "--prompt-style", "cycles"]
+        + ["--grad-checkpointing", "--json", "-"],
     )
     assert res.exit_code == 0, res.output
     second = json.loads(res.stdout)
     assert [(r["name"], r["steps"]) for r in second["runs"]] == [("stage2", 1)]
     assert second["init_adapter"]["name"] == stage1.name and second["init_adapter"]["runs"][0]["steps"] == 1
     assert second["prompt_style"] == "cycles" and second["stage2"]["prompt_tokens_mean"] <= 200
+    assert second["grad_checkpointing"] and all(r["loss"][0] > 0 for r in second["runs"])
 
     first["categories"] = [*first["categories"][1:], "SPACE FOOD"]
     (stage1 / "groclm.json").write_text(json.dumps(first))
