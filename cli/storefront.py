@@ -23,6 +23,9 @@ def storefront_cmd(
     llm_rerank: Annotated[
         bool, typer.Option("--llm-rerank", help="Re-order each placement's items with the LLM re-ranker.")
     ] = False,
+    review: Annotated[
+        bool, typer.Option(help="Let the judge drop unsafe or irrelevant themes before their keywords.")
+    ] = True,
     generator: Annotated[
         Literal["teacher", "student"],
         typer.Option(help="Who writes themes and keywords: teacher (the LLM) or student (xp distill train)."),
@@ -39,7 +42,13 @@ def storefront_cmd(
 
     context = check_context(context)  # bad input fails before anything loads
     options = PageOptions(
-        k=k, items=items, keywords=keywords, threshold=threshold, llm_rerank=llm_rerank, generator=generator
+        k=k,
+        items=items,
+        keywords=keywords,
+        threshold=threshold,
+        llm_rerank=llm_rerank,
+        review=review,
+        generator=generator,
     ).check()
     with err.status("storefront: data store and models"):
         sf = Storefront.open(llm=llm)

@@ -7,7 +7,8 @@ Stages (the cascaded generative storefront): the LLM proposes k themed placement
 recent baskets (`placements`), then keywords per placement decoded under an enum over a shortlist of the
 catalog vocabulary (`keywords`), which retrieve items ordered by the learned re-ranker when trained, else
 by the household's own purchases and popularity (`retrieval`, `ordering`), deduplicated across the page;
-a judge drops items and placements that do not fit their theme (`coherence`), with reasons; optionally
+a judge first drops themes that are unsafe or irrelevant for the household (`placement_review`), then
+items and placements that do not fit their theme (`coherence`), with reasons; optionally
 the LLM re-ranker re-orders each placement for the context. Every fallback is recorded in the page's
 provenance. Finished pages are kept in a page cache and served from it.
 """
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 from xpollinate.catalog.store import DataStore
 from xpollinate.llm import LLM, get_llm
-from xpollinate.storefront import coherence, keywords, llm_reranker, placements
+from xpollinate.storefront import coherence, keywords, llm_reranker, placement_review, placements
 from xpollinate.storefront.coherence import ITEM_THRESHOLD, MIN_ITEMS, judge_items
 from xpollinate.storefront.data import HouseholdHistory, StorefrontData
 from xpollinate.storefront.errors import StorefrontError, check_context
@@ -39,6 +40,7 @@ from xpollinate.storefront.model import (
 )
 from xpollinate.storefront.ordering import ItemOrder, item_order
 from xpollinate.storefront.page_cache import PageCache, page_key, pages_dir
+from xpollinate.storefront.placement_review import REVIEW_THRESHOLD, review_placements
 from xpollinate.storefront.placements import DEFAULT_K, propose_placements
 from xpollinate.storefront.retrieval import retrieve
 from xpollinate.storefront.schemas import PlacementIdea
@@ -47,7 +49,7 @@ from xpollinate.storefront.vocabulary import SHORTLIST, StorefrontVocabulary
 if TYPE_CHECKING:
     from xpollinate.storefront.student import Student
 
-PROMPTS = (placements.PROMPT, keywords.PROMPT, coherence.PROMPT, llm_reranker.PROMPT)
+PROMPTS = (placements.PROMPT, placement_review.PROMPT, keywords.PROMPT, coherence.PROMPT, llm_reranker.PROMPT)
 DEFAULT_ITEMS = 6
 SPARE = 2  # items retrieved beyond the placement's size, so the filter can drop some
 POPULAR_TITLE = "Popular right now"
@@ -62,6 +64,8 @@ class PageOptions:
     threshold: float = ITEM_THRESHOLD  # judge P(yes) below which an item is dropped
     min_items: int = MIN_ITEMS  # a placement with fewer kept items is dropped
     llm_rerank: bool = False  # re-order each placement's kept items with the LLM re-ranker
+    review: bool = True  # drop unsafe or irrelevant themes before their keywords (placement_review@v1)
+    review_threshold: float = REVIEW_THRESHOLD  # the review's P(yes) below which a theme is dropped
     generator: Literal["teacher", "student"] = "teacher"  # themes and keywords: the LLM, or the distilled student
 
     def check(self) -> PageOptions:
@@ -70,8 +74,9 @@ class PageOptions:
             value = getattr(self, name)
             if not lo <= value <= hi:
                 raise StorefrontError(f"{name} = {value}: choose {lo} to {hi}")
-        if not 0.0 <= self.threshold <= 1.0:
-            raise StorefrontError(f"threshold = {self.threshold}: choose 0 to 1")
+        for name in ("threshold", "review_threshold"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise StorefrontError(f"{name} = {getattr(self, name)}: choose 0 to 1")
         if self.generator not in ("teacher", "student"):
             raise StorefrontError(f"generator = {self.generator!r}: choose teacher or student")
         if self.min_items > self.items:
@@ -206,10 +211,9 @@ class Storefront:
                 fallbacks.append(f"no placement themes ({themes.failure}): the page is one popularity placement")
             for _ in range(themes.repeats):
                 dropped.append(Dropped(kind="placement", placement="", reason="repeats an earlier placement's title"))
-            if themes.ideas:
-                shown, outside, hallucinated = self._fill(
-                    history, themes.ideas, context, options, calls, dropped, fallbacks
-                )
+            ideas = self._review(themes.ideas, summary, context, options, calls, dropped, fallbacks)
+            if ideas:
+                shown, outside, hallucinated = self._fill(history, ideas, context, options, calls, dropped, fallbacks)
             if themes.ideas and not shown:
                 fallbacks.append("every placement was dropped: the page is one popularity placement")
         if not shown:
@@ -239,6 +243,27 @@ class Storefront:
             history_summary=summary,
             provenance=provenance,
         )
+
+    def _review(
+        self,
+        ideas: list[PlacementIdea],
+        summary: list[str],
+        context: str | None,
+        options: PageOptions,
+        calls: list[LLMCall],
+        dropped: list[Dropped],
+        fallbacks: list[str],
+    ) -> list[PlacementIdea]:
+        """The themes the safety and relevance judge keeps (the teacher LLM judges, whoever generated them)."""
+        if not ideas or not options.review:
+            return ideas
+        reviewed = review_placements(self.llm, ideas, summary, context, options.review_threshold, calls)
+        if reviewed.failure:
+            fallbacks.append(f"placements not reviewed ({reviewed.failure})")
+        for idea, p in reviewed.rejected:
+            reason = f"judge P(safe and relevant) {p:.2f} < {options.review_threshold:g}"
+            dropped.append(Dropped(kind="placement", placement=idea.title, reason=reason))
+        return reviewed.kept
 
     def _fill(
         self,

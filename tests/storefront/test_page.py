@@ -39,7 +39,12 @@ def test_page_has_distinct_themed_placements_of_vocabulary_keywords(fixture_stor
     enum = provider.schemas["Keywords"]["properties"]["keywords"]["items"]["enum"]
     assert set(enum) <= set(vocab.names)
     assert provider.schemas["PlacementIdeas"]["properties"]["placements"]["minItems"] == 3
-    assert set(page.provenance.prompts) == {"placements@v1", "placement_keywords@v1", "placement_coherence@v1"}
+    assert set(page.provenance.prompts) == {
+        "placements@v1",
+        "placement_review@v1",
+        "placement_keywords@v1",
+        "placement_coherence@v1",
+    }
     assert page.provenance.ranker == "history+popularity" and page.provenance.ranker_note
     assert page.history_summary and page.history_summary[0].startswith("- ")
 
