@@ -19,8 +19,9 @@ def test_eval_on_the_fixture_reports_every_baseline(fixture_home, monkeypatch, t
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
     assert set(payload["tasks"]) == {"next", "inbasket"}
-    for task in payload["tasks"].values():
-        assert set(task["baselines"]) == {"popularity", "top_frequency", "rebuy_due", "tifu_knn"}
+    for name, task in payload["tasks"].items():
+        reads_given = {"cooccurrence", "cooc_personal"} if name == "inbasket" else set()
+        assert set(task["baselines"]) == {"popularity", "top_frequency", "rebuy_due", "tifu_knn", *reads_given}
         for metrics in task["baselines"].values():
             for k in (5, 10, 20):
                 for m in ("p", "r", "f1"):
