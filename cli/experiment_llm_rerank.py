@@ -106,7 +106,7 @@ def write(result: Any, payload: dict[str, Any], folder: Path, commit: str | None
             if m == 10
             else ""
         )
-        + f". LLM: {s['llm']}, prompt llm_rerank@v1, no context for this table."
+        + f". LLM: {s['llm']}, prompt {s.get('prompt', 'llm_rerank@v1')}, no context for this table."
     )
     verdict = (
         f"LLM re-ranker vs LightGBM, NDCG@10: {versus(ll, lg, 'NDCG@10')}; Recall@10: {versus(ll, lg, 'Recall@10')}. "
@@ -123,7 +123,15 @@ def write(result: Any, payload: dict[str, Any], folder: Path, commit: str | None
         f"Over all {ev['calls']} calls (no context and each context). Ids are counted from the raw answer; the "
         "schema makes every answered id an enum over the candidates, so an id outside them would mean a backend "
         "ignoring the schema. An answer that leaves out candidates is completed in input order (the recorded "
-        "fallback). Reasoning alignment is not measured: llm_rerank@v1 answers ids only, with no reason to check."
+        "fallback). "
+        + (
+            "Reasoning alignment: the answer gives a one-line reason for each of its top 3 picks; a reason names its "
+            "item when it shares a content word (3+ letters, plural s dropped) with that item's product type, "
+            "category or department, names another candidate instead when it shares none with its own item but "
+            "some with another's, and mentions the context when it shares a word of 4+ letters with it."
+            if "reasons given" in ev
+            else "Reasoning alignment is not measured: llm_rerank@v1 answers ids only, with no reason to check."
+        )
     )
     ctx = pd.DataFrame([{k: _round(v) for k, v in row.items()} for row in result.contexts])
     cats = "; ".join(f"{c}: {', '.join(v)}" for c, v in s["context_categories"].items())
@@ -155,6 +163,11 @@ def write(result: Any, payload: dict[str, Any], folder: Path, commit: str | None
             ("Next-basket test, the same items in three orders", f"{setup}\n\n{verdict}", table),
             ("Re-ranker evals", eval_text, evals),
             ("Context sensitivity", ctx_text, ctx),
+            *(
+                [("Reasons (first answers)", "", pd.DataFrame(s["reason_examples"]))]
+                if s.get("reason_examples")
+                else []
+            ),
             ("Per household", "", per),
             ("Time (2 shared cores)", time_text, timing),
         ],

@@ -10,7 +10,6 @@ metrics of the descriptions themselves (`description_quality`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,24 +28,10 @@ from xpollinate.storefront.feature_variants import (
     validation_setup,
     with_texts,
 )
+from xpollinate.storefront.text_words import content_words, words
 
 Progress = Callable[[str, int, int], None]
 MIN_WORDS = 3  # a description shorter than this is not counted as valid
-STOPWORDS = frozenset(
-    "a an the and or of for to in on with by from at as is are be it its this that these those their them they "
-    "used use uses using such other all any various many most more often can into your you".split()
-)
-_WORD = re.compile(r"[a-z]+")
-
-
-def words(text: str) -> list[str]:
-    """Lower-case alphabetic words."""
-    return _WORD.findall(text.lower())
-
-
-def content_words(text: str) -> set[str]:
-    """Distinct words of `text` that carry meaning (3+ letters, not a stopword)."""
-    return {w for w in words(text) if len(w) >= 3 and w not in STOPWORDS}
 
 
 def hierarchy_words(items: pd.DataFrame) -> dict[str, set[str]]:

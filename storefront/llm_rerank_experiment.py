@@ -12,8 +12,9 @@ later ones never reach the prompt). Evals over every call: ids outside the candi
 answer), answers that miss candidates (the completion fallback), repeated ids. Context sensitivity: the
 same households under each context of a set, against their no-context order: Jaccard and average overlap
 of the top 5, and the share of the top 5 in the context's categories (`CONTEXT_CATEGORIES`, written by
-hand from the catalog's product categories) against the no-context list's share. `llm_rerank@v1`
-answers ids only, so reasoning alignment is not measured.
+hand from the catalog's product categories) against the no-context list's share. Reasoning alignment
+(`reasoning`): with `llm_rerank@v2` the answer gives a reason for each of its top picks, checked against the
+item it sits beside, the other candidates and the context; `llm_rerank@v1` answers ids only.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from xpollinate.catalog.store import DataStore
 from xpollinate.errors import XPError
 from xpollinate.llm import LLM
 from xpollinate.retrieval.twotower.metrics import topk_metrics
+from xpollinate.storefront import reasoning
+from xpollinate.storefront.llm_reranker import PROMPT as IDS_ONLY_PROMPT
 from xpollinate.storefront.llm_reranker import Candidate, RerankOutcome, llm_rerank
 
 KS = (5, 10)
@@ -332,15 +335,17 @@ def run_llm_rerank(
     seed: int = 13,
     home: Path | None = None,
     progress: Progress | None = None,
+    prompt: str = reasoning.PROMPT,
 ) -> LLMRerankRun:
-    """Build the cases, ask the LLM re-ranker once per household and context, and score everything."""
+    """Build the cases, ask the LLM re-ranker once per household and context, and score everything (with
+    reasons by default: `llm_rerank@v2`)."""
     check_sizes(households, m)
     ctxs = context_set(contexts)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     cases, settings = build_cases(store, households, m, seed, home)
     timings["cases: candidates, LightGBM order, histories"] = time.perf_counter() - t
-    return score_cases(cases, llm, ctxs, seed, settings, timings, progress)
+    return score_cases(cases, llm, ctxs, seed, settings, timings, progress, prompt)
 
 
 def score_cases(
@@ -351,6 +356,7 @@ def score_cases(
     settings: dict[str, Any] | None = None,
     timings: dict[str, float] | None = None,
     progress: Progress | None = None,
+    prompt: str = IDS_ONLY_PROMPT,
 ) -> LLMRerankRun:
     """The LLM re-ranker over prepared cases (no context, then each context), and every measure."""
     timings = dict(timings or {})
@@ -358,6 +364,8 @@ def score_cases(
     base: list[list[int]] = []
     by_context: dict[str, list[list[int]]] = {c: [] for c in contexts}
     per: list[dict[str, Any]] = []
+    checks: list[reasoning.ReasonCheck] = []
+    examples: list[dict[str, Any]] = []
     total = len(cases) * (1 + len(contexts))
     done = 0
     t = time.perf_counter()
@@ -366,8 +374,21 @@ def score_cases(
         row: dict[str, Any] = {"household": case.household_id}
         for ctx in (None, *contexts):
             started = time.perf_counter()
-            out = llm_rerank(llm, cands, case.history, ctx)
+            out = llm_rerank(llm, cands, case.history, ctx, prompt)
             stats.add(out)
+            found = reasoning.check_reasons(out.reasons, out.order if out.failure is None else [], case.texts, ctx)
+            checks += found
+            examples += [
+                {
+                    "household": case.household_id,
+                    "context": ctx or "none",
+                    "item": case.texts.get(c.item_id, "?"),
+                    "reason": c.reason,
+                    "own words": c.names_own,
+                    "other item": c.names_other_only,
+                }
+                for c in found
+            ]
             (base if ctx is None else by_context[ctx]).append(out.order)
             row[f"seconds ({ctx or 'no context'})"] = round(time.perf_counter() - started, 1)
             done += 1
@@ -393,7 +414,10 @@ def score_cases(
     evals["cold seconds per call (mean)"] = round(float(np.mean(stats.cold_seconds)), 1) if stats.cold_seconds else None
     evals["prompt tokens"] = stats.prompt_tokens
     evals["generated tokens"] = stats.generated_tokens
-    evals["reasoning alignment"] = "not measured: llm_rerank@v1 answers ids only, no reason"
+    if prompt == reasoning.PROMPT:
+        evals.update(reasoning.alignment_rates(checks, stats.calls))
+    else:
+        evals["reasoning alignment"] = f"not measured: {prompt} answers ids only, no reason"
     evals[f"Jaccard top {TOP}, LLM (no context) vs LightGBM"] = float(
         np.mean([jaccard(b, c.items) for b, c in zip(base, cases)])
     )
@@ -405,6 +429,8 @@ def score_cases(
             "candidates_m": len(cases[0].items) if cases else 0,
             "contexts": list(contexts),
             "seed": seed,
+            "prompt": prompt,
+            "reason_examples": examples[:12],
             "context_categories": {c: sorted(CONTEXT_CATEGORIES[c]) for c in contexts},
         }
     )

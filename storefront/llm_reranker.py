@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from xpollinate.llm import LLM
+from xpollinate.storefront import reasoning
 from xpollinate.storefront.calls import ask, context_text
 from xpollinate.storefront.errors import StorefrontError, check_context
 from xpollinate.storefront.model import LLMCall
@@ -38,6 +39,7 @@ class RerankOutcome:
     hallucinated: list[int]  # answered ids that are not candidates (dropped)
     failure: str | None  # the call failed: the input order stands
     calls: list[LLMCall] = field(default_factory=list)
+    reasons: list[tuple[int, str]] = field(default_factory=list)  # (id, reason) as answered (llm_rerank@v2)
 
     @property
     def fallback(self) -> str | None:
@@ -50,9 +52,15 @@ class RerankOutcome:
 
 
 def llm_rerank(
-    llm: LLM, candidates: Sequence[Candidate], history: Sequence[str], context: str | None = None
+    llm: LLM,
+    candidates: Sequence[Candidate],
+    history: Sequence[str],
+    context: str | None = None,
+    prompt: str = PROMPT,
 ) -> RerankOutcome:
-    """`candidates` re-ordered for a household with this `history` summary and optional `context` (1-200 chars)."""
+    """`candidates` re-ordered for a household with this `history` summary and optional `context` (1-200 chars).
+    `prompt` llm_rerank@v2 (`reasoning.PROMPT`) also asks a reason for each top pick, kept in `reasons`."""
+
     context = check_context(context)
     ids = [c.item_id for c in candidates]
     if not ids:
@@ -62,17 +70,16 @@ def llm_rerank(
     if len(ids) > MAX_CANDIDATES:
         raise StorefrontError(f"{len(ids)} candidates; the LLM re-ranker takes at most {MAX_CANDIDATES}")
     calls: list[LLMCall] = []
-    result = ask(
-        llm,
-        PROMPT,
-        {
-            "history": "\n".join(history) or "- nothing yet",
-            "context": context_text(context),
-            "candidates": "\n".join(f"{c.item_id}: {c.text}" for c in candidates),
-        },
-        ranking_model(ids),
-        calls,
-    )
+    reasoned = prompt == reasoning.PROMPT
+    variables = {
+        "history": "\n".join(history) or "- nothing yet",
+        "context": context_text(context),
+        "candidates": "\n".join(f"{c.item_id}: {c.text}" for c in candidates),
+    }
+    if reasoned:
+        variables["n"] = str(min(reasoning.REASONS, len(ids)))
+    output = reasoning.reasoned_ranking_model(ids) if reasoned else ranking_model(ids)
+    result = ask(llm, prompt, variables, output, calls)
     if not result.ok:
         return RerankOutcome(ids, 0, [], 0, [], f"{result.kind}: {result.message[:200]}", calls)
     allowed = set(ids)
@@ -81,4 +88,5 @@ def llm_rerank(
     placed = list(dict.fromkeys(i for i in answered if i in allowed))
     duplicates = len(answered) - len(hallucinated) - len(placed)
     completed = [i for i in ids if i not in set(placed)]
-    return RerankOutcome(placed + completed, len(placed), completed, duplicates, hallucinated, None, calls)
+    reasons = [(int(r.id), r.reason) for r in getattr(result.value, "reasons", [])]
+    return RerankOutcome(placed + completed, len(placed), completed, duplicates, hallucinated, None, calls, reasons)
