@@ -119,6 +119,9 @@ def train_cmd(
 @handle_errors
 def eval_cmd(
     items: Annotated[int, typer.Option(help="Items per placement on both pages.")] = 6,
+    extra: Annotated[
+        int, typer.Option(help="More households outside the dataset for the student-only validity check (0: none).")
+    ] = 20,
     threads: Annotated[int, typer.Option(help="torch threads of the student (the machine's cores are shared).")] = 1,
     results: Annotated[
         Optional[Path], typer.Option(help="Write the results page (storefront-student: md, html, json) here.")
@@ -150,7 +153,7 @@ def eval_cmd(
     with err.status("distill: data store, teacher and student"):
         sf = Storefront.open(llm=llm, cache=False)
     with stage_bars(transient=True) as progress:
-        result = run_student_eval(sf, dataset, items=items, progress=progress)
+        result = run_student_eval(sf, dataset, items=items, extra=extra, progress=progress)
     data = student_report.payload(result)
     if not emit_json(json_out, data):
         m = result.summary

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from xpollinate.storefront.distill_data import DistillDataError, DistillDataset
-from xpollinate.storefront.model import StorefrontPage
+from xpollinate.storefront.model import LLMCall, StorefrontPage
 from xpollinate.storefront.page import PageOptions, Storefront
 from xpollinate.storefront.student import KEYWORDS_CALL, THEMES_CALL
 from xpollinate.storefront.student_format import parse_themes
@@ -83,8 +83,48 @@ def _score(page: StorefrontPage, k: int, generator: str, seconds: float | None, 
     )
 
 
+def student_validity(
+    sf: Storefront, households: list[int], k: int, n: int, shortlist: int, progress: Progress | None = None
+) -> dict[str, Any]:
+    """The student alone (themes, then keywords under the trie) on more held-out households: how often its
+    answers are valid, keywords outside the vocabulary, and its seconds per page. No judge, no retrieval."""
+    student, say = sf.student(), progress or (lambda _s, _n, _t: None)
+    valid = answered = outside = keywords = 0
+    seconds: list[float] = []
+    for i, h in enumerate(households):
+        calls: list[LLMCall] = []
+        themes = student.themes(sf.data.history(h).summary(), None, k, calls)
+        parsed = student.last_themes.parsed if student.last_themes else None
+        valid += bool(parsed and parsed.valid(k))
+        if themes.ideas:
+            answered += 1
+            shortlists = sf.vocabulary.shortlist([f"{x.title}: {x.why}" for x in themes.ideas], shortlist)
+            for kw in student.keywords(sf.vocabulary, themes.ideas, shortlists, None, n, calls):
+                outside += len(kw.outside)
+                keywords += len(kw.keywords)
+        seconds.append(sum(c.seconds for c in calls))
+        say("student validity", i + 1, len(households))
+    return {
+        "households": len(households),
+        "themes_valid_share": round(valid / len(households), 4) if households else None,
+        "themes_with_a_placement_share": round(answered / len(households), 4) if households else None,
+        "keywords": keywords,
+        "keywords_outside_vocabulary": outside,
+        "generation_seconds_mean": round(statistics.fmean(seconds), 3) if seconds else None,
+    }
+
+
+def validity_households(sf: Storefront, exclude: set[int], n: int, seed: int) -> list[int]:
+    """`n` households with history outside the teacher dataset's split (seeded), for the student-only check."""
+    import numpy as np
+
+    pool = sorted(int(h) for h in sf.data.baskets["household_id"].unique() if int(h) not in exclude)
+    rng = np.random.default_rng([seed, 11])
+    return [int(h) for h in rng.choice(pool, size=min(n, len(pool)), replace=False)] if pool else []
+
+
 def run_student_eval(
-    sf: Storefront, dataset: DistillDataset, items: int = 6, progress: Progress | None = None
+    sf: Storefront, dataset: DistillDataset, items: int = 6, extra: int = 0, progress: Progress | None = None
 ) -> StudentEval:
     manifest = dataset.manifest()
     records = [r for r in dataset.records() if r.split == "test"]
@@ -124,6 +164,14 @@ def run_student_eval(
             )
         )
         say("held-out households", n + 1, len(test))
+    summary = summarise(results)
+    if extra > 0:
+        others = validity_households(
+            sf, set(manifest.split.train) | set(manifest.split.test), extra, manifest.split.seed
+        )
+        summary["student_validity_more_households"] = student_validity(
+            sf, others, manifest.k, manifest.keywords, manifest.shortlist, say
+        )
     return StudentEval(
         results,
         {
@@ -140,7 +188,7 @@ def run_student_eval(
             "data_build": sf.data.build_id,
             "ranker": sf.order.name,
         },
-        summarise(results),
+        summary,
         {"student load": round(load_seconds, 1), "total": round(time.perf_counter() - started, 1)},
     )
 

@@ -56,6 +56,14 @@ def write(run: StudentEval, data: dict[str, Any], folder: Path, commit: str | No
         + (f", i.e. the student is {1 / ratio:.0f}x faster" if ratio else "")
         + f". {m['households']} held-out households: a small sample, so the judge means carry wide error."
     )
+    more = m.get("student_validity_more_households")
+    if more:
+        verdict += (
+            f" On {more['households']} more households outside the teacher dataset (student only, no judge): themes "
+            f"valid {_fmt(more['themes_valid_share'], 3)}, at least one placement parsed "
+            f"{_fmt(more['themes_with_a_placement_share'], 3)}, {more['keywords_outside_vocabulary']} of "
+            f"{more['keywords']} keywords outside the vocabulary, {_fmt(more['generation_seconds_mean'], 2)} s per page."
+        )
     cfg = s["student_config"]
     ex = cfg.get("examples") or {}
     setup = (

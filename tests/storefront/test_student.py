@@ -133,8 +133,11 @@ def test_collect_train_page_and_eval_end_to_end(backbone, fixture_store: DataSto
     assert prov.generator == "student" and prov.student and "tiny" in prov.student
     assert prov.llm_calls[0].prompt == "student/themes" and prov.keywords_outside_vocabulary == 0
     assert "placements@v1" not in prov.prompts and "placement_keywords@v1" not in prov.prompts
-    result = run_student_eval(sf, dataset, items=3)
+    result = run_student_eval(sf, dataset, items=3, extra=2)
     s = result.summary
     assert s["households"] == 1 and s["student"]["keywords_outside_vocabulary"] == 0
     assert s["teacher"]["themes_valid_share"] == 1.0 and s["teacher"]["judge_mean"] is not None
     assert s["latency_ratio"] is not None and isinstance(s["within_10_percent"], bool)
+    more = s["student_validity_more_households"]
+    assert more["households"] == 2 and more["keywords_outside_vocabulary"] == 0
+    assert 0.0 <= more["themes_valid_share"] <= more["themes_with_a_placement_share"] <= 1.0
