@@ -52,8 +52,8 @@ def setup_text(s: dict[str, Any]) -> str:
     """The protocol shared with experiment 5, in words."""
     return (
         f"Data build {s['data_build']}. Each variant: the project's two-tower model ({s['two_tower']['epochs']} "
-        f"epoch(s), dim {s['two_tower']['dim']}, seed {s['two_tower']['seed']}, extensions other than the one "
-        f"compared as in the model in use) trained on weeks {s['training_weeks']} ({s['training_baskets']:,} "
+        f"epoch(s), dim {s['two_tower']['dim']}, seed {s['two_tower']['seed']}, the extensions of the model in use "
+        f"except the tags input, which only a variant that adds multi-hot rows switches on) trained on weeks {s['training_weeks']} ({s['training_baskets']:,} "
         f"baskets, {s['items']:,} catalog items) - the same protocol as experiment 5 (dual-head page). Validation "
         f"loss: InfoNCE with the popularity prior, in-batch and sampled negatives, one positive per basket (fixed "
         f"seed), over the {s['validation_baskets']:,} baskets of weeks {s['validation_weeks']} (lower is better). "
@@ -102,7 +102,7 @@ def run(epochs: int, threads: int, results: Path | None, json_out: Path | None) 
         f"{base.metrics['Recall@20']:.4f} ({enr.metrics['Recall@20'] - base.metrics['Recall@20']:+.4f}), NDCG@10 "
         f"{enr.metrics['NDCG@10']:.4f} vs {base.metrics['NDCG@10']:.4f} "
         f"({enr.metrics['NDCG@10'] - base.metrics['NDCG@10']:+.4f}); validation loss {enr.valid_loss - base.valid_loss:+.4f}. "
-        "One seed each: differences of a few thousandths are within what another seed moves."
+        "One training seed per variant and no seed spread measured here, so differences of a few thousandths may be noise."
     )
     text = (
         f"{setup_text(s)} Item content text: the template (product type, category, department; "

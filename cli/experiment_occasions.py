@@ -46,7 +46,7 @@ def run(epochs: int, threads: int, results: Path | None, json_out: Path | None) 
         f"{base.metrics['Recall@10']:.4f} ({occ.metrics['Recall@10'] - base.metrics['Recall@10']:+.4f}), NDCG@10 "
         f"{occ.metrics['NDCG@10']:.4f} vs {base.metrics['NDCG@10']:.4f} "
         f"({occ.metrics['NDCG@10'] - base.metrics['NDCG@10']:+.4f}); validation loss {occ.valid_loss - base.valid_loss:+.4f}. "
-        "One seed each: differences of a few thousandths are within what another seed moves."
+        "One training seed per variant and no seed spread measured here, so differences of a few thousandths may be noise."
     )
     tags_note = (
         f"Attribute tags: {s['attribute_tags']}."

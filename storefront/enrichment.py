@@ -149,7 +149,7 @@ def run_enrichment(
     pop = setup.items.groupby("category")["n_baskets"].sum()
     shown = ok.assign(p=ok["category"].map(pop)).sort_values("p", ascending=False).head(examples)
     sample = [
-        {"category": r["category"], "template": f"{r['category']} ({r['department']})", "description": r["description"]}
+        {"category": r["category"], "department": r["department"], "description": r["description"]}
         for _, r in shown.iterrows()
     ]
     settings = {
