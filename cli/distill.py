@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -71,6 +72,7 @@ def train_cmd(
     ] = 10.0,
     max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many optimizer steps.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the example shuffles.")] = 0,
+    batch_size: Annotated[int, typer.Option(help="Examples per step (memory grows with it: ~2 GB an example).")] = 4,
     threads: Annotated[int, typer.Option(help="torch threads (the machine's cores are shared).")] = 1,
     name: Annotated[Optional[str], typer.Option(help="Adapter name (default: a timestamp).")] = None,
     out_dir: Annotated[
@@ -86,14 +88,22 @@ def train_cmd(
     from xpollinate.cli.common import stage_bars
     from xpollinate.errors import XPError
     from xpollinate.storefront.distill_data import open_dataset
-    from xpollinate.storefront.student_train import train_student
+    from xpollinate.storefront.student_train import STUDENT_LORA, train_student
 
     if threads < 1:
         raise XPError(f"--threads {threads}: need at least 1")
     torch.set_num_threads(threads)
     dataset = open_dataset(out_dir, llm)
     with stage_bars(transient=True) as progress:
-        run = train_student(dataset, minutes=minutes, max_steps=max_steps, seed=seed, name=name, progress=progress)
+        run = train_student(
+            dataset,
+            minutes=minutes,
+            max_steps=max_steps,
+            settings=replace(STUDENT_LORA, batch_size=batch_size),
+            seed=seed,
+            name=name,
+            progress=progress,
+        )
     losses = [v for p in run.passes for v in p.loss]
     summary = {
         "adapter": str(run.adapter),

@@ -25,7 +25,8 @@ from xpollinate.storefront.student_format import FORMAT, chat, keywords_user, th
 
 MIN_EXAMPLES = 8  # fewer teacher answers than this cannot teach both tasks
 DEFAULT_MINUTES = 10.0
-STUDENT_LORA = LoraSettings(rank=16, alpha=32, dropout=0.05, learning_rate=1e-3, warmup_steps=2, batch_size=8)
+# batch 4: a step over ~450-token prompts holds ~2 GB of activations per example in float32
+STUDENT_LORA = LoraSettings(rank=16, alpha=32, dropout=0.05, learning_rate=1e-3, warmup_steps=2, batch_size=4)
 Progress = Callable[[str, int, int], None]
 
 
