@@ -63,6 +63,7 @@ def storefront_cmd(
     )
     for placement in page.placements:
         coherence = f", coherence {placement.coherence:.2f}" if placement.coherence is not None else ""
+        coherence += f", review {placement.review:.2f}" if placement.review is not None else ""
         out.print(f"\n[bold]{placement.title}[/bold]: {placement.why}{coherence}", highlight=False)
         if placement.keywords:
             out.print(f"  keywords: {', '.join(placement.keywords)}", highlight=False)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-PAGE_VERSION = "storefront-v1"  # bump when the pipeline's steps change what a page holds (part of the cache key)
+PAGE_VERSION = "storefront-v2"  # bump when the pipeline's steps change what a page holds (part of the cache key)
 
 
 class PageItem(BaseModel):
@@ -25,6 +25,7 @@ class Placement(BaseModel):
     keywords: list[str] = Field(description="product types (display names), all from the catalog vocabulary")
     items: list[PageItem]
     coherence: float | None = Field(None, description="mean P(yes) of its kept items")
+    review: float | None = Field(None, description="the safety and relevance judge's P(yes) for its theme")
     source: Literal["llm", "popularity"] = "llm"
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -27,7 +27,7 @@ from xpollinate.storefront import coherence, keywords, llm_reranker, placement_r
 from xpollinate.storefront.coherence import ITEM_THRESHOLD, MIN_ITEMS, judge_items
 from xpollinate.storefront.data import HouseholdHistory, StorefrontData
 from xpollinate.storefront.errors import StorefrontError, check_context
-from xpollinate.storefront.keywords import DEFAULT_KEYWORDS, placement_keywords
+from xpollinate.storefront.keywords import DEFAULT_KEYWORDS, KeywordsOutcome, placement_keywords
 from xpollinate.storefront.llm_reranker import Candidate, llm_rerank
 from xpollinate.storefront.model import (
     PAGE_VERSION,
@@ -211,9 +211,11 @@ class Storefront:
                 fallbacks.append(f"no placement themes ({themes.failure}): the page is one popularity placement")
             for _ in range(themes.repeats):
                 dropped.append(Dropped(kind="placement", placement="", reason="repeats an earlier placement's title"))
-            ideas = self._review(themes.ideas, summary, context, options, calls, dropped, fallbacks)
+            ideas, reviews = self._review(themes.ideas, summary, context, options, calls, dropped, fallbacks)
             if ideas:
-                shown, outside, hallucinated = self._fill(history, ideas, context, options, calls, dropped, fallbacks)
+                shown, outside, hallucinated = self._fill(
+                    history, ideas, reviews, context, options, calls, dropped, fallbacks
+                )
             if themes.ideas and not shown:
                 fallbacks.append("every placement was dropped: the page is one popularity placement")
         if not shown:
@@ -253,22 +255,25 @@ class Storefront:
         calls: list[LLMCall],
         dropped: list[Dropped],
         fallbacks: list[str],
-    ) -> list[PlacementIdea]:
-        """The themes the safety and relevance judge keeps (the teacher LLM judges, whoever generated them)."""
+    ) -> tuple[list[PlacementIdea], dict[str, float]]:
+        """The themes the safety and relevance judge keeps (the teacher LLM judges, whoever generated them) and
+        its P(yes) per kept title."""
         if not ideas or not options.review:
-            return ideas
+            return ideas, {}
         reviewed = review_placements(self.llm, ideas, summary, context, options.review_threshold, calls)
         if reviewed.failure:
             fallbacks.append(f"placements not reviewed ({reviewed.failure})")
         for idea, p in reviewed.rejected:
             reason = f"judge P(safe and relevant) {p:.2f} < {options.review_threshold:g}"
             dropped.append(Dropped(kind="placement", placement=idea.title, reason=reason))
-        return reviewed.kept
+        p_yes = reviewed.p_yes or []
+        return reviewed.kept, {i.title: p for i, p in zip(ideas, p_yes) if p >= options.review_threshold}
 
     def _fill(
         self,
         history: HouseholdHistory,
         ideas: list[PlacementIdea],
+        reviews: dict[str, float],
         context: str | None,
         options: PageOptions,
         calls: list[LLMCall],
@@ -276,7 +281,9 @@ class Storefront:
         fallbacks: list[str],
     ) -> tuple[list[Placement], int, int]:
         """Keywords, items and the judge's filter for each idea, in order; (placements kept, keywords outside the
-        vocabulary, hallucinated re-ranker ids)."""
+        vocabulary, hallucinated re-ranker ids). A keyword is used by one placement only: later placements are
+        offered the shortlist without the earlier ones' keywords, and a repeat that still comes back is dropped
+        (unless it is the placement's only keyword), so the page's carousels show different product types."""
         vocab = self.vocabulary
         shortlists = vocab.shortlist([f"{i.title}: {i.why}" for i in ideas], options.shortlist)
         taken: set[int] = set()
@@ -288,12 +295,17 @@ class Storefront:
             if options.generator == "student"
             else None
         )
+        used: dict[str, str] = {}  # keyword -> the placement that took it
         for n, (idea, shortlist) in enumerate(zip(ideas, shortlists)):
+            fresh = [name for name in shortlist if name not in used]
             kw = (
                 by_student[n]
                 if by_student is not None
-                else placement_keywords(self.llm, vocab, idea, shortlist, context, options.keywords, calls)
+                else placement_keywords(
+                    self.llm, vocab, idea, fresh if len(fresh) >= 2 else shortlist, context, options.keywords, calls
+                )
             )
+            kw = _without_repeats(kw, used, idea.title, dropped)
             outside += len(kw.outside)
             for name in kw.outside:
                 dropped.append(
@@ -358,6 +370,7 @@ class Storefront:
                 chosen, missed = self._llm_order(chosen, history, context, calls, fallbacks, idea.title)
                 hallucinated += missed
             taken.update(c.item_id for c in chosen)
+            used.update((k, idea.title) for k in kw.keywords)
             scores = [c.coherence for c in chosen if c.coherence is not None]
             kept.append(
                 Placement(
@@ -366,6 +379,7 @@ class Storefront:
                     keywords=kw.keywords,
                     items=chosen,
                     coherence=round(sum(scores) / len(scores), 4) if scores else None,
+                    review=round(reviews[idea.title], 4) if idea.title in reviews else None,
                 )
             )
         return kept, outside, hallucinated
@@ -406,3 +420,14 @@ class Storefront:
             ],
             source="popularity",
         )
+
+
+def _without_repeats(kw: KeywordsOutcome, used: dict[str, str], title: str, dropped: list[Dropped]) -> KeywordsOutcome:
+    """`kw` without the keywords an earlier placement took (each recorded as dropped), unless none would remain."""
+    repeats = [k for k in kw.keywords if k in used]
+    if not repeats or len(repeats) == len(kw.keywords):
+        return kw
+    for k in repeats:
+        dropped.append(Dropped(kind="keyword", placement=title, reason=f"{k!r} is already a keyword of {used[k]!r}"))
+    keep = [i for i, k in enumerate(kw.keywords) if k not in used]
+    return replace(kw, keywords=[kw.keywords[i] for i in keep], product_types=[kw.product_types[i] for i in keep])

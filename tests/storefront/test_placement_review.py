@@ -63,3 +63,43 @@ def test_page_drops_a_rejected_placement_before_its_keywords(fixture_store: Data
     keyword_calls = [c for c in page.provenance.llm_calls if c.prompt == "placement_keywords@v1"]
     assert len(keyword_calls) == 1  # the rejected theme cost no keyword call
     assert PROMPT in page.provenance.prompts
+
+
+def test_a_keyword_serves_one_placement_only(fixture_store: DataStore) -> None:
+    """Two coffee themes: the second is offered the shortlist without the first's keywords, and a repeat the
+    model still gives is dropped with the placement that took it; each kept theme carries its review P(yes)."""
+    ideas = [{"title": "Coffee Corner", "why": "ground coffee"}, {"title": "Coffee Break", "why": "more coffee"}]
+    offered_second: list[list[str]] = []
+
+    def script(schema: str, prompt: str) -> Any:
+        if schema == "PlacementIdeas":
+            return {"placements": ideas}
+        if schema == "Keywords":
+            names = re.findall(r"^- (.+)$", prompt, re.M)
+            if "Coffee Break" in prompt:
+                offered_second.append(names)
+            coffee = [n for n in names if "Coffee" in n]
+            return {"keywords": (coffee or names)[:2]}
+        return default_script(schema, prompt)
+
+    sf, _, _ = storefront(fixture_store, script)
+    page = sf.page(1, options=PageOptions(k=2, min_items=1))
+    first = next(p for p in page.placements if p.title == "Coffee Corner")
+    assert offered_second and not set(first.keywords) & set(offered_second[0])
+    seen: list[str] = [k for p in page.placements for k in p.keywords]
+    assert len(seen) == len(set(seen))
+    assert all(p.review is not None and p.review >= 0.3 for p in page.placements)
+
+
+def test_a_repeated_keyword_is_dropped_unless_it_is_the_only_one() -> None:
+    from xpollinate.storefront.keywords import KeywordsOutcome
+    from xpollinate.storefront.model import Dropped
+    from xpollinate.storefront.page import _without_repeats
+
+    used = {"Charcoal": "Cookout Night"}
+    dropped: list[Dropped] = []
+    kw = _without_repeats(KeywordsOutcome(["Charcoal", "Buns"], ["C1", "B1"], [], None), used, "Grill", dropped)
+    assert (kw.keywords, kw.product_types) == (["Buns"], ["B1"])
+    assert [d.reason for d in dropped] == ["'Charcoal' is already a keyword of 'Cookout Night'"]
+    only = KeywordsOutcome(["Charcoal"], ["C1"], [], None)
+    assert _without_repeats(only, used, "Grill", dropped) is only and len(dropped) == 1
