@@ -198,11 +198,11 @@ def figure4_block(ev: Any, tuned_info: dict[str, Any]) -> BLOCK:
     for name, config in configs.items():
         rows.append({"model": name, **training_of(config), "f1@10": _cell(summary[name]["f1@10"])})
     frame = pd.DataFrame(rows).sort_values("stage2_steps", kind="stable") if rows else pd.DataFrame()
+    steps = ", ".join(str(v) for v in frame["stage2_steps"]) if len(frame) else "no"
     text = (
-        "Stage-2 data size: F1@10 after 0 (the Stage-1 adapter), 8, 16 and all Stage-2 steps of 8 baskets, on the "
-        "same test baskets. The 0, 8 and 16 points are snapshots of a re-run of the full model's training (same "
-        "seed and settings; its per-step losses equal the full run's to 4 decimals), so every point shares one "
-        "Stage 1 and each size's baskets hold the smaller sizes'."
+        f"Stage-2 data size: F1@10 after {steps} Stage-2 steps of 8 baskets, on the same test baskets (0: the "
+        "Stage-1 adapter). Snapshots of one training run (`--save-stage1 --save-steps`) share its Stage 1, and "
+        "each size's baskets hold the smaller sizes' (one seeded order)."
     )
     return ("Figure 4: Stage-2 training baskets", text, frame)
 

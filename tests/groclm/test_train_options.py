@@ -43,6 +43,7 @@ def test_bad_step_options(home: Path, extra: list[str], message: str) -> None:
     assert res.exit_code == 2 and message in _said(res.output), res.output
 
 
+@pytest.mark.slow  # ~80 s on 2 shared cores: three tiny training runs, each loading the backbone
 def test_step_budgets_snapshots_and_init_adapter(home: Path) -> None:
     runner = CliRunner()
     res = runner.invoke(
