@@ -170,7 +170,7 @@ def eval_cmd(
         for side in ("teacher", "student"):
             v = m[side]
             out.print(
-                f"{side}: judge {v['judge_mean']}, themes valid {v['themes_valid_share']}, keywords outside "
+                f"{side}: judge {v['judge_mean_all']} (pages with placements {v['pages_with_placements']}), themes valid {v['themes_valid_share']}, keywords outside "
                 f"{v['keywords_outside_vocabulary']} of {v['keywords']}, {v['generation_seconds_mean']} s per page",
                 highlight=False,
             )

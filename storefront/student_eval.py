@@ -201,10 +201,15 @@ def _mean(values: list[float | None]) -> float | None:
 def summarise(results: list[HouseholdResult]) -> dict[str, Any]:
     """Means over the held-out households, validity shares, the latency ratio and the 10% verdict."""
     out: dict[str, Any] = {"households": len(results)}
+    paired = [r for r in results if r.teacher.judge_mean is not None and r.student.judge_mean is not None]
     for side in ("teacher", "student"):
         pages = [getattr(r, side) for r in results]
         out[side] = {
+            # a page without any LLM placement (the popularity fallback) shows no themed item: it scores 0
+            "judge_mean_all": _mean([p.judge_mean if p.judge_mean is not None else 0.0 for p in pages]),
             "judge_mean": _mean([p.judge_mean for p in pages]),
+            "judge_mean_paired": _mean([getattr(r, side).judge_mean for r in paired]),
+            "pages_with_placements": sum(p.placements > 0 for p in pages),
             "judged_items": sum(p.judged_items for p in pages),
             "placements": sum(p.placements for p in pages),
             "themes_valid_share": round(sum(p.themes_valid for p in pages) / len(pages), 4) if pages else None,
@@ -219,6 +224,16 @@ def summarise(results: list[HouseholdResult]) -> dict[str, Any]:
         else None
     )
     out["latency_ratio"] = ratio
-    out["judge_share"] = round(s["judge_mean"] / t["judge_mean"], 4) if t["judge_mean"] and s["judge_mean"] else None
+    out["paired_households"] = len(paired)
+    out["judge_share"] = (
+        round(s["judge_mean_all"] / t["judge_mean_all"], 4)
+        if t["judge_mean_all"] and s["judge_mean_all"] is not None
+        else None
+    )
+    out["judge_share_paired"] = (
+        round(s["judge_mean_paired"] / t["judge_mean_paired"], 4)
+        if t["judge_mean_paired"] and s["judge_mean_paired"] is not None
+        else None
+    )
     out["within_10_percent"] = bool(out["judge_share"] is not None and out["judge_share"] >= TARGET_SHARE)
     return out

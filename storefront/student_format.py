@@ -2,9 +2,10 @@
 
 A 135M model writes short lines more reliably than JSON, so the student's answers are line formats:
 
-- themes: one placement per line, `Title | why`, exactly as `PlacementIdea` bounds them (title 1-40
-  characters, why 1-80); an answer that yields no valid line is a failure, and a line that does not parse
-  is counted (constraint validity: every line parsed and k of them);
+- themes: one placement per line, `Title | why`, bounded as `PlacementIdea` bounds them (title 1-40
+  characters; a why over 80 characters is cut there, as the teacher's schema-bounded decoding cuts it, and
+  counted); an answer that yields no valid line is a failure, and a line that does not parse is counted
+  (constraint validity: every line parsed, no repeat, k of them);
 - keywords: one shortlisted product type per line, in lower case (as `groclm.decode` spells names), so the
   trie over the placement's shortlist constrains them token by token.
 
@@ -22,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from xpollinate.storefront.calls import context_text
-from xpollinate.storefront.schemas import PlacementIdea
+from xpollinate.storefront.schemas import WHY_MAX_CHARS, PlacementIdea
 
 FORMAT = "student-v1"  # bump when a prompt or answer format changes (recorded in the adapter's config)
 SYSTEM = "You plan the themed sections of a grocery shopper's personal storefront page."
@@ -80,6 +81,7 @@ class ParsedThemes:
     lines: int  # non-empty lines answered
     bad_lines: int  # lines that are not `Title | why` within the bounds
     repeats: int  # lines repeating an earlier title
+    clipped: int  # reasons cut to the 80-character bound
     failure: str | None  # set when no valid placement came back
 
     def valid(self, k: int) -> bool:
@@ -91,13 +93,16 @@ def parse_themes(text: str, k: int) -> ParsedThemes:
     """The student's themes answer as page placements; what does not parse is counted, never guessed at."""
     ideas: list[PlacementIdea] = []
     seen: set[str] = set()
-    lines = bad = repeats = 0
+    lines = bad = repeats = clipped = 0
     for raw in text.split("\n"):
         line = _BULLET.sub("", raw).strip()
         if not line:
             continue
         lines += 1
         title, sep, why = line.partition("|")
+        why = why.strip()
+        if len(why) > WHY_MAX_CHARS:
+            why, clipped = why[:WHY_MAX_CHARS].rstrip(), clipped + 1
         try:
             idea = PlacementIdea(title=title.strip(), why=why.strip())
         except ValidationError:
@@ -114,4 +119,4 @@ def parse_themes(text: str, k: int) -> ParsedThemes:
         if len(ideas) < k:
             ideas.append(idea)
     failure = None if ideas else f"no 'Title | why' line in the student's answer ({lines} lines, {bad} unparsed)"
-    return ParsedThemes(ideas, lines, bad, repeats, failure)
+    return ParsedThemes(ideas, lines, bad, repeats, clipped, failure)

@@ -38,7 +38,10 @@ def write(run: StudentEval, data: dict[str, Any], folder: Path, commit: str | No
     t, st = m["teacher"], m["student"]
     rows = []
     for label, key, digits in [
-        ("mean judge score (teacher judge, P(fits theme) per item)", "judge_mean", 4),
+        ("mean judge score, every household (a page without themed placements scores 0)", "judge_mean_all", 4),
+        ("mean judge score, pages with themed placements only", "judge_mean", 4),
+        ("mean judge score, households where both pages have placements", "judge_mean_paired", 4),
+        ("pages with at least one themed placement", "pages_with_placements", 0),
         ("items judged", "judged_items", 0),
         ("LLM placements shown", "placements", 0),
         ("themes answers valid (parsed, k placements, no repeat)", "themes_valid_share", 3),
@@ -50,8 +53,12 @@ def write(run: StudentEval, data: dict[str, Any], folder: Path, commit: str | No
     table = pd.DataFrame(rows)
     share, ratio = m["judge_share"], m["latency_ratio"]
     verdict = (
-        f"Student / teacher mean judge score: {_fmt(share, 3)} (target at least {TARGET_SHARE:.2f}): "
+        f"Student / teacher mean judge score over every held-out household: {_fmt(share, 3)} (target at least "
+        f"{TARGET_SHARE:.2f}): "
         + ("within 10% of the teacher" if m["within_10_percent"] else "NOT within 10% of the teacher")
+        + f" (on the {m['paired_households']} households where both pages have placements the share is "
+        f"{_fmt(m['judge_share_paired'], 3)}; a student page whose themes answer does not parse falls back to "
+        "popularity and has no themed item to judge)"
         + f". Latency ratio (student / teacher themes + keywords seconds per page): {_fmt(ratio, 4)}"
         + (f", i.e. the student is {1 / ratio:.0f}x faster" if ratio else "")
         + f". {m['households']} held-out households: a small sample, so the judge means carry wide error."

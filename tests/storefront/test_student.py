@@ -32,6 +32,8 @@ def test_themes_answer_round_trips_and_bad_lines_are_counted() -> None:
     none = parse_themes("I cannot help with that.", 2)
     assert none.ideas == [] and none.failure and "no 'Title | why' line" in none.failure
     assert len(parse_themes("A | a\nB | b\nC | c", 2).ideas) == 2  # at most k
+    long = parse_themes("Breakfast | " + "eggs and toast " * 10, 1)  # cut at 80 characters, as the teacher's schema
+    assert long.clipped == 1 and long.valid(1) and len(long.ideas[0].why) <= 80
 
 
 @pytest.fixture(scope="module")
