@@ -385,6 +385,7 @@ def score_cases(
                     "item": case.texts.get(c.item_id, "?"),
                     "reason": c.reason,
                     "own words": c.names_own,
+                    "copy": c.copies_item,
                     "other item": c.names_other_only,
                 }
                 for c in found

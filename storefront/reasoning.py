@@ -1,8 +1,11 @@
 """Reasoning alignment of the LLM re-ranker: its answer (`llm_rerank@v2`) gives a one-line reason for each
 of its top picks, and these measures check, without a model, whether the reasons fit what they sit beside.
 
-For a reason attached to candidate `i` (words compared after lower-casing and dropping a plural `s`):
+For a reason attached to candidate `i` (words compared after lower-casing and dropping a plural `s`; the
+catalog's boilerplate words -- "product", "brand", "national", "private", "grocery", ... -- never count, as
+every item text carries some of them and a generic "this product" would otherwise name any item):
 - names its item: the reason shares a content word with `i`'s own text (product type, category, department);
+- only copies its item: every content word of the reason is in `i`'s text (the item's name repeated, no why);
 - names another item instead: it shares none with `i`'s text but does with another candidate's text (words
   every candidate shares do not count, as they are in `i`'s text too);
 - mentions the context: with a context given, it shares a word of 4+ letters with the context;
@@ -24,6 +27,9 @@ from xpollinate.storefront.text_words import content_words
 PROMPT = "llm_rerank@v2"
 REASONS = 3  # top picks that get a reason
 REASON_MAX_CHARS = 100
+BOILERPLATE = frozenset(
+    "product brand national private grocery item drug misc oz lb ct pk dz".split()
+)  # words of the catalog's item-text format, not of what an item is
 
 
 class PickReason(BaseModel):
@@ -66,6 +72,7 @@ class ReasonCheck:
     candidate: bool  # the id is one of the candidates
     top_pick: bool  # among the first n ids of the answer's ranking
     names_own: bool
+    copies_item: bool
     names_other_only: bool
     mentions_context: bool | None  # None without a context
 
@@ -78,12 +85,12 @@ def check_reasons(
     n: int = REASONS,
 ) -> list[ReasonCheck]:
     """Each reason checked against its own item's text, the other candidates' texts and the context."""
-    words = {i: _norm(content_words(t)) for i, t in texts.items()}
+    words = {i: _norm(content_words(t)) - BOILERPLATE for i, t in texts.items()}
     ctx = {w for w in _norm(content_words(context)) if len(w) >= 4} if context else set()
     top = list(dict.fromkeys(ranking))[:n]
     out = []
     for item, reason in reasons:
-        said = _norm(content_words(reason))
+        said = _norm(content_words(reason)) - BOILERPLATE
         own = words.get(item, set())
         others = set().union(*(w for j, w in words.items() if j != item)) - own
         names_own = bool(said & own)
@@ -94,6 +101,7 @@ def check_reasons(
                 candidate=item in words,
                 top_pick=item in top,
                 names_own=names_own,
+                copies_item=names_own and said <= own,
                 names_other_only=not names_own and bool(said & others),
                 mentions_context=bool(said & ctx) if context else None,
             )
@@ -115,6 +123,7 @@ def alignment_rates(checks: Sequence[ReasonCheck], calls: int) -> dict[str, Any]
         "reasons beside an id outside the candidates (share)": share([not c.candidate for c in checks], n),
         "reasons beside one of the answer's top picks (share)": share([c.top_pick for c in checks], n),
         "reasons naming their own item's type/category words (share)": share([c.names_own for c in checks], n),
+        "reasons that only copy their item's words (share)": share([c.copies_item for c in checks], n),
         "reasons naming another candidate instead (share)": share([c.names_other_only for c in checks], n),
         "reasons mentioning the context, when one is given (share)": share(
             [bool(c.mentions_context) for c in with_ctx], len(with_ctx)

@@ -48,6 +48,25 @@ def test_checks_on_hand_made_reasons() -> None:
     assert alignment_rates([one], 1)["reasons mentioning the context, when one is given (share)"] == 0.0
 
 
+def test_boilerplate_words_do_not_name_an_item_and_copies_are_counted() -> None:
+    texts = {5: "Bananas (Tropical Fruit, Produce) - National brand", 6: "Eggs (Eggs, Grocery) - Private brand"}
+    generic, copy, why = check_reasons(
+        [
+            (5, "The shopper bought this product from a national brand"),
+            (6, "Eggs"),
+            (5, "Tropical fruit for breakfast"),
+        ],
+        [5, 6],
+        texts,
+        None,
+    )
+    assert not generic.names_own and not generic.copies_item  # 'product', 'national', 'brand' are boilerplate
+    assert copy.names_own and copy.copies_item
+    assert why.names_own and not why.copies_item  # 'breakfast' is more than the item's own words
+    rates = alignment_rates([generic, copy, why], calls=1)
+    assert rates["reasons that only copy their item's words (share)"] == pytest.approx(1 / 3)
+
+
 def test_reasons_come_back_under_an_enum_schema() -> None:
     def script(schema: str, prompt: str):
         ids = [int(i) for i in re.findall(r"^(\d+): ", prompt, re.M)]
