@@ -149,11 +149,16 @@ def write(result: Any, payload: dict[str, Any], folder: Path, commit: str | None
             f"{a:.3f} -> {b:.3f} ({'toward the context' if b > a else 'away from it' if b < a else 'no move'}). "
         )
     timing = pd.DataFrame([{"stage": k, "seconds": round(v, 1)} for k, v in result.timings.items()])
-    time_text = (
+    cold = (
         f"{ev['cold calls']} cold LLM calls took {ev['cold seconds (sum)']} s "
         f"({ev['cold seconds per call (mean)']} s each on average; {ev['prompt tokens']:,} prompt and "
         f"{ev['generated tokens']:,} generated tokens in all; LLM threads: {s.get('llm_threads')}), "
-        f"{ev['cache hits']} calls answered by the response cache (cache {s.get('response_cache', 'on')}). The prompt gives 7-digit item ids, which the model writes digit by digit: most of the generated "
+        if ev["cold calls"]
+        else "No cold LLM call in this run (its seconds are not the model's: run with XP_LLM_CACHE=0 to time it): "
+    )
+    time_text = (
+        f"{cold}{ev['cache hits']} calls answered by the response cache (cache {s.get('response_cache', 'on')}). "
+        "The prompt gives 7-digit item ids, which the model writes digit by digit: most of the generated "
         "tokens are ids."
     )
     per = pd.DataFrame(result.per_household)
