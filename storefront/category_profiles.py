@@ -14,8 +14,6 @@ The table is published atomically to `$XP_HOME/storefront/category_profiles/<llm
 
 from __future__ import annotations
 
-import io
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,9 +25,9 @@ from pydantic import BaseModel, Field, create_model
 
 from xpollinate.errors import XPError
 from xpollinate.llm import LLM, Failure
-from xpollinate.publish import write_file, write_pointer
+from xpollinate.publish import current_table, publish_table
 from xpollinate.retrieval.twotower.tags import category_rows
-from xpollinate.settings import ensure_dir, run_home
+from xpollinate.settings import run_home
 
 PROMPT = "category_profile@v1"
 BUILD_COMMAND = "xp experiments profile-categories"
@@ -198,25 +196,18 @@ def _earlier_seconds(home: Path | None) -> dict[tuple[str, str], float]:
 
 def save_profiles(table: pd.DataFrame, llm_spec: str, home: Path | None = None) -> Path:
     """Write the table aside and switch `CURRENT` to it (a crash leaves the old table or the new one)."""
-    root = ensure_dir(profiles_dir(home))
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", llm_spec) + ".parquet"
-    buffer = io.BytesIO()
-    table.to_parquet(buffer, index=False)
-    write_file(root / name, buffer.getvalue())
-    write_pointer(root, name)
-    return root / name
+    return publish_table(profiles_dir(home), llm_spec, table)
 
 
 def load_profiles(home: Path | None = None) -> tuple[pd.DataFrame, Path]:
     """The published table; a clear error naming the command when it was never built."""
     root = profiles_dir(home)
-    pointer = root / "CURRENT"
-    if not pointer.is_file():
+    path = current_table(root)
+    if path is None:
         raise ProfilesNotBuiltError(
             f"no category-profile table under {root}: run `{BUILD_COMMAND}` (the LLM pass, cached and "
             "resumable) before this experiment"
         )
-    path = root / pointer.read_text(encoding="utf-8").strip()
     try:
         table = pd.read_parquet(path)
     except Exception as exc:

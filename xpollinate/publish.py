@@ -8,14 +8,17 @@ one, never half of one, and the pointer names a folder that is complete:
 - `publish_dir(tmp, final)`: fsync the files, move an older `final` aside (it is removed only
   once the new one is in place), rename `tmp` to `final`, fsync the parent folder;
 - `write_pointer(root, name)`: write `CURRENT` to a temporary file, fsync, rename, fsync the folder;
-- `write_file(path, data)`: the same for one file.
+- `write_file(path, data)`: the same for one file;
+- `publish_table(root, model, table)`: a model's table as parquet beside the others', `CURRENT` at it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 POINTER = "CURRENT"
 
@@ -77,3 +80,23 @@ def read_pointer(root: Path, pointer: str = POINTER) -> str | None:
         return None
     value = path.read_text(encoding="utf-8").strip()
     return value or None
+
+
+def publish_table(root: Path, model_spec: str, table: Any) -> Path:
+    """Write a pandas `table` made by a model as `root/<model spec, file-safe>.parquet` (atomically) and point
+    `root/CURRENT` at it: one table per model kept side by side, the latest one in use."""
+    import io
+
+    root.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", model_spec) + ".parquet"
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    write_file(root / name, buffer.getvalue())
+    write_pointer(root, name)
+    return root / name
+
+
+def current_table(root: Path) -> Path | None:
+    """The table `root/CURRENT` points at (`publish_table`), or None when none was published."""
+    name = read_pointer(root)
+    return None if name is None else root / name

@@ -13,8 +13,6 @@ The table is written atomically to `$XP_HOME/twotower/tags/<llm>.parquet`, and
 
 from __future__ import annotations
 
-import io
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +23,8 @@ import pandas as pd
 from xpollinate.errors import XPError
 from xpollinate.llm import LLM, Failure
 from xpollinate.prompts.schemas import ATTRIBUTE_TAGS, CategoryTagging
-from xpollinate.publish import write_file, write_pointer
-from xpollinate.settings import ensure_dir, run_home
+from xpollinate.publish import current_table, publish_table
+from xpollinate.settings import run_home
 
 PROMPT = "attribute_tags@v1"
 EXAMPLE_PTS = 4
@@ -130,24 +128,17 @@ def tag_categories(
 
 
 def save_tags(table: pd.DataFrame, llm_spec: str, home: Path | None = None) -> Path:
-    root = ensure_dir(tags_dir(home))
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", llm_spec) + ".parquet"
-    buffer = io.BytesIO()
-    table.to_parquet(buffer, index=False)
-    write_file(root / name, buffer.getvalue())
-    write_pointer(root, name)
-    return root / name
+    return publish_table(tags_dir(home), llm_spec, table)
 
 
 def load_tags(home: Path | None = None) -> tuple[pd.DataFrame, Path]:
     root = tags_dir(home)
-    pointer = root / "CURRENT"
-    if not pointer.is_file():
+    path = current_table(root)
+    if path is None:
         raise TagsNotBuiltError(
             f"no attribute-tag table under {root}. Run `xp twotower tag` (LLM, offline, cached) first, "
             "or train without the tags extension (--no-tags)."
         )
-    path = root / pointer.read_text(encoding="utf-8").strip()
     try:
         return pd.read_parquet(path), path
     except Exception as exc:
