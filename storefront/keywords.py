@@ -8,6 +8,7 @@ backend that ignores schemas shows up in the page's provenance instead of in its
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from xpollinate.llm import LLM
@@ -53,12 +54,18 @@ def placement_keywords(
     )
     if not result.ok:
         return KeywordsOutcome([], [], [], f"{PROMPT} failed ({result.kind}: {result.message[:200]})")
+    names, codes, outside = in_vocabulary(vocabulary, result.value.keywords)
+    return KeywordsOutcome(names, codes, outside, None)
+
+
+def in_vocabulary(vocabulary: StorefrontVocabulary, answered: Iterable[str]) -> tuple[list[str], list[str], list[str]]:
+    """The distinct answered names split into (names in the vocabulary, their product-type codes, names outside)."""
     names, codes, outside = [], [], []
-    for name in dict.fromkeys(result.value.keywords):
+    for name in dict.fromkeys(answered):
         code = vocabulary.product_type(name)
         if code is None:
             outside.append(name)
         else:
             names.append(name)
             codes.append(code)
-    return KeywordsOutcome(names, codes, outside, None)
+    return names, codes, outside

@@ -21,7 +21,7 @@ from typing import Any
 
 from xpollinate.publish import read_pointer
 from xpollinate.storefront.errors import StorefrontError
-from xpollinate.storefront.keywords import KeywordsOutcome
+from xpollinate.storefront.keywords import KeywordsOutcome, in_vocabulary
 from xpollinate.storefront.model import LLMCall
 from xpollinate.storefront.placements import ThemesOutcome
 from xpollinate.storefront.schemas import PlacementIdea
@@ -153,14 +153,7 @@ class Student:
         answers, seconds = generate_lists(self.backbone, prompts, tries, n)
         outcomes = []
         for a in answers:
-            names, codes, outside = [], [], []
-            for name in a.names:
-                code = vocabulary.product_type(name)
-                if code is None:
-                    outside.append(name)
-                else:
-                    names.append(name)
-                    codes.append(code)
+            names, codes, outside = in_vocabulary(vocabulary, a.names)
             outcomes.append(KeywordsOutcome(names, codes, outside, None if names else "the student chose no keyword"))
         calls.append(
             LLMCall(
